@@ -1,0 +1,1 @@
+"""L4: the Typer command line. Each command: parse -> workspace call -> render."""

@@ -1,0 +1,37 @@
+"""Per-invocation state (settings, progress) set by the root callback, and the workspace opener."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from chainsleuth.cli.console import RichProgress
+from chainsleuth.config import Settings, load_settings
+from chainsleuth.errors import NotFound
+from chainsleuth.workspace import Workspace
+
+__all__ = ["open_workspace", "state"]
+
+
+@dataclass
+class _State:
+    settings: Settings | None = None
+    progress: RichProgress | None = None
+
+
+state = _State()
+
+
+@contextmanager
+def open_workspace(*, read_only: bool = False) -> Iterator[Workspace]:
+    settings = state.settings or load_settings()
+    if read_only and not (settings.workspace / "chainsleuth.duckdb").exists():
+        raise NotFound(f"no workspace at {settings.workspace}; ingest something first "
+                       "(e.g. 'chainsleuth ingest btc-blocks PATH') or pass --workspace", file=str(settings.workspace))
+    ws = Workspace(settings.workspace, settings=settings, progress=state.progress or RichProgress(False),
+                   read_only=read_only)
+    try:
+        yield ws
+    finally:
+        ws.close()

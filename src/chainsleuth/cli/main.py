@@ -1,0 +1,89 @@
+"""``chainsleuth [--workspace PATH] COMMAND``: the entry point and the one error handler."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+
+from chainsleuth import __version__
+from chainsleuth.cli import ingest as ingest_cmds
+from chainsleuth.cli import show as show_cmds
+from chainsleuth.cli.console import RichProgress, err_console, print_json, print_kv
+from chainsleuth.cli.context import open_workspace, state
+from chainsleuth.config import load_settings
+from chainsleuth.errors import ChainsleuthError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="chainsleuth",
+    help="Open-source workbench for crypto investigators: ingest, cluster, attribute, trace, report, train.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(ingest_cmds.app, name="ingest")
+app.add_typer(show_cmds.app, name="show")
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"chainsleuth {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    workspace: Annotated[Path | None, typer.Option("--workspace", "-w", help="Workspace directory "
+                         "(default ./chainsleuth-workspace or $CHAINSLEUTH_WORKSPACE).")] = None,
+    progress: Annotated[str | None, typer.Option(help="Progress bar: auto, always or never.")] = None,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    settings = load_settings(workspace)
+    state.settings = settings
+    mode = progress or settings.progress
+    state.progress = RichProgress(None if mode == "auto" else mode == "always")
+
+
+@app.command()
+def stats(json_: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False) -> None:
+    """What the workspace holds: blocks, transactions, addresses per chain."""
+    with open_workspace(read_only=True) as ws:
+        result = ws.stats()
+    if json_:
+        print_json(result)
+        return
+    print_kv("workspace", [("schema version", result.schema_version), ("chains", len(result.chains))])
+    for chain, s in result.chains.items():
+        print_kv(chain, list(s.items()))
+
+
+def main() -> None:
+    """Run the CLI; turn every ChainsleuthError into a message on stderr and its exit code."""
+    try:
+        app(standalone_mode=False)
+    except ChainsleuthError as e:
+        err_console.print(f"[bold red]error:[/] {e.message}", markup=True, highlight=False)
+        for k, v in e.details.items():
+            err_console.print(f"  {k}: {v}", markup=False, highlight=False)
+        sys.exit(e.exit_code)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1 @@
+"""L0: typed, immutable domain values. No I/O, no SQL, no network."""

@@ -1,0 +1,35 @@
+"""L1: the only package that speaks SQL or imports duckdb.
+
+``Store`` is a facade of small per-table parts; each part owns its SQL. Writers run each batch in one
+transaction; readers never write.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from chainsleuth.store.db import Database
+from chainsleuth.store.runs import RunStore
+
+__all__ = ["DB_FILENAME", "Store"]
+
+DB_FILENAME = "chainsleuth.duckdb"
+
+
+class Store:
+    """All the parts of one workspace database."""
+
+    def __init__(self, path: str | Path, *, read_only: bool = False, threads: int | None = None,
+                 memory_limit: str | None = None) -> None:
+        self.db = Database(path, read_only=read_only, threads=threads, memory_limit=memory_limit)
+        self.runs = RunStore(self.db)
+        # Parts register below; each owns its tables and SQL.
+        from chainsleuth.store.utxo import UtxoStore
+
+        self.utxo = UtxoStore(self.db)
+
+    def schema_version(self) -> int:
+        return self.db.schema_version()
+
+    def close(self) -> None:
+        self.db.close()

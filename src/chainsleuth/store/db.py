@@ -1,0 +1,114 @@
+"""The DuckDB connection, numbered migrations and transactions.
+
+Migrations are ``migrations/NNN_name.sql`` files applied in numeric order, each in its own transaction,
+recorded in ``schema_version``. Numbers are never reused; a gap is fine.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from chainsleuth.errors import Conflict, InternalError, InvalidInput
+
+__all__ = ["Database", "migration_files"]
+
+_MIGRATION_RE = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
+
+
+def migration_files() -> list[tuple[int, str, str]]:
+    """(number, name, sql) of every packaged migration, in order."""
+    out: list[tuple[int, str, str]] = []
+    for entry in resources.files("chainsleuth.store.migrations").iterdir():
+        m = _MIGRATION_RE.match(entry.name)
+        if m:
+            out.append((int(m.group(1)), m.group(2), entry.read_text(encoding="utf-8")))
+    out.sort()
+    numbers = [n for n, _, _ in out]
+    if len(numbers) != len(set(numbers)):
+        raise InternalError("two migrations share a number", numbers=numbers)
+    return out
+
+
+class Database:
+    """One DuckDB file. ``read_only=True`` opens it for readers (no migrations, no writes)."""
+
+    def __init__(self, path: str | Path, *, read_only: bool = False, threads: int | None = None,
+                 memory_limit: str | None = None) -> None:
+        self.path = Path(path)
+        self.read_only = read_only
+        if read_only and not self.path.exists():
+            raise InvalidInput(f"no workspace database at {self.path}", file=str(self.path))
+        try:
+            self.con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.IOException as e:  # locked by another process, unreadable, ...
+            raise Conflict(f"cannot open workspace database {self.path}: {e}", file=str(self.path)) from e
+        if threads:
+            self.con.execute(f"SET threads = {int(threads)}")
+        if memory_limit:
+            self.con.execute("SET memory_limit = ?", [memory_limit])
+        self._tx_depth = 0
+        if not read_only:
+            self.migrate()
+
+    # -- schema ---------------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        exists = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+        ).fetchone()
+        if not exists or not exists[0]:
+            return 0
+        row = self.con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
+        return int(row[0]) if row else 0
+
+    def migrate(self) -> list[int]:
+        """Apply every migration newer than the stored version; return the numbers applied."""
+        self.con.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, "
+            "applied_at TIMESTAMP DEFAULT current_timestamp)"
+        )
+        applied = {int(r[0]) for r in self.con.execute("SELECT version FROM schema_version").fetchall()}
+        done: list[int] = []
+        for number, name, sql in migration_files():
+            if number in applied:
+                continue
+            with self.transaction():
+                self.con.execute(sql)
+                self.con.execute("INSERT INTO schema_version (version, name) VALUES (?, ?)", [number, name])
+            done.append(number)
+        return done
+
+    # -- transactions ---------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """All-or-nothing. Nested use joins the outer transaction."""
+        if self._tx_depth:
+            self._tx_depth += 1
+            try:
+                yield self.con
+            finally:
+                self._tx_depth -= 1
+            return
+        self.con.execute("BEGIN TRANSACTION")
+        self._tx_depth = 1
+        try:
+            yield self.con
+        except BaseException:
+            self._tx_depth = 0
+            self.con.execute("ROLLBACK")
+            raise
+        else:
+            self._tx_depth = 0
+            self.con.execute("COMMIT")
+
+    def execute(self, sql: str, params: list[Any] | None = None) -> duckdb.DuckDBPyConnection:
+        return self.con.execute(sql, params or [])
+
+    def close(self) -> None:
+        self.con.close()

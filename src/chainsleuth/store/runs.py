@@ -1,0 +1,46 @@
+"""Ingest runs: the provenance record of every ingest."""
+
+from __future__ import annotations
+
+import time
+
+from chainsleuth.core.provenance import IngestRun
+from chainsleuth.store.db import Database
+
+__all__ = ["RunStore"]
+
+
+class RunStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def start(self, *, chain: str, source_kind: str, endpoint: str, software_version: str,
+              content_hash: str = "") -> int:
+        with self.db.transaction() as con:
+            row = con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM ingest_runs").fetchone()
+            run_id = int(row[0]) if row else 1
+            con.execute(
+                "INSERT INTO ingest_runs (run_id, chain, source_kind, endpoint, software_version, content_hash, "
+                "started_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [run_id, chain, source_kind, endpoint, software_version, content_hash, int(time.time())],
+            )
+        return run_id
+
+    def finish(self, run_id: int, *, first_height: int | None, last_height: int | None, blocks: int, txs: int,
+               skipped: int, content_hash: str, notes: str = "") -> None:
+        with self.db.transaction() as con:
+            con.execute(
+                "UPDATE ingest_runs SET first_height = ?, last_height = ?, blocks = ?, txs = ?, skipped = ?, "
+                "content_hash = ?, notes = ?, finished_at = ? WHERE run_id = ?",
+                [first_height, last_height, blocks, txs, skipped, content_hash, notes, int(time.time()), run_id],
+            )
+
+    def list(self, chain: str | None = None) -> list[IngestRun]:
+        sql = ("SELECT run_id, chain, source_kind, endpoint, first_height, last_height, software_version, "
+               "content_hash, started_at, finished_at, blocks, txs, skipped, notes FROM ingest_runs")
+        params: list[object] = []
+        if chain:
+            sql += " WHERE chain = ?"
+            params.append(chain)
+        rows = self.db.execute(sql + " ORDER BY run_id", params).fetchall()
+        return [IngestRun(*r) for r in rows]

@@ -1,0 +1,1 @@
+"""L2: seeded scenario generators, exercises, grading and locales."""
