@@ -59,12 +59,10 @@ class Database:
 
     # -- schema ---------------------------------------------------------------------------------
     def schema_version(self) -> int:
-        exists = self.con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
-        ).fetchone()
+        exists = self.one("SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'")
         if not exists or not exists[0]:
             return 0
-        row = self.con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
+        row = self.one("SELECT coalesce(max(version), 0) FROM schema_version")
         return int(row[0]) if row else 0
 
     def migrate(self) -> list[int]:
@@ -109,6 +107,14 @@ class Database:
 
     def execute(self, sql: str, params: list[Any] | None = None) -> duckdb.DuckDBPyConnection:
         return self.con.execute(sql, params or [])
+
+    def one(self, sql: str, params: list[Any] | None = None) -> tuple[Any, ...] | None:
+        """First row or None. Always drains the result (DuckDB 2 refuses new work on an unfinished one)."""
+        rows = self.con.execute(sql, params or []).fetchall()
+        return rows[0] if rows else None
+
+    def all(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        return self.con.execute(sql, params or []).fetchall()
 
     def close(self) -> None:
         self.con.close()

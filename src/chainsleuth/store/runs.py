@@ -17,7 +17,7 @@ class RunStore:
     def start(self, *, chain: str, source_kind: str, endpoint: str, software_version: str,
               content_hash: str = "") -> int:
         with self.db.transaction() as con:
-            row = con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM ingest_runs").fetchone()
+            row = con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM ingest_runs").fetchall()[0]
             run_id = int(row[0]) if row else 1
             con.execute(
                 "INSERT INTO ingest_runs (run_id, chain, source_kind, endpoint, software_version, content_hash, "

@@ -72,9 +72,10 @@ class UtxoStore:
                 "tx_count, size, stripped_size, weight, run_id, source_file, source_offset FROM b_blocks"
             )
             con.unregister("b_blocks")
+            self._backfill_heights(con, chain)
 
             base = int(con.execute("SELECT coalesce(max(tx_id), -1) + 1 FROM txs WHERE chain = ?",
-                                   [chain]).fetchone()[0])  # type: ignore[index]
+                                   [chain]).fetchall()[0][0])  # type: ignore[index]
             txs = txs.append_column("tx_id", pa.array(np.arange(base, base + txs.num_rows, dtype=np.int64)))
             con.register("b_txs", txs)
             con.execute(
@@ -170,6 +171,25 @@ class UtxoStore:
         return blocks.set_column(idx_s, "height_source", pa.array(sources, type=pa.string()))
 
     @staticmethod
+    def _backfill_heights(con: Any, chain: str) -> None:
+        """Blocks stored without a height get one when their parent (now) has one: blk*.dat files hold
+        blocks in arrival order, not height order, so a parent may arrive after its children."""
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _heights AS "
+            "WITH RECURSIVE walk(hash, height) AS ("
+            "  SELECT c.hash, p.height + 1 FROM blocks c JOIN blocks p ON p.chain = c.chain AND p.hash = c.prev_hash "
+            "  WHERE c.chain = ? AND c.height IS NULL AND p.height IS NOT NULL "
+            "  UNION ALL "
+            "  SELECT c.hash, w.height + 1 FROM blocks c JOIN walk w ON c.prev_hash = w.hash "
+            "  WHERE c.chain = ? AND c.height IS NULL"
+            ") SELECT hash, min(height) AS height FROM walk GROUP BY hash",
+            [chain, chain],
+        )
+        con.execute("UPDATE blocks SET height = h.height, height_source = 'parent' FROM _heights h "
+                    "WHERE blocks.chain = ? AND blocks.hash = h.hash", [chain])
+        con.execute("DROP TABLE _heights")
+
+    @staticmethod
     def _resolve_prevouts(con: Any, chain: str) -> int:
         """Resolve every unresolved input of ``chain`` whose spent output is now stored (bulk joins)."""
         con.execute(
@@ -181,7 +201,7 @@ class UtxoStore:
             "WHERE i.chain = ? AND i.prev_tx_id IS NULL AND i.prev_txid IS NOT NULL",
             [chain, chain, chain],
         )
-        n = int(con.execute("SELECT count(*) FROM _res").fetchone()[0])
+        n = int(con.execute("SELECT count(*) FROM _res").fetchall()[0][0])
         if n:
             con.execute(
                 "UPDATE inputs SET prev_tx_id = r.prev_tx_id, address_id = r.address_id, value = r.value "
@@ -206,10 +226,10 @@ class UtxoStore:
     def block(self, chain: str, *, hash: str | None = None, height: int | None = None) -> dict[str, Any] | None:
         cols = "chain, hash, height, prev_hash, time, merkle_root, tx_count"
         if hash is not None:
-            row = self.db.execute(f"SELECT {cols} FROM blocks WHERE chain = ? AND hash = ?", [chain, hash]).fetchone()
+            row = self.db.one(f"SELECT {cols} FROM blocks WHERE chain = ? AND hash = ?", [chain, hash])
         else:
-            row = self.db.execute(f"SELECT {cols} FROM blocks WHERE chain = ? AND height = ? ORDER BY hash LIMIT 1",
-                                  [chain, height]).fetchone()
+            row = self.db.one(f"SELECT {cols} FROM blocks WHERE chain = ? AND height = ? ORDER BY hash LIMIT 1",
+                              [chain, height])
         if row is None:
             return None
         return dict(zip(["chain", "hash", "height", "prev_hash", "time", "merkle_root", "tx_count"], row, strict=True))
@@ -218,10 +238,10 @@ class UtxoStore:
         return [r[0] for r in self.db.execute("SELECT DISTINCT chain FROM txs WHERE txid = ?", [txid]).fetchall()]
 
     def tx(self, chain: str, txid: str) -> dict[str, Any] | None:
-        row = self.db.execute(
+        row = self.db.one(
             "SELECT t.tx_id, t.txid, t.block_hash, b.height, b.time, t.is_coinbase, t.input_value, t.output_value "
             "FROM txs t JOIN blocks b ON b.chain = t.chain AND b.hash = t.block_hash "
-            "WHERE t.chain = ? AND t.txid = ? ORDER BY t.tx_id DESC LIMIT 1", [chain, txid]).fetchone()
+            "WHERE t.chain = ? AND t.txid = ? ORDER BY t.tx_id DESC LIMIT 1", [chain, txid])
         if row is None:
             return None
         tx_id, txid, block_hash, height, time_, is_cb, in_val, out_val = row
@@ -250,7 +270,7 @@ class UtxoStore:
         }
 
     def address_id(self, chain: str, address: str) -> int | None:
-        row = self.db.execute("SELECT id FROM addresses WHERE chain = ? AND address = ?", [chain, address]).fetchone()
+        row = self.db.one("SELECT id FROM addresses WHERE chain = ? AND address = ?", [chain, address])
         return None if row is None else int(row[0])
 
     def find_address_chains(self, address: str) -> list[str]:
@@ -269,7 +289,7 @@ class UtxoStore:
             "SELECT (SELECT coalesce(sum(value), 0) FROM o), "
             "       (SELECT coalesce(sum(value), 0) FROM o WHERE spent_tx_id IS NOT NULL), "
             "       (SELECT count(*) FROM ids), (SELECT min(time) FROM tm), (SELECT max(time) FROM tm)",
-            [chain, aid, chain]).fetchone()
+            [chain, aid, chain]).fetchall()[0]
         assert row is not None
         received, sent, n, first, last = (int(row[0]), int(row[1]), int(row[2]), row[3], row[4])
         return {"address": address, "chain": chain, "address_id": aid, "received": received, "sent": sent,
@@ -279,14 +299,14 @@ class UtxoStore:
         out: dict[str, dict[str, Any]] = {}
         for chain, nb, hmin, hmax in self.db.execute(
                 "SELECT chain, count(*), min(height), max(height) FROM blocks GROUP BY chain ORDER BY chain").fetchall():
-            ntx = self.db.execute("SELECT count(*) FROM txs WHERE chain = ?", [chain]).fetchone()
+            ntx = self.db.execute("SELECT count(*) FROM txs WHERE chain = ?", [chain]).fetchall()[0]
             no, utxo = self.db.execute(
                 "SELECT count(*), coalesce(sum(value) FILTER (WHERE spent_tx_id IS NULL), 0) FROM outputs WHERE chain = ?",
-                [chain]).fetchone() or (0, 0)
+                [chain]).fetchall()[0] or (0, 0)
             ni, nres = self.db.execute(
                 "SELECT count(*) FILTER (WHERE prev_txid IS NOT NULL), count(prev_tx_id) FROM inputs WHERE chain = ?",
-                [chain]).fetchone() or (0, 0)
-            na = self.db.execute("SELECT count(*) FROM addresses WHERE chain = ?", [chain]).fetchone()
+                [chain]).fetchall()[0] or (0, 0)
+            na = self.db.execute("SELECT count(*) FROM addresses WHERE chain = ?", [chain]).fetchall()[0]
             out[chain] = {
                 "model": "utxo", "blocks": int(nb), "min_height": hmin, "max_height": hmax,
                 "txs": int(ntx[0]) if ntx else 0, "outputs": int(no), "inputs": int(ni),
