@@ -12,7 +12,7 @@ python -m pip install --quiet -e '.[test]'
 if [ -f package.json ] && command -v npm >/dev/null 2>&1; then
   npm ci --silent --no-audit --no-fund || npm install --silent --no-audit --no-fund
 fi
-ruff check src tests bench
+ruff check src tests bench scripts
 lint-imports
 mypy
 pytest "$@"
