@@ -23,7 +23,7 @@ from rich.table import Table
 __all__ = ["RichProgress", "err_console", "out_console", "print_json", "print_kv", "to_jsonable"]
 
 out_console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def to_jsonable(obj: Any) -> Any:

@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
+from rich.markup import escape
 
 from chainsleuth import __version__
 from chainsleuth.cli import ingest as ingest_cmds
@@ -66,23 +66,22 @@ def stats(json_: Annotated[bool, typer.Option("--json", help="Print one JSON doc
 def main() -> None:
     """Run the CLI; turn every ChainsleuthError into a message on stderr and its exit code."""
     try:
-        app(standalone_mode=False)
+        app()  # standalone: Typer prints usage errors itself and exits 2
     except ChainsleuthError as e:
-        err_console.print(f"[bold red]error:[/] {e.message}", markup=True, highlight=False)
+        err_console.print(f"[bold red]error:[/] {escape(e.message)}")
         for k, v in e.details.items():
-            err_console.print(f"  {k}: {v}", markup=False, highlight=False)
+            err_console.print(f"  {k}: {v}", markup=False)
         sys.exit(e.exit_code)
-    except click.exceptions.Exit as e:
-        sys.exit(e.exit_code)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(e.exit_code)
-    except click.exceptions.Abort:
-        err_console.print("aborted")
-        sys.exit(130)
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
+    except Exception as e:  # a bug: say so plainly, keep the traceback for the report
+        import traceback
+
+        err_console.print(f"[bold red]internal error:[/] {escape(type(e).__name__)}: {escape(str(e))}")
+        err_console.print("please report this with the traceback below", markup=False)
+        err_console.print(traceback.format_exc(), markup=False)
+        sys.exit(70)
 
 
 if __name__ == "__main__":  # pragma: no cover
