@@ -93,10 +93,12 @@ def test_prevout_resolves_when_older_block_arrives_later(store: Store) -> None:
     store.utxo.write_batch(_batch(CHAIN[1:]), _run(store))
     tx = store.utxo.tx("btc", SPEND)
     assert tx["fee"] is None and tx["inputs"][0]["value"] is None
+    assert store.db.one("SELECT count(*) FROM unresolved_inputs") == (1,)
     assert store.utxo.block("btc", hash=B1)["height"] is None
     res = store.utxo.write_batch(_batch(CHAIN[:1]), _run(store))
     assert res.inputs_resolved == 1
     assert store.utxo.tx("btc", SPEND)["fee"] == 100_0000
+    assert store.db.one("SELECT count(*) FROM unresolved_inputs") == (0,)
     # blk*.dat order is arrival order: the child stored first gets its height when the parent arrives
     assert store.utxo.block("btc", hash=G)["height"] == 0
     assert store.utxo.block("btc", hash=B1)["height"] == 1

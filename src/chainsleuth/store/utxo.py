@@ -108,6 +108,12 @@ class UtxoStore:
                 "SELECT i.chain, t.tx_id, i.n, i.prev_txid, i.prev_n, i.sequence, i.script_sig_size, i.witness_items "
                 "FROM b_inputs i JOIN b_txs t ON t.block_hash = i.block_hash AND t.txid = i.txid"
             )
+            con.execute(
+                "INSERT INTO unresolved_inputs (chain, tx_id, n, prev_txid, prev_n) "
+                "SELECT i.chain, t.tx_id, i.n, i.prev_txid, i.prev_n "
+                "FROM b_inputs i JOIN b_txs t ON t.block_hash = i.block_hash AND t.txid = i.txid "
+                "WHERE i.prev_txid IS NOT NULL"
+            )
             con.unregister("b_inputs")
             con.unregister("b_txs")
             resolved = self._resolve_prevouts(con, chain)
@@ -194,11 +200,12 @@ class UtxoStore:
         """Resolve every unresolved input of ``chain`` whose spent output is now stored (bulk joins)."""
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _res AS "
-            "SELECT i.tx_id, i.n, p.tx_id AS prev_tx_id, i.prev_n, o.address_id, o.value "
-            "FROM inputs i "
-            "JOIN (SELECT txid, max(tx_id) AS tx_id FROM txs WHERE chain = ? GROUP BY txid) p ON p.txid = i.prev_txid "
-            "JOIN outputs o ON o.chain = ? AND o.tx_id = p.tx_id AND o.n = i.prev_n "
-            "WHERE i.chain = ? AND i.prev_tx_id IS NULL AND i.prev_txid IS NOT NULL",
+            "WITH u AS (SELECT tx_id, n, prev_txid, prev_n FROM unresolved_inputs WHERE chain = ?), "
+            "p AS (SELECT t.txid, max(t.tx_id) AS tx_id FROM txs t "
+            "      WHERE t.chain = ? AND t.txid IN (SELECT prev_txid FROM u) GROUP BY t.txid) "
+            "SELECT u.tx_id, u.n, p.tx_id AS prev_tx_id, u.prev_n, o.address_id, o.value "
+            "FROM u JOIN p ON p.txid = u.prev_txid "
+            "JOIN outputs o ON o.chain = ? AND o.tx_id = p.tx_id AND o.n = u.prev_n",
             [chain, chain, chain],
         )
         n = int(con.execute("SELECT count(*) FROM _res").fetchall()[0][0])
@@ -214,6 +221,9 @@ class UtxoStore:
                 "  SELECT tx_id, sum(value) AS v FROM inputs WHERE chain = ? AND tx_id IN (SELECT DISTINCT tx_id FROM _res)"
                 "  GROUP BY tx_id HAVING count(*) = count(value)) s "
                 "WHERE txs.chain = ? AND txs.tx_id = s.tx_id", [chain, chain])
+            con.execute(
+                "DELETE FROM unresolved_inputs WHERE chain = ? AND (tx_id, n) IN (SELECT (tx_id, n) FROM _res)",
+                [chain])
         con.execute("DROP TABLE _res")
         return n
 
