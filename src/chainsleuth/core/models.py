@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "AccountTransfer",
+    "AccountTxInfo",
     "AddressInfo",
     "BlockInfo",
     "IngestSummary",
@@ -59,6 +61,51 @@ class UtxoTxInfo(_Model):
     fee: int | None            # None when some prevouts are missing; 0 for a coinbase
     inputs: list[TxInput]
     outputs: list[TxOutput]
+
+
+class AccountTransfer(_Model):
+    """One movement of value inside an account-chain transaction (``show tx`` on EVM chains)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    index: int
+    kind: str                  # native|internal|selfdestruct|erc20|erc721|erc1155|fee|burn
+    from_: str | None = Field(alias="from")
+    to: str | None             # None: burned
+    asset: str                 # 'native' or the token contract (EIP-55)
+    value: int
+    token_id: str | None = None
+    trace_address: str | None = None
+    log_index: int | None = None
+
+
+class AccountTxInfo(_Model):
+    """``show tx`` on account chains; serialises ``from_`` as ``from``. A failed tx (status 0) moved
+    nothing but its fee. ``traces`` says whether internal transfers are known ('none': they are not)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    txid: str
+    chain: str
+    block_height: int
+    block_hash: str
+    time: int
+    status: int | None
+    from_: str = Field(alias="from")
+    to: str | None
+    value: int
+    fee: int | None
+    gas_used: int | None
+    effective_gas_price: int | None
+    contract_address: str | None
+    traces: str
+    transfers: list[AccountTransfer]
+
+    def model_dump(self, **kw: Any) -> dict[str, Any]:
+        kw.setdefault("by_alias", True)
+        return super().model_dump(**kw)
+
+    def model_dump_json(self, **kw: Any) -> str:
+        kw.setdefault("by_alias", True)
+        return super().model_dump_json(**kw)
 
 
 class AddressInfo(_Model):

@@ -27,6 +27,9 @@ class Store:
         from chainsleuth.store.utxo import UtxoStore
 
         self.utxo = UtxoStore(self.db)
+        from chainsleuth.store.account import AccountStore
+
+        self.account = AccountStore(self.db)
 
     def schema_version(self) -> int:
         return self.db.schema_version()

@@ -1,0 +1,245 @@
+"""The EVM JSON-RPC source: blocks with full transactions, receipts, traces and token metadata from any
+Ethereum-compatible endpoint, turned into :class:`~chainsleuth.core.account.AccountBatch` es.
+
+Per batch of blocks it sends (each as one or a few batched HTTP requests): ``eth_getBlockByNumber(n, true)``,
+``eth_getBlockReceipts(n)`` (falling back to ``eth_getTransactionReceipt`` per transaction on nodes without
+it), ``debug_traceBlockByNumber(n, callTracer)`` or ``trace_block(n)``, and ``eth_call`` for the
+``name()/symbol()/decimals()`` of tokens seen for the first time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
+
+import httpx
+
+from chainsleuth.core.account import AccountBatch
+from chainsleuth.errors import InvalidInput, NotFound, SourceError, Unsupported
+from chainsleuth.sources.evm import mappers as m
+from chainsleuth.sources.evm.batch import build_batch, native_transfer
+from chainsleuth.sources.evm.rpc import JsonRpcClient, RpcErrorResult, describe_call
+
+__all__ = ["TRACE_MODES", "AccountSource", "EvmRpcSource", "open_evm_source"]
+
+TRACE_MODES = ("geth", "parity", "none")
+_SEL_NAME, _SEL_SYMBOL, _SEL_DECIMALS = "0x06fdde03", "0x95d89b41", "0x313ce567"
+
+
+class AccountSource(Protocol):
+    """What ingest needs from an account-chain source."""
+
+    chain: str
+    endpoint: str
+    kind: str
+
+    def iter_blocks(self, start: int, end: int) -> Iterator[AccountBatch]:
+        """Batches covering blocks ``start..end`` (inclusive), in order."""
+        ...
+
+
+class EvmRpcSource:
+    """Blocks, receipts, traces and token metadata from one JSON-RPC endpoint.
+
+    ``traces``: 'geth' (``debug_traceBlockByNumber`` with ``callTracer``), 'parity' (``trace_block``) or 'none'
+    (no internal transfers; blocks are marked ``traces='none'``).
+    """
+
+    kind = "evm-rpc"
+
+    def __init__(self, client: JsonRpcClient, chain: str, *, traces: str = "geth", blocks_per_batch: int = 20,
+                 known_tokens: set[str] | None = None) -> None:
+        if traces not in TRACE_MODES:
+            raise InvalidInput(f"unknown trace mode {traces!r}; choose one of: {', '.join(TRACE_MODES)}",
+                               field="--traces", value=traces)
+        self.client = client
+        self.chain = chain
+        self.endpoint = client.safe_url
+        self.traces = traces
+        self.blocks_per_batch = max(1, blocks_per_batch)
+        self.known_tokens: set[str] = set(known_tokens or ())
+        self._block_receipts: bool | None = None   # does the node have eth_getBlockReceipts?
+
+    # -- node facts --------------------------------------------------------------------------------
+    def chain_id(self) -> int:
+        v = m.hex_int(self.client.call("eth_chainId", []))
+        if v is None:
+            raise SourceError(f"the node at {self.endpoint} gave no chain id", url=self.endpoint, method="eth_chainId")
+        return v
+
+    def head(self) -> int:
+        v = m.hex_int(self.client.call("eth_blockNumber", []))
+        if v is None:
+            raise SourceError(f"the node at {self.endpoint} gave no block number", url=self.endpoint,
+                              method="eth_blockNumber")
+        return v
+
+    def headers(self, numbers: Sequence[int]) -> dict[int, tuple[str, str]]:
+        """height -> (hash, parent hash) of the node's current chain (for reorg checks)."""
+        res = self.client.batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
+        out = {}
+        for n, r in zip(numbers, res, strict=True):
+            if r is None:
+                raise NotFound(f"block {n} is beyond the head of the node at {self.endpoint}",
+                               url=self.endpoint, method="eth_getBlockByNumber", block=n)
+            out[n] = (r["hash"].lower(), r["parentHash"].lower())
+        return out
+
+    def check_traces(self, number: int) -> None:
+        """Fail early, naming the method, when the node lacks the chosen trace method."""
+        if self.traces == "none":
+            return
+        try:
+            self._trace_calls([number])
+        except Unsupported as e:
+            raise Unsupported(
+                f"{e.message}. Pass --traces parity for Erigon/Nethermind/reth/anvil-style 'trace_block', "
+                "--traces geth for 'debug_traceBlockByNumber', or --traces none to ingest without internal "
+                "transfers (the data is then marked as lacking them)", **e.details) from None
+
+    # -- blocks ------------------------------------------------------------------------------------
+    def iter_blocks(self, start: int, end: int) -> Iterator[AccountBatch]:
+        n = start
+        while n <= end:
+            hi = min(end, n + self.blocks_per_batch - 1)
+            yield self.fetch(list(range(n, hi + 1)))
+            n = hi + 1
+
+    def _trace_calls(self, numbers: Sequence[int]) -> list[Any]:
+        if self.traces == "geth":
+            calls = [("debug_traceBlockByNumber", [hex(n), {"tracer": "callTracer"}]) for n in numbers]
+        else:
+            calls = [("trace_block", [hex(n)]) for n in numbers]
+        return self.client.batch(calls)
+
+    def _receipts(self, blocks: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        with_txs = [b for b in blocks if b.get("transactions")]
+        if not with_txs:
+            return out
+        if self._block_receipts is not False:
+            res = self.client.batch([("eth_getBlockReceipts", [b["number"]]) for b in with_txs], errors="return")
+            missing = [r for r in res if isinstance(r, RpcErrorResult)]
+            if not missing:
+                self._block_receipts = True
+                for b, rs in zip(with_txs, res, strict=True):
+                    if rs is None:
+                        raise SourceError(f"the node at {self.endpoint} has no receipts for block "
+                                          f"{int(b['number'], 16)}", url=self.endpoint, method="eth_getBlockReceipts")
+                    for r in rs:
+                        out[r["transactionHash"].lower()] = r
+                return out
+            if self._block_receipts is None and all(r.method_missing for r in missing):
+                self._block_receipts = False
+            else:
+                r0 = missing[0]
+                raise SourceError(f"the node at {self.endpoint} answered eth_getBlockReceipts with error "
+                                  f"{r0.code}: {r0.message}", url=self.endpoint, method="eth_getBlockReceipts")
+        hashes = [t["hash"] for b in with_txs for t in b["transactions"]]
+        res = self.client.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
+        for h, r in zip(hashes, res, strict=True):
+            if r is None:
+                raise SourceError(f"the node at {self.endpoint} has no receipt for transaction {h}",
+                                  url=self.endpoint, method="eth_getTransactionReceipt", value=h)
+            out[h.lower()] = r
+        return out
+
+    def fetch(self, numbers: list[int]) -> AccountBatch:
+        """One batch: the blocks ``numbers`` with receipts, traces and new tokens' metadata."""
+        raw_blocks = self.client.batch([("eth_getBlockByNumber", [hex(n), True]) for n in numbers])
+        for n, b in zip(numbers, raw_blocks, strict=True):
+            if b is None:
+                raise NotFound(f"block {n} is beyond the head of the node at {self.endpoint} "
+                               f"({describe_call('eth_getBlockByNumber', [hex(n), True])} returned null)",
+                               url=self.endpoint, method="eth_getBlockByNumber", block=n)
+        receipts = self._receipts(raw_blocks)
+        traces: list[Any] = []
+        if self.traces != "none":
+            try:
+                traces = self._trace_calls(numbers)
+            except Unsupported:
+                self.check_traces(numbers[0])
+                raise
+        blocks, txs, transfers = [], [], []
+        for i, raw in enumerate(raw_blocks):
+            block, btxs = m.map_block(raw, self.chain, self.traces)
+            flat: list[dict[str, Any]] = []
+            if self.traces == "geth":
+                flat = m.flatten_geth_traces(traces[i] or [], [t["hash"] for t in btxs])
+            elif self.traces == "parity":
+                flat = m.flatten_parity_traces(traces[i] or [])
+            roots = {r["transaction_index"]: r for r in flat if not r["trace_address"] and r["trace_type"] != "reward"}
+            for t in btxs:
+                rc = receipts.get(t["hash"])
+                if rc is None:
+                    raise SourceError(f"the node at {self.endpoint} gave no receipt for transaction {t['hash']} "
+                                      f"of block {block['number']}", url=self.endpoint, value=t["hash"])
+                m.map_receipt(t, rc)
+                if t["status"] is None and t["tx_index"] in roots:   # pre-Byzantium: the root call tells
+                    t["status"] = roots[t["tx_index"]]["status"]
+            blocks.append(block)
+            txs.extend(btxs)
+            transfers.extend(self.block_transfers(raw, block, btxs, receipts, flat))
+        tokens = self._new_tokens(transfers)
+        return build_batch(blocks, txs, transfers, tokens)
+
+    def block_transfers(self, raw: dict[str, Any], block: dict[str, Any], btxs: list[dict[str, Any]],
+                        receipts: dict[str, dict[str, Any]], flat: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        nxt: dict[Any, int] = {}
+        out: list[dict[str, Any]] = []
+        by_index = {t["tx_index"]: t for t in btxs}
+        for t in btxs:
+            nt = native_transfer(t)
+            nxt[t["tx_index"]] = 1
+            if nt is not None:
+                out.append(nt)
+        out.extend(m.trace_transfers(flat, by_index, self.chain, block["hash"], block["number"], nxt))
+        for t in btxs:
+            rc = receipts[t["hash"]]
+            if t["status"] != 0:
+                tt = m.token_transfers(rc.get("logs") or [], t, nxt[t["tx_index"]])
+                nxt[t["tx_index"]] += len(tt)
+                out.extend(tt)
+            out.extend(m.fee_transfers(t, block["miner"], block["base_fee_per_gas"], nxt[t["tx_index"]]))
+        out.extend(m.withdrawal_transfers(raw, self.chain, nxt.get(None, 0)))
+        return out
+
+    def _new_tokens(self, transfers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        new: dict[str, str] = {}
+        for t in transfers:
+            if t["kind"] in ("erc20", "erc721", "erc1155") and t["asset"] not in self.known_tokens:
+                new.setdefault(t["asset"], t["kind"])
+        if not new:
+            return []
+        calls = [("eth_call", [{"to": a, "data": sel}, "latest"]) for a in new for sel in (_SEL_NAME, _SEL_SYMBOL,
+                                                                                            _SEL_DECIMALS)]
+        res = self.client.batch(calls, errors="return")
+        out = []
+        for k, (a, std) in enumerate(new.items()):
+            name, symbol, dec = (None if isinstance(r, RpcErrorResult) else r for r in res[3 * k:3 * k + 3])
+            out.append({"chain": self.chain, "address": a, "standard": std, "name": m.decode_abi_string(name),
+                        "symbol": m.decode_abi_string(symbol), "decimals": m.decode_uint(dec, max_value=255)})
+            self.known_tokens.add(a)
+        return out
+
+
+def open_evm_source(uri: str, chain: str, *, traces: str = "geth", timeout: float = 30.0, retries: int = 5,
+                    transport: httpx.BaseTransport | None = None, max_batch: int = 100,
+                    rate_limit: float | None = None, blocks_per_batch: int = 20,
+                    known_tokens: set[str] | None = None) -> EvmRpcSource:
+    """Pick the adapter from the URI scheme: ``http(s)://`` a live node; ``replay:DIR`` recorded responses
+    (ethereum-etl's file naming) served through the same client code path."""
+    scheme = uri.split(":", 1)[0].lower() if ":" in uri else ""
+    if transport is None:
+        if scheme == "replay":
+            from chainsleuth.sources.replay import ReplayTransport
+
+            transport = ReplayTransport(uri.split(":", 1)[1].removeprefix("//"))
+        elif scheme not in ("http", "https"):
+            raise Unsupported(f"cannot ingest from {uri!r}: use an http(s):// JSON-RPC URL or replay:DIR "
+                              "(websocket and IPC endpoints are not supported)", field="URL", value=uri)
+    client = JsonRpcClient(uri if scheme != "replay" else "http://replay.invalid/", timeout=timeout, retries=retries,
+                           transport=transport, max_batch=max_batch, rate_limit=rate_limit)
+    if scheme == "replay":
+        client.safe_url = uri
+    return EvmRpcSource(client, chain, traces=traces, blocks_per_batch=blocks_per_batch, known_tokens=known_tokens)
