@@ -1,1 +1,1 @@
-"""patterns."""
+"""Transaction patterns: CoinJoins (and, from other work, peel chains and more)."""
