@@ -35,6 +35,12 @@ class AccountWriteResult:
     last_height: int | None
 
 
+def _one(cur: Any) -> Any:
+    """First row or None, draining the result (DuckDB 2 refuses new work on an unfinished one)."""
+    rows = cur.fetchall()
+    return rows[0] if rows else None
+
+
 class AccountStore:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -83,7 +89,7 @@ class AccountStore:
                 "b.base_fee_per_gas, b.tx_count, b.withdrawal_count, b.size, b.traces, b.run_id FROM b_blocks b "
                 "LEFT JOIN addresses a ON a.chain = b.chain AND a.address = b.miner")
             con.unregister("b_blocks")
-            row = con.execute("SELECT coalesce(max(tx_id), -1) + 1 FROM account_txs WHERE chain = ?", [chain]).fetchone()
+            row = _one(con.execute("SELECT coalesce(max(tx_id), -1) + 1 FROM account_txs WHERE chain = ?", [chain]))
             base = int(row[0]) if row else 0
             txs = txs.append_column("tx_id", pa.array(np.arange(base, base + txs.num_rows, dtype=np.int64)))
             con.register("b_txs", txs)
@@ -122,7 +128,7 @@ class AccountStore:
                 n_tokens = self._count(con, "SELECT count(*) FROM tokens WHERE chain = ?", [chain]) - before
             nums = blocks["number"].to_pylist()
             top = max(range(len(nums)), key=lambda i: nums[i])
-            cp = con.execute("SELECT height FROM account_checkpoints WHERE chain = ?", [chain]).fetchone()
+            cp = _one(con.execute("SELECT height FROM account_checkpoints WHERE chain = ?", [chain]))
             if cp is None or int(cp[0]) < nums[top]:
                 con.execute("DELETE FROM account_checkpoints WHERE chain = ?", [chain])
                 con.execute("INSERT INTO account_checkpoints (chain, height, hash, endpoint, traces, updated_at) "
@@ -133,7 +139,7 @@ class AccountStore:
 
     @staticmethod
     def _count(con: Any, sql: str, params: list[Any]) -> int:
-        row = con.execute(sql, params).fetchone()
+        row = _one(con.execute(sql, params))
         return int(row[0]) if row else 0
 
     @staticmethod
@@ -160,8 +166,8 @@ class AccountStore:
             con.execute("DELETE FROM transfers WHERE chain = ? AND block_number > ?", [chain, height])
             con.execute("DELETE FROM account_txs WHERE chain = ? AND block_number > ?", [chain, height])
             con.execute("DELETE FROM account_blocks WHERE chain = ? AND number > ?", [chain, height])
-            row = con.execute("SELECT hash, traces FROM account_blocks WHERE chain = ? AND number = ?",
-                              [chain, height]).fetchone()
+            row = _one(con.execute("SELECT hash, traces FROM account_blocks WHERE chain = ? AND number = ?",
+                              [chain, height]))
             con.execute("DELETE FROM account_checkpoints WHERE chain = ?", [chain])
             if row is not None:
                 con.execute("INSERT INTO account_checkpoints (chain, height, hash, traces, updated_at) "
@@ -175,7 +181,7 @@ class AccountStore:
         return [r[0] for r in self.db.execute("SELECT DISTINCT chain FROM account_blocks ORDER BY chain").fetchall()]
 
     def checkpoint(self, chain: str) -> tuple[int, str] | None:
-        row = self.db.execute("SELECT height, hash FROM account_checkpoints WHERE chain = ?", [chain]).fetchone()
+        row = _one(self.db.execute("SELECT height, hash FROM account_checkpoints WHERE chain = ?", [chain]))
         return None if row is None else (int(row[0]), str(row[1]))
 
     def block_hashes(self, chain: str, lo: int, hi: int) -> dict[int, str]:
@@ -198,14 +204,14 @@ class AccountStore:
             "(SELECT DISTINCT chain FROM account_blocks) ORDER BY a.chain", [address]).fetchall()]
 
     def tx(self, chain: str, tx_hash: str) -> dict[str, Any] | None:
-        row = self.db.execute(
+        row = _one(self.db.execute(
             "SELECT t.tx_id, t.hash, t.block_number, t.block_hash, b.time, t.status, f.address, o.address, "
             "t.value::HUGEINT, t.fee::HUGEINT, t.gas_used, t.effective_gas_price::HUGEINT, c.address, t.tx_index, b.traces "
             "FROM account_txs t JOIN account_blocks b ON b.chain = t.chain AND b.hash = t.block_hash "
             "LEFT JOIN addresses f ON f.chain = t.chain AND f.id = t.from_id "
             "LEFT JOIN addresses o ON o.chain = t.chain AND o.id = t.to_id "
             "LEFT JOIN addresses c ON c.chain = t.chain AND c.id = t.contract_id "
-            "WHERE t.chain = ? AND t.hash = ? ORDER BY t.tx_id DESC LIMIT 1", [chain, tx_hash]).fetchone()
+            "WHERE t.chain = ? AND t.hash = ? ORDER BY t.tx_id DESC LIMIT 1", [chain, tx_hash]))
         if row is None:
             return None
         (tx_id, h, number, bhash, time_, status, frm, to, value, fee, gas_used, price, contract, tx_index,
@@ -232,7 +238,7 @@ class AccountStore:
     def address_summary(self, chain: str, address: str) -> dict[str, Any] | None:
         """Received, sent and balance per asset (native coin including fees paid, tokens by contract,
         ERC-1155 by contract and id), transaction count and first/last activity."""
-        row = self.db.execute("SELECT id FROM addresses WHERE chain = ? AND address = ?", [chain, address]).fetchone()
+        row = _one(self.db.execute("SELECT id FROM addresses WHERE chain = ? AND address = ?", [chain, address]))
         if row is None:
             return None
         aid = int(row[0])
@@ -264,14 +270,14 @@ class AccountStore:
                 received[(asset, tid)] = received.get((asset, tid), 0) + v
             if f == aid:
                 sent[(asset, tid)] = sent.get((asset, tid), 0) + v
-        act = self.db.execute(
+        act = _one(self.db.execute(
             "WITH ids AS (SELECT tx_id FROM transfers WHERE chain = ? AND tx_id IS NOT NULL AND (from_id = ? OR to_id = ?) "
             "  UNION SELECT tx_id FROM account_txs WHERE chain = ? AND (from_id = ? OR to_id = ?)), "
             "blk AS (SELECT block_number FROM transfers WHERE chain = ? AND (from_id = ? OR to_id = ?) "
             "  UNION SELECT block_number FROM account_txs WHERE chain = ? AND (from_id = ? OR to_id = ?)) "
             "SELECT (SELECT count(*) FROM ids), min(b.time), max(b.time) FROM blk "
             "JOIN account_blocks b ON b.chain = ? AND b.number = blk.block_number",
-            [chain, aid, aid] * 4 + [chain]).fetchone()
+            [chain, aid, aid] * 4 + [chain]))
         assert act is not None
         keys = sorted(set(received) | set(sent), key=lambda k: (k[0] != "native", k[0], k[1] or ""))
         return {
@@ -286,9 +292,9 @@ class AccountStore:
         for chain, nb, hmin, hmax, no_traces in self.db.execute(
                 "SELECT chain, count(*), min(number), max(number), count(*) FILTER (WHERE traces = 'none') "
                 "FROM account_blocks GROUP BY chain ORDER BY chain").fetchall():
-            ntx, nfail = self.db.execute(
+            ntx, nfail = _one(self.db.execute(
                 "SELECT count(*), count(*) FILTER (WHERE status = 0) FROM account_txs WHERE chain = ?",
-                [chain]).fetchone() or (0, 0)
+                [chain])) or (0, 0)
             kinds = {k: int(n) for k, n in self.db.execute(
                 "SELECT kind, count(*) FROM transfers WHERE chain = ? GROUP BY kind ORDER BY kind", [chain]).fetchall()}
             na = self._count(self.db.con, "SELECT count(*) FROM addresses WHERE chain = ?", [chain])

@@ -61,25 +61,36 @@ class EvmRpcSource:
         self._block_receipts: bool | None = None   # does the node have eth_getBlockReceipts?
 
     # -- node facts --------------------------------------------------------------------------------
-    def chain_id(self) -> int:
-        v = m.hex_int(self.client.call("eth_chainId", []))
+    def chain_id(self) -> int | None:
+        """The endpoint's chain id (EIP-695); None from old nodes without ``eth_chainId``."""
+        try:
+            v = m.hex_int(self.client.call("eth_chainId", []))
+        except Unsupported:
+            return None
         if v is None:
             raise SourceError(f"the node at {self.endpoint} gave no chain id", url=self.endpoint, method="eth_chainId")
         return v
 
     def head(self) -> int:
-        v = m.hex_int(self.client.call("eth_blockNumber", []))
+        try:
+            v = m.hex_int(self.client.call("eth_blockNumber", []))
+        except Unsupported:
+            latest = self.client.call("eth_getBlockByNumber", ["latest", False])
+            v = m.hex_int(latest.get("number")) if isinstance(latest, dict) else None
         if v is None:
             raise SourceError(f"the node at {self.endpoint} gave no block number", url=self.endpoint,
                               method="eth_blockNumber")
         return v
 
-    def headers(self, numbers: Sequence[int]) -> dict[int, tuple[str, str]]:
-        """height -> (hash, parent hash) of the node's current chain (for reorg checks)."""
+    def headers(self, numbers: Sequence[int], *, allow_missing: bool = False) -> dict[int, tuple[str, str]]:
+        """height -> (hash, parent hash) of the node's current chain (for reorg checks); heights above the
+        head are left out when ``allow_missing``, else they raise NotFound."""
         res = self.client.batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
         out = {}
         for n, r in zip(numbers, res, strict=True):
             if r is None:
+                if allow_missing:
+                    continue
                 raise NotFound(f"block {n} is beyond the head of the node at {self.endpoint}",
                                url=self.endpoint, method="eth_getBlockByNumber", block=n)
             out[n] = (r["hash"].lower(), r["parentHash"].lower())
