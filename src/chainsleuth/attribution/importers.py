@@ -1,0 +1,267 @@
+"""Tag importers other than TagPack YAML, and the importer registry.
+
+Each importer is a pure parser ``(path, taxonomy, max_bytes, tlp) -> ParsedPack``. The non-TagPack ones
+describe their rows as TagPack fields (label, category/abuse, source, confidence, currency) and go through
+the same validation (:func:`~chainsleuth.attribution.tagpack.build_pack`), so every tag in the store obeys
+one schema whatever its origin.
+
+- ``ofac``: ``sanctioned_addresses_<ASSET>.txt`` (one address a line, from OFAC's SDN list as extracted by
+  0xB10C/ofac-sanctioned-digital-currency-addresses): abuse ``sanction``, confidence ``authority_data``.
+- ``etherscan-json``: ``{address: {"name", "labels": [slugs]}}`` (brianleect/etherscan-labels combined file);
+  ``etherscan-csv``: ``,Address,Name Tag,Balance,Txn Count`` per label (the file name is the label slug).
+  Slugs map to concepts through ``taxonomy/etherscan_label_concepts.csv``; confidence ``web_crawl``.
+- ``csv``: a plain CSV with the columns ``address,label,category,source,confidence`` and optionally
+  ``chain`` or ``currency``, ``actor``, ``abuse``, ``lastmod``, ``is_cluster_definer``, ``context``, ``creator``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Callable
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Protocol
+
+from chainsleuth.attribution.records import ParsedPack
+from chainsleuth.attribution.safety import MAX_PACK_BYTES, read_limited
+from chainsleuth.attribution.tagpack import build_pack, read_tagpack
+from chainsleuth.attribution.taxonomy import Taxonomy
+from chainsleuth.core.registry import Registry
+from chainsleuth.errors import InvalidInput, ParseError
+
+__all__ = ["IMPORTERS", "Importer", "detect_importer", "discover_files", "read_csv_tags", "read_etherscan_csv",
+           "read_etherscan_json", "read_ofac_list"]
+
+_OFAC_RE = re.compile(r"^sanctioned_addresses_([A-Za-z0-9]+)\.txt(\.gz)?$")
+OFAC_SOURCE = "https://sanctionssearch.ofac.treas.gov/"
+OFAC_CREATOR = "US Treasury OFAC (SDN list; addresses extracted by 0xB10C/ofac-sanctioned-digital-currency-addresses)"
+ETHERSCAN_CREATOR = "Etherscan labels (scraped by brianleect/etherscan-labels)"
+
+
+class Importer(Protocol):
+    def __call__(self, path: Path, *, taxonomy: Taxonomy, max_bytes: int = ..., tlp: str | None = ...) -> ParsedPack:
+        ...
+
+
+def _text(path: Path, max_bytes: int) -> tuple[str, str]:
+    data, digest = read_limited(path, max_bytes)
+    try:
+        return data.decode("utf-8-sig"), digest
+    except UnicodeDecodeError as e:
+        raise ParseError(f"{path}: not UTF-8 text: {e.reason}", file=path, offset=e.start) from e
+
+
+# -- OFAC ---------------------------------------------------------------------------------------------
+def read_ofac_list(path: Path, *, taxonomy: Taxonomy, max_bytes: int = MAX_PACK_BYTES,
+                   tlp: str | None = None) -> ParsedPack:
+    m = _OFAC_RE.match(path.name)
+    if m is None:
+        raise InvalidInput(f"{path}: an OFAC list file is named sanctioned_addresses_<ASSET>.txt", file=str(path),
+                           field="file name", value=path.name)
+    asset = m.group(1).upper()
+    currency = "BTC" if asset == "XBT" else asset
+    text, digest = _text(path, max_bytes)
+    items = []
+    for i, line in enumerate(text.splitlines(), start=1):
+        a = line.strip()
+        if not a or a.startswith("#"):
+            continue
+        items.append((i, {"address": line.rstrip("\r\n")}))
+    header = {"title": f"OFAC SDN sanctioned digital currency addresses ({asset})", "creator": OFAC_CREATOR,
+              "description": f"Digital Currency Address - {asset} entries of the OFAC SDN list",
+              "label": f"OFAC SDN sanctioned address ({asset})", "abuse": "sanction", "currency": currency,
+              "source": OFAC_SOURCE, "confidence": "authority_data", "is_cluster_definer": False}
+    return build_pack(header, items, kind="ofac", file=str(path), uri=str(path), content_hash=digest,
+                      taxonomy=taxonomy, tlp=tlp or "clear")
+
+
+# -- Etherscan ----------------------------------------------------------------------------------------
+@cache
+def _etherscan_map() -> dict[str, tuple[str, str]]:
+    text = (resources.files("chainsleuth.attribution") / "taxonomy" / "etherscan_label_concepts.csv").read_text(
+        encoding="utf-8")
+    return {r["label"]: (r["field"], r["concept"]) for r in csv.DictReader(io.StringIO(text))}
+
+
+def _etherscan_fields(slugs: list[str]) -> dict[str, Any]:
+    m = _etherscan_map()
+    out: dict[str, Any] = {}
+    concepts: list[str] = []
+    for s in slugs:
+        hit = m.get(s)
+        if hit is None:
+            continue
+        fld, concept = hit
+        if fld in ("category", "abuse") and fld not in out:
+            out[fld] = concept
+        elif concept not in concepts:
+            concepts.append(concept)
+    if concepts:
+        out["concepts"] = concepts
+    out["context"] = json.dumps({"etherscan_labels": slugs}, sort_keys=True)
+    return out
+
+
+def _etherscan_header(title: str) -> dict[str, Any]:
+    return {"title": title, "creator": ETHERSCAN_CREATOR, "currency": "ETH", "confidence": "web_crawl",
+            "is_cluster_definer": False}
+
+
+def read_etherscan_json(path: Path, *, taxonomy: Taxonomy, max_bytes: int = MAX_PACK_BYTES,
+                        tlp: str | None = None) -> ParsedPack:
+    text, digest = _text(path, max_bytes)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ParseError(f"{path}: not JSON: {e.msg}", file=path, offset=e.pos, line=e.lineno) from e
+    if not isinstance(data, dict):
+        raise InvalidInput(f"{path}: expected a JSON object {{address: {{name, labels}}}}", file=str(path))
+    items = []
+    for i, (addr, v) in enumerate(data.items(), start=1):
+        if not isinstance(v, dict):
+            raise InvalidInput(f"{path}: entry {i} ({addr}) is not an object with name and labels", file=str(path),
+                               field=addr, value=v)
+        slugs = [str(s) for s in v.get("labels") or []]
+        name = str(v.get("name") or "").strip()
+        t = {"address": addr, "label": name or ("Etherscan: " + ", ".join(slugs) if slugs else "Etherscan label"),
+             "source": "https://etherscan.io/address/" + addr.strip().lower()}
+        t.update(_etherscan_fields(slugs))
+        items.append((i, t))
+    return build_pack(_etherscan_header("Etherscan account labels"), items, kind="etherscan", file=str(path),
+                      uri=str(path), content_hash=digest, taxonomy=taxonomy, tlp=tlp or "clear")
+
+
+def read_etherscan_csv(path: Path, *, taxonomy: Taxonomy, max_bytes: int = MAX_PACK_BYTES,
+                       tlp: str | None = None) -> ParsedPack:
+    text, digest = _text(path, max_bytes)
+    slug = path.name.split(".")[0]
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows or [c.strip() for c in rows[0][1:3]] != ["Address", "Name Tag"]:
+        raise InvalidInput(f"{path}:1: expected the Etherscan columns ',Address,Name Tag,...'", file=str(path),
+                           line=1, field="header", value=",".join(rows[0]) if rows else "")
+    items = []
+    for i, r in enumerate(rows[1:], start=2):
+        if len(r) < 3 or not r[1].strip():
+            continue
+        t = {"address": r[1], "label": r[2].strip() or f"Etherscan label: {slug}",
+             "source": f"https://etherscan.io/accounts/label/{slug}"}
+        t.update(_etherscan_fields([slug]))
+        items.append((i, t))
+    return build_pack(_etherscan_header(f"Etherscan label {slug}"), items, kind="etherscan", file=str(path),
+                      uri=str(path), content_hash=digest, taxonomy=taxonomy, tlp=tlp or "clear")
+
+
+# -- plain CSV ----------------------------------------------------------------------------------------
+_CSV_REQUIRED = ("address", "label", "category", "source", "confidence")
+_CSV_OPTIONAL = ("chain", "currency", "network", "actor", "abuse", "lastmod", "is_cluster_definer", "context",
+                 "creator", "concepts", "tag_type")
+_BTC_RE = re.compile(r"^(1|3)[1-9A-HJ-NP-Za-km-z]{25,34}$|^(bc1|BC1)[0-9A-Za-z]{8,87}$")
+
+
+def read_csv_tags(path: Path, *, taxonomy: Taxonomy, max_bytes: int = MAX_PACK_BYTES,
+                  tlp: str | None = None) -> ParsedPack:
+    text, digest = _text(path, max_bytes)
+    reader = csv.DictReader(io.StringIO(text))
+    cols = [c.strip().lower() for c in reader.fieldnames or []]
+    missing = [c for c in _CSV_REQUIRED if c not in cols]
+    if missing:
+        raise InvalidInput(f"{path}:1: field {missing[0]!r}: missing column; a tag CSV needs the columns "
+                           f"{', '.join(_CSV_REQUIRED)} (optional: {', '.join(_CSV_OPTIONAL)})",
+                           file=str(path), line=1, field=missing[0])
+    unknown = [c for c in cols if c not in _CSV_REQUIRED and c not in _CSV_OPTIONAL]
+    if unknown:
+        raise InvalidInput(f"{path}:1: field {unknown[0]!r}: unknown column; allowed: "
+                           f"{', '.join(_CSV_REQUIRED + _CSV_OPTIONAL)}", file=str(path), line=1, field=unknown[0])
+    levels = sorted(taxonomy.confidence.values(), key=lambda c: -c.level)
+    items = []
+    creators: set[str] = set()
+    for i, raw in enumerate(reader, start=2):
+        row = {k.strip().lower(): (v.strip() if isinstance(v, str) else v) for k, v in raw.items() if k}
+        t: dict[str, Any] = {}
+        for k, v in row.items():
+            if v in (None, ""):
+                continue
+            if k == "chain":
+                t["network"] = v
+            elif k == "is_cluster_definer":
+                t[k] = v.lower() in ("1", "true", "yes")
+            elif k == "concepts":
+                t[k] = [c.strip() for c in v.split(";") if c.strip()]
+            elif k == "confidence" and v.isdigit():  # a level: the strongest id at or below it
+                t[k] = next((c.id for c in levels if c.level <= int(v)), levels[-1].id)
+            elif k == "creator":
+                creators.add(v)
+            else:
+                t[k] = v
+        cat = t.get("category")
+        if cat and "abuse" not in t and cat in taxonomy.concepts and taxonomy.is_a(cat, "abuse"):
+            t["abuse"] = t.pop("category")
+        if "currency" not in t and "network" not in t:
+            a = str(t.get("address", ""))
+            if a.lower().startswith("0x"):
+                t["currency"] = "ETH"
+            elif _BTC_RE.match(a):
+                t["currency"] = "BTC"
+            else:
+                raise InvalidInput(f"{path}:{i}: field 'chain': cannot tell the chain of {a!r}; add a chain or "
+                                   "currency column", file=str(path), line=i, field="chain", value=a)
+        items.append((i, t))
+    header = {"title": f"Tags from {path.name}", "creator": ", ".join(sorted(creators)) or "csv import"}
+    return build_pack(header, items, kind="csv", file=str(path), uri=str(path), content_hash=digest,
+                      taxonomy=taxonomy, tlp=tlp)
+
+
+# -- registry -----------------------------------------------------------------------------------------
+def _tagpack(path: Path, *, taxonomy: Taxonomy, max_bytes: int = MAX_PACK_BYTES, tlp: str | None = None) -> ParsedPack:
+    return read_tagpack(path, taxonomy=taxonomy, max_bytes=max_bytes, tlp=tlp)
+
+
+IMPORTERS: Registry[Callable[..., ParsedPack]] = Registry("tag importer")
+IMPORTERS.add("tagpack", _tagpack)
+IMPORTERS.add("ofac", read_ofac_list)
+IMPORTERS.add("etherscan-json", read_etherscan_json)
+IMPORTERS.add("etherscan-csv", read_etherscan_csv)
+IMPORTERS.add("csv", read_csv_tags)
+
+_SUFFIXES = (".yaml", ".yml", ".yaml.gz", ".yml.gz", ".txt", ".txt.gz", ".json", ".json.gz", ".csv", ".csv.gz")
+
+
+def detect_importer(path: Path) -> str:
+    """The importer for a file, from its name (and a CSV's header line); ``actorpack`` for ActorPacks."""
+    name = path.name.lower()
+    if ".actorpack." in name or name.startswith("actorpack."):
+        return "actorpack"
+    if name.endswith((".yaml", ".yml", ".yaml.gz", ".yml.gz")):
+        return "tagpack"
+    if _OFAC_RE.match(path.name):
+        return "ofac"
+    if name.endswith((".json", ".json.gz")):
+        return "etherscan-json"
+    if name.endswith((".csv", ".csv.gz")):
+        with path.open("rb") as f:
+            first = f.readline(4096)
+        if name.endswith(".gz") or b"Address,Name Tag" in first:
+            return "etherscan-csv" if b"Address,Name Tag" in first else "csv"
+        return "csv"
+    raise InvalidInput(f"{path}: unknown tag file type; expected TagPack .yaml[.gz], an ActorPack, OFAC "
+                       "sanctioned_addresses_<ASSET>.txt, Etherscan labels .json[.gz]/.csv, or a tag .csv",
+                       file=str(path), value=path.name)
+
+
+def discover_files(paths: list[Path]) -> list[Path]:
+    """Files to import: files as given; directories searched recursively for known suffixes, sorted."""
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out += sorted(f for f in p.rglob("*") if f.is_file() and f.name.lower().endswith(_SUFFIXES)
+                          and not f.name.startswith(".") and "taxonomy" not in f.relative_to(p).parts
+                          and not f.name.endswith("_schema.yaml"))
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise InvalidInput(f"{p}: no such file or directory", file=str(p))
+    return out
