@@ -32,3 +32,42 @@ def btc_blocks(
         print_json(summary)
     else:
         print_kv(f"ingested {summary.chain}", list(summary.model_dump().items()))
+
+
+@app.command("evm-rpc")
+def evm_rpc(
+    url: Annotated[str, typer.Argument(help="JSON-RPC endpoint (http:// or https://), or replay:DIR for "
+                                            "recorded responses.")],
+    chain: Annotated[str, typer.Option(help="eth, eth-sepolia, bsc, polygon, arbitrum, eth-anvil, ...")],
+    from_: Annotated[int | None, typer.Option("--from", help="First block (default: after the checkpoint, "
+                                                             "else 0).")] = None,
+    to: Annotated[int | None, typer.Option("--to", help="Last block (default: head minus --confirmations).")] = None,
+    traces: Annotated[str, typer.Option(help="Internal transfers from 'geth' (debug_traceBlockByNumber), "
+                                             "'parity' (trace_block) or 'none' (data lacks them).")] = "geth",
+    confirmations: Annotated[int, typer.Option(help="Stay this many blocks below the head.")] = 0,
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Ingest blocks, receipts, token and internal transfers from an EVM node. Resumable and reorg-safe."""
+    with open_workspace() as ws:
+        summary = ws.ingest_evm_rpc(url, chain=chain, from_=from_, to=to, traces=traces,
+                                    confirmations=confirmations)
+    if json_:
+        print_json(summary)
+    else:
+        print_kv(f"ingested {summary.chain}", list(summary.model_dump().items()))
+
+
+@app.command("etl")
+def etl(
+    path: Annotated[Path, typer.Argument(help="ethereum-etl export: a directory holding blocks, transactions, "
+                                              "receipts, logs, token_transfers, traces (.csv or .json).")],
+    chain: Annotated[str, typer.Option(help="Chain the export comes from.")] = "eth",
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Ingest an ethereum-etl export. Re-ingesting the same files changes nothing."""
+    with open_workspace() as ws:
+        summary = ws.ingest_etl(path, chain=chain)
+    if json_:
+        print_json(summary)
+    else:
+        print_kv(f"ingested {summary.chain}", list(summary.model_dump().items()))

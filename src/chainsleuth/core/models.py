@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "AccountIngestSummary",
     "AccountTransfer",
     "AccountTxInfo",
     "AddressInfo",
@@ -133,6 +134,28 @@ class IngestSummary(_Model):
     skipped: list[str]
     first_height: int | None
     last_height: int | None
+    seconds: float
+
+
+class AccountIngestSummary(_Model):
+    """What an account-chain ingest did. ``traces='none'`` means the data lacks internal transfers."""
+
+    chain: str
+    run_id: int | None
+    source: str
+    endpoint: str
+    chain_id: int | None
+    traces: str
+    blocks_seen: int
+    blocks_new: int
+    txs_new: int
+    transfers_new: int
+    tokens_new: int
+    reorged_blocks: int
+    first_height: int | None
+    last_height: int | None
+    head: int | None
+    notes: list[str]
     seconds: float
 
 
