@@ -30,6 +30,9 @@ class Store:
         from chainsleuth.store.account import AccountStore
 
         self.account = AccountStore(self.db)
+        from chainsleuth.store.clusters import ClusterStore
+
+        self.clusters = ClusterStore(self.db)
 
     def schema_version(self) -> int:
         return self.db.schema_version()
