@@ -56,3 +56,72 @@ def random_utxo_graph(seed: int, n_tx: int = 60, n_addr: int = 25, n_coinbase: i
             unspent.append(len(out_value) - 1)
     return UtxoGraph.build(n_tx, in_tx=in_tx, in_value=in_value, in_prev=in_prev, in_addr=in_addr, out_tx=out_tx,
                            out_value=out_value, out_addr=out_addr, is_coinbase=cb)
+
+
+def random_account_graph(seed: int, n_ev: int = 80, n_addr: int = 12):
+    """Random transfers of one asset; nobody ever spends more than it holds. Returns (graph, events)."""
+    from chainsleuth.algorithms.tracing.account import AccountGraph
+
+    rng = random.Random(seed)
+    bal = [0] * n_addr
+    ev = []                       # (from, to, value, fee)
+    for _ in range(n_ev):
+        rich = [a for a in range(n_addr) if bal[a] > 0]
+        if not rich or rng.random() < 0.15:
+            a, v = rng.randrange(n_addr), rng.randint(1, 10**20)      # wei-sized: beyond int64
+            ev.append((-1, a, v, False))
+            bal[a] += v
+            continue
+        a = rng.choice(rich)
+        v = rng.randint(1, bal[a])
+        if rng.random() < 0.1:
+            ev.append((a, -1, v, True))
+            bal[a] -= v
+            continue
+        b = rng.randrange(n_addr)
+        ev.append((a, b, v, False))
+        bal[a] -= v
+        bal[b] += v
+    g = AccountGraph.build(n_addr, ev_from=[e[0] for e in ev], ev_to=[e[1] for e in ev],
+                           ev_value=[e[2] for e in ev], ev_tx=list(range(len(ev))), ev_fee=[e[3] for e in ev])
+    return g, ev
+
+
+def simulate_account_forward(ev, seed_row: int, policy: str, n_addr: int) -> tuple[dict[int, int], int]:
+    """Plain full simulation of every pool from the first transfer: final taint per address, and fees."""
+    from collections import deque
+
+    bal = [0] * n_addr
+    taint = [0] * n_addr
+    lots = [deque() for _ in range(n_addr)]
+    fees = 0
+    for row, (a, b, v, fee) in enumerate(ev):
+        c = 0
+        if a >= 0:
+            if policy == "haircut":
+                if taint[a] > 0:
+                    d = max(bal[a], v, taint[a])
+                    c = taint[a] if v >= d else min(taint[a], v, (2 * v * taint[a] + d) // (2 * d))
+            else:
+                need = v
+                while need > 0 and lots[a]:
+                    lot = lots[a][-1] if policy == "lifo" else lots[a][0]
+                    x = min(need, lot[0])
+                    t = min(x, lot[1]) if policy == "fifo" else max(0, x - (lot[0] - lot[1]))
+                    lot[0] -= x
+                    lot[1] -= t
+                    c += t
+                    need -= x
+                    if lot[0] == 0:
+                        lots[a].pop() if policy == "lifo" else lots[a].popleft()
+            bal[a] -= v
+            taint[a] -= c
+        if row == seed_row:
+            c = v
+        if b < 0 or fee:
+            fees += c
+            continue
+        bal[b] += v
+        taint[b] += c
+        lots[b].append([v, c])
+    return {a: t for a, t in enumerate(taint) if t > 0}, fees

@@ -455,7 +455,7 @@ def _expand(g: UtxoGraph, st: _State, pol: Policy, fwd: bool, fr: np.ndarray, ft
     hit = is_item & (taint > 0)
     rows, seg_hit, amt = dst.item[hit], dst.seg[hit], taint[hit]
     # representative counterpart per tx: the frontier item with the most taint
-    order = np.lexsort((np.arange(fr.size), -ft, inv))
+    order = np.lexsort((fr, -ft, inv))
     first = order[np.searchsorted(inv[order], np.arange(k))]
     rep = src_item[first]
     if fwd:
