@@ -1,0 +1,493 @@
+"""Our own raw Bitcoin block parser: bytes -> columnar :class:`~chainsleuth.core.records.UtxoBatch`.
+
+The hot path is one walk over the block bytes with ``struct.unpack_from`` and slicing, appending to
+plain Python lists per column (no object per row); per-batch work (sizes, weights, output sums, block
+hash/txid repetition, addresses) is done with numpy/Arrow when the batch is built.
+
+What is checked: every length and count against the bytes that remain (a count or length that cannot
+fit raises :class:`~chainsleuth.errors.ParseError` naming the file and byte offset), the BIP144 marker and
+flag, and the merkle root (computed from the txids, compared with the header). What is not checked:
+proof of work, signatures, scripts, amounts against prevouts, or the witness commitment.
+
+>>> from chainsleuth.sources.btc.writer import BlockBuilder
+>>> bb = BlockBuilder("btc-regtest", seed=1); _ = bb.add_block([])
+>>> p = BlockParser("btc-regtest")
+>>> for raw in bb.raw_blocks():
+...     _ = p.parse_block(raw, 0, len(raw), source_file="mem", source_offset=0)
+>>> batch = p.flush()
+>>> batch.blocks["height"].to_pylist(), batch.blocks["height_source"].to_pylist()
+([0, 1], ['genesis', 'genesis'])
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from hashlib import sha256
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from chainsleuth.core.btc.addresses import script_columns
+from chainsleuth.core.chains import BtcNetwork, get_chain
+from chainsleuth.core.records import BLOCK_SCHEMA, INPUT_SCHEMA, OUTPUT_SCHEMA, TX_SCHEMA, UtxoBatch
+from chainsleuth.errors import InvalidInput, ParseError
+
+__all__ = ["BIP34_HEIGHTS", "BlockHeader", "BlockParser", "bip34_height", "parse_header"]
+
+#: first height at which BIP34 (height in coinbase) is enforced, per network; used for documentation and
+#: plausibility: a version>=2 block whose coinbase starts with a minimal number push is read as BIP34.
+BIP34_HEIGHTS = {"mainnet": 227_931, "testnet3": 21_111, "testnet4": 1, "signet": 1, "regtest": 1}
+
+_NULL32 = bytes(32)
+_U32 = struct.Struct("<I").unpack_from
+_U16 = struct.Struct("<H").unpack_from
+_U64 = struct.Struct("<Q").unpack_from
+_VQ = struct.Struct("<qB").unpack_from
+_INP = struct.Struct("<32sIB").unpack_from
+_HDR = struct.Struct("<i32s32sIII").unpack_from
+
+
+@dataclass(frozen=True)
+class BlockHeader:
+    hash: str
+    version: int
+    prev_hash: str
+    merkle_root: str
+    time: int
+    bits: int
+    nonce: int
+
+
+def parse_header(header: bytes) -> BlockHeader:
+    """Fields of an 80-byte block header (hashes in display order)."""
+    if len(header) != 80:
+        raise InvalidInput(f"a block header is 80 bytes, got {len(header)}", value=len(header))
+    v, prev, merkle, t, bits, nonce = _HDR(header, 0)
+    h = sha256(sha256(header).digest()).digest()
+    return BlockHeader(h[::-1].hex(), v, prev[::-1].hex(), merkle[::-1].hex(), t, bits, nonce)
+
+
+def bip34_height(version: int, coinbase_script: bytes) -> int | None:
+    """Height from a coinbase scriptSig by BIP34 rules, or None when the block does not carry one.
+
+    Accepted: block version >= 2 and the scriptSig starts with OP_1..OP_16 or a minimally encoded
+    positive script number of 1-4 bytes. Version-1 blocks (all blocks before 2012 and the pre-BIP34
+    block 0000...13b8a) carry arbitrary bytes there and get None.
+
+    >>> bip34_height(2, bytes.fromhex("03fc7903062f"))
+    227836
+    >>> bip34_height(1, bytes.fromhex("04ffff001d0104")) is None
+    True
+    """
+    if version < 2 or not coinbase_script:
+        return None
+    op = coinbase_script[0]
+    if 0x51 <= op <= 0x60:
+        return op - 0x50
+    if 1 <= op <= 4 and len(coinbase_script) > op:
+        num = coinbase_script[1:1 + op]
+        if num[-1] & 0x80:            # negative
+            return None
+        if num[-1] == 0 and (op == 1 or not num[-2] & 0x80):   # not minimal
+            return None
+        h = int.from_bytes(num, "little")
+        if op == 1 and h <= 16:       # Core writes 0..16 as OP_0..OP_16, never as a one-byte push
+            return None
+        return h
+    return None
+
+
+class BlockParser:
+    """Parses raw blocks into column lists; :meth:`flush` turns them into one :class:`UtxoBatch`.
+
+    Keeps per-stream state for heights: the network's genesis block gets height 0 and every block whose
+    parent was linked to genesis earlier in the stream gets parent + 1 (``height_source='genesis'``);
+    other blocks get their BIP34 height (``'bip34'``) or null.
+    """
+
+    def __init__(self, chain: str = "btc") -> None:
+        c = get_chain(chain)
+        if c.btc_network is None:
+            raise InvalidInput(f"{chain!r} is not a Bitcoin chain", field="chain", value=chain)
+        self.chain = chain
+        self.network: BtcNetwork = c.btc_network
+        self._linked: dict[bytes, int] = {}   # block hash (internal order) -> height, linked from genesis
+        self._genesis = bytes.fromhex(self.network.genesis_hash)[::-1]
+        self._reset()
+
+    # -- column lists ---------------------------------------------------------------------------------
+    def _reset(self) -> None:
+        # blocks
+        self.b_hash: list[str] = []
+        self.b_height: list[int | None] = []
+        self.b_hsrc: list[str | None] = []
+        self.b_prev: list[str] = []
+        self.b_merkle: list[str] = []
+        self.b_time: list[int] = []
+        self.b_version: list[int] = []
+        self.b_bits: list[int] = []
+        self.b_nonce: list[int] = []
+        self.b_ntx: list[int] = []
+        self.b_size: list[int] = []
+        self.b_stripped: list[int] = []
+        self.b_file: list[str] = []
+        self.b_offset: list[int] = []
+        # txs
+        self.t_txid: list[bytes] = []      # internal byte order; hex (display order) built per batch
+        self.t_wtxid: list[bytes] = []
+        self.t_version: list[int] = []
+        self.t_locktime: list[int] = []
+        self.t_size: list[int] = []
+        self.t_stripped: list[int] = []
+        self.t_witness: list[bool] = []
+        self.t_nin: list[int] = []
+        self.t_nout: list[int] = []
+        # outputs
+        self.o_value: list[int] = []
+        self.o_script: list[bytes] = []
+        # inputs
+        self.i_prev: list[bytes] = []      # internal byte order, 32 zero bytes for the coinbase
+        self.i_prevn: list[int | None] = []
+        self.i_seq: list[int] = []
+        self.i_sslen: list[int] = []
+        self.i_wit: list[int] = []
+
+    def _lists(self) -> list[list[Any]]:
+        return [v for k, v in vars(self).items() if k[:2] in ("b_", "t_", "o_", "i_")]
+
+    @property
+    def n_txs(self) -> int:
+        return len(self.t_txid)
+
+    @property
+    def n_blocks(self) -> int:
+        return len(self.b_hash)
+
+    # -- parsing --------------------------------------------------------------------------------------
+    def parse_block(self, buf: bytes, pos: int, limit: int, *, source_file: str, source_offset: int,
+                    exact: bool = False) -> int:
+        """Parse one block starting at ``buf[pos]`` and ending at or before ``limit``; return its end.
+
+        With ``exact`` the block must end exactly at ``limit`` (a framed record holds one whole block).
+        On any error nothing of this block stays in the column lists and ParseError names
+        ``source_file`` and the byte offset (``source_offset`` is the file offset of ``buf[pos]``).
+        """
+        marks = [len(x) for x in self._lists()]
+        try:
+            end = self._parse_block(buf, pos, limit, source_file, source_offset)
+            if exact and end != limit:
+                raise ParseError(f"the record holds {limit - pos} bytes but its block ends after {end - pos} bytes "
+                                 f"({limit - end} bytes left over)", file=source_file, offset=source_offset)
+            return end
+        except (IndexError, struct.error, ValueError) as e:
+            self._rollback(marks)
+            raise ParseError(f"block bytes end early or are malformed: {e}", file=source_file,
+                             offset=source_offset) from None
+        except ParseError:
+            self._rollback(marks)
+            raise
+
+    def _rollback(self, marks: list[int]) -> None:
+        for lst, n in zip(self._lists(), marks, strict=True):
+            del lst[n:]
+
+    def _parse_block(self, buf: bytes, pos: int, limit: int, source_file: str, source_offset: int) -> int:
+        if limit - pos < 81:
+            raise ParseError(f"block needs at least 81 bytes, {limit - pos} remain", file=source_file,
+                             offset=source_offset)
+        header = buf[pos:pos + 80]
+        version, prev, merkle, btime, bits, nonce = _HDR(header, 0)
+        bhash = sha256(sha256(header).digest()).digest()
+        p = pos + 80
+        ntx = buf[p]
+        p += 1
+        if ntx >= 0xFD:
+            ntx, p = _big_varint(buf, p, ntx)
+        if ntx < 1 or ntx * 60 > limit - p:
+            raise ParseError(f"block claims {ntx} transactions but only {limit - p} bytes remain",
+                             file=source_file, offset=source_offset + (p - pos))
+        t0 = len(self.t_txid)
+        txids_raw: list[bytes] = []
+        txs_start = p
+        p, stripped_total, cb_script = self._parse_txs(buf, p, limit, ntx, txids_raw, source_file,
+                                                        source_offset - pos)
+        # merkle root
+        level = txids_raw
+        while len(level) > 1:
+            if len(level) & 1:
+                level.append(level[-1])
+            level = [sha256(sha256(level[i] + level[i + 1]).digest()).digest() for i in range(0, len(level), 2)]
+        if level[0] != merkle:
+            raise ParseError(f"merkle root mismatch in block {bhash[::-1].hex()}: header has {merkle[::-1].hex()}, "
+                             f"transactions give {level[0][::-1].hex()}", file=source_file, offset=source_offset)
+        # heights
+        linked = self._linked
+        if bhash == self._genesis:
+            height: int | None = 0
+            hsrc: str | None = "genesis"
+        elif prev in linked:
+            height, hsrc = linked[prev] + 1, "genesis"
+        else:
+            height = bip34_height(version, cb_script)
+            hsrc = None if height is None else "bip34"
+        if hsrc == "genesis":
+            linked[bhash] = height  # type: ignore[assignment]
+        self.b_hash.append(bhash[::-1].hex())
+        self.b_height.append(height)
+        self.b_hsrc.append(hsrc)
+        self.b_prev.append(prev[::-1].hex())
+        self.b_merkle.append(merkle[::-1].hex())
+        self.b_time.append(btime)
+        self.b_version.append(version)
+        self.b_bits.append(bits)
+        self.b_nonce.append(nonce)
+        self.b_ntx.append(len(self.t_txid) - t0)
+        self.b_size.append(p - pos)
+        self.b_stripped.append((txs_start - pos) + stripped_total)
+        self.b_file.append(source_file)
+        self.b_offset.append(source_offset)
+        return p
+
+    def parse_transactions(self, buf: bytes, ntx: int, *, source_file: str) -> int:
+        """Parse ``ntx`` transactions laid end to end (no block around them); returns the end offset.
+
+        They are kept in the tx/output/input lists with an empty block hash; for tests and tools.
+        """
+        marks = [len(x) for x in self._lists()]
+        try:
+            p, _, _ = self._parse_txs(buf, 0, len(buf), ntx, [], source_file, 0)
+        except (IndexError, struct.error, ValueError) as e:
+            self._rollback(marks)
+            raise ParseError(f"transaction bytes end early or are malformed: {e}", file=source_file,
+                             offset=0) from None
+        except ParseError:
+            self._rollback(marks)
+            raise
+        return p
+
+    def _parse_txs(self, buf: bytes, p: int, limit: int, ntx: int, txids_raw: list[bytes], source_file: str,
+                   file_delta: int) -> tuple[int, int, bytes]:
+        """The hot loop. ``file_delta`` maps a position in ``buf`` to a file offset (pos + delta)."""
+        u32 = _U32
+        vq = _VQ
+        inp = _INP
+        sha = sha256
+        t_txid = self.t_txid.append
+        t_wtxid = self.t_wtxid.append
+        t_version = self.t_version.append
+        t_locktime = self.t_locktime.append
+        t_size = self.t_size.append
+        t_stripped = self.t_stripped.append
+        t_witness = self.t_witness.append
+        t_nin = self.t_nin.append
+        t_nout = self.t_nout.append
+        o_value = self.o_value.append
+        o_script = self.o_script.append
+        i_prev = self.i_prev.append
+        i_prevn = self.i_prevn.append
+        i_seq = self.i_seq.append
+        i_sslen = self.i_sslen.append
+        i_wit = self.i_wit.append
+        i_wit_ext = self.i_wit.extend
+        txid_append = txids_raw.append
+        stripped_total = 0
+        cb_script = b""
+        for ti in range(ntx):
+            start = p
+            if limit - p < 10:
+                raise ParseError(f"transaction {ti} needs at least 10 bytes, {limit - p} remain",
+                                 file=source_file, offset=p + file_delta)
+            version = u32(buf, p)[0]
+            p += 4
+            segwit = buf[p] == 0
+            if segwit:
+                if buf[p + 1] == 0:
+                    raise ParseError(f"transaction {ti}: segwit marker 0 followed by flag 0", file=source_file,
+                                     offset=p + file_delta)
+                p += 2
+            body = p
+            n_in = buf[p]
+            p += 1
+            if n_in >= 0xFD:
+                n_in, p = _big_varint(buf, p, n_in)
+            if n_in * 41 > limit - p:
+                raise ParseError(f"transaction {ti} claims {n_in} inputs but only {limit - p} bytes remain",
+                                 file=source_file, offset=p + file_delta)
+            for _ in range(n_in):
+                prev, pn, ls = inp(buf, p)
+                p += 37
+                if ls >= 0xFD:
+                    ls, p = _big_varint(buf, p, ls)
+                i_prev(prev)
+                if ti == 0 and pn == 0xFFFFFFFF and prev == _NULL32:
+                    i_prevn(None)
+                    cb_script = buf[p:p + ls]
+                else:
+                    i_prevn(pn)
+                i_sslen(ls)
+                p += ls
+                i_seq(u32(buf, p)[0])
+                p += 4
+            if p > limit:
+                raise ParseError(f"transaction {ti}: input scripts run past the end of the block",
+                                 file=source_file, offset=start + file_delta)
+            n_out = buf[p]
+            p += 1
+            if n_out >= 0xFD:
+                n_out, p = _big_varint(buf, p, n_out)
+            if n_out * 9 > limit - p:
+                raise ParseError(f"transaction {ti} claims {n_out} outputs but only {limit - p} bytes remain",
+                                 file=source_file, offset=p + file_delta)
+            for _ in range(n_out):
+                v, ls = vq(buf, p)
+                p += 9
+                if ls >= 0xFD:
+                    ls, p = _big_varint(buf, p, ls)
+                o_value(v)
+                o_script(buf[p:p + ls])
+                p += ls
+            body_end = p
+            if p > limit:
+                raise ParseError(f"transaction {ti}: output scripts run past the end of the block",
+                                 file=source_file, offset=start + file_delta)
+            if segwit:
+                for _ in range(n_in):
+                    nw = buf[p]
+                    p += 1
+                    if nw >= 0xFD:
+                        nw, p = _big_varint(buf, p, nw)
+                    if nw > limit - p:
+                        raise ParseError(f"transaction {ti} claims {nw} witness items but only {limit - p} bytes "
+                                         "remain", file=source_file, offset=p + file_delta)
+                    for _ in range(nw):
+                        lw = buf[p]
+                        p += 1
+                        if lw >= 0xFD:
+                            lw, p = _big_varint(buf, p, lw)
+                        p += lw
+                    i_wit(nw)
+                if p > limit:
+                    raise ParseError(f"transaction {ti}: witness data runs past the end of the block",
+                                     file=source_file, offset=start + file_delta)
+            else:
+                i_wit_ext([0] * n_in)
+            t_locktime(u32(buf, p)[0])
+            p += 4
+            if p > limit:
+                raise ParseError(f"transaction {ti} runs past the end of the block", file=source_file,
+                                 offset=start + file_delta)
+            if segwit:
+                stripped = buf[start:start + 4] + buf[body:body_end] + buf[p - 4:p]
+                h = sha(sha(stripped).digest()).digest()
+                t_wtxid(sha(sha(buf[start:p]).digest()).digest())
+                sl = len(stripped)
+            else:
+                h = sha(sha(buf[start:p]).digest()).digest()
+                t_wtxid(h)
+                sl = p - start
+            t_txid(h)
+            txid_append(h)
+            stripped_total += sl
+            t_stripped(sl)
+            t_size(p - start)
+            t_version(version)
+            t_witness(segwit)
+            t_nin(n_in)
+            t_nout(n_out)
+        return p, stripped_total, cb_script
+
+    # -- batch ----------------------------------------------------------------------------------------
+    def flush(self) -> UtxoBatch:
+        """Build the Arrow tables of everything parsed since the last flush and clear the lists."""
+        chain = self.chain
+        nb, nt, no, ni = len(self.b_hash), len(self.t_txid), len(self.o_value), len(self.i_seq)
+        ntx_b = np.asarray(self.b_ntx, dtype=np.int64)
+        block_hash_arr = np.asarray(self.b_hash, dtype=object)
+        if int(ntx_b.sum()) == nt:
+            tx_block = np.repeat(block_hash_arr, ntx_b)
+            starts = np.cumsum(ntx_b) - ntx_b
+            block_index = (np.arange(nt, dtype=np.int64) - np.repeat(starts, ntx_b)).astype(np.int32)
+        else:  # transactions parsed without a block (parse_transactions)
+            tx_block = np.full(nt, "", dtype=object)
+            block_index = np.arange(nt, dtype=np.int32)
+        size = np.asarray(self.t_size, dtype=np.int64)
+        stripped = np.asarray(self.t_stripped, dtype=np.int64)
+        weight = stripped * 3 + size
+        n_in = np.asarray(self.t_nin, dtype=np.int64)
+        n_out = np.asarray(self.t_nout, dtype=np.int64)
+        values = np.asarray(self.o_value, dtype=np.int64)
+        out_cum = np.concatenate([[0], np.cumsum(values)]) if no else np.zeros(1, dtype=np.int64)
+        out_end = np.cumsum(n_out)
+        output_value = out_cum[out_end] - out_cum[out_end - n_out] if nt else np.zeros(0, dtype=np.int64)
+        is_cb = block_index == 0
+        txids = _hex_column(self.t_txid)
+        tx_block_arr = pa.array(tx_block, pa.string())
+        c = pa.scalar(chain)
+        blocks = pa.table({
+            "chain": pa.repeat(c, nb), "hash": pa.array(self.b_hash, pa.string()),
+            "height": pa.array(self.b_height, pa.int64()), "height_source": pa.array(self.b_hsrc, pa.string()),
+            "prev_hash": pa.array(self.b_prev, pa.string()), "merkle_root": pa.array(self.b_merkle, pa.string()),
+            "time": pa.array(self.b_time, pa.int64()), "version": pa.array(self.b_version, pa.int64()),
+            "bits": pa.array(self.b_bits, pa.int64()), "nonce": pa.array(self.b_nonce, pa.int64()),
+            "tx_count": pa.array(self.b_ntx, pa.int32()), "size": pa.array(self.b_size, pa.int64()),
+            "stripped_size": pa.array(self.b_stripped, pa.int64()),
+            "weight": pa.array(np.asarray(self.b_stripped, dtype=np.int64) * 3
+                               + np.asarray(self.b_size, dtype=np.int64), pa.int64()),
+            "source_file": pa.array(self.b_file, pa.string()), "source_offset": pa.array(self.b_offset, pa.int64()),
+        }, schema=BLOCK_SCHEMA)
+        txs = pa.table({
+            "chain": pa.repeat(c, nt), "txid": txids,
+            "wtxid": _hex_column(self.t_wtxid), "block_hash": tx_block_arr,
+            "block_index": pa.array(block_index, pa.int32()), "version": pa.array(self.t_version, pa.int64()),
+            "locktime": pa.array(self.t_locktime, pa.int64()), "size": pa.array(size, pa.int64()),
+            "vsize": pa.array((weight + 3) // 4, pa.int64()), "weight": pa.array(weight, pa.int64()),
+            "is_coinbase": pa.array(is_cb, pa.bool_()), "has_witness": pa.array(self.t_witness, pa.bool_()),
+            "n_in": pa.array(n_in, pa.int32()), "n_out": pa.array(n_out, pa.int32()),
+            "output_value": pa.array(output_value, pa.int64()),
+        }, schema=TX_SCHEMA)
+        tx_pos = np.arange(nt, dtype=np.int64)
+        out_tx = pa.array(np.repeat(tx_pos, n_out))
+        out_starts = np.repeat(out_end - n_out, n_out)
+        types, addresses, scripts = script_columns(self.o_script, self.network)
+        outputs = pa.table({
+            "chain": pa.repeat(c, no), "txid": txids.take(out_tx), "block_hash": tx_block_arr.take(out_tx),
+            "n": pa.array((np.arange(no, dtype=np.int64) - out_starts).astype(np.int32), pa.int32()),
+            "value": pa.array(values, pa.int64()), "script_type": types, "address": addresses, "script": scripts,
+        }, schema=OUTPUT_SCHEMA)
+        in_end = np.cumsum(n_in)
+        in_starts = np.repeat(in_end - n_in, n_in)
+        in_tx = pa.array(np.repeat(tx_pos, n_in))
+        prev_n = pa.array(self.i_prevn, pa.int64())
+        inputs = pa.table({
+            "chain": pa.repeat(c, ni), "txid": txids.take(in_tx), "block_hash": tx_block_arr.take(in_tx),
+            "n": pa.array((np.arange(ni, dtype=np.int64) - in_starts).astype(np.int32), pa.int32()),
+            "prev_txid": _hex_column(self.i_prev, prev_n.is_valid()), "prev_n": prev_n,
+            "sequence": pa.array(self.i_seq, pa.int64()), "script_sig_size": pa.array(self.i_sslen, pa.int32()),
+            "witness_items": pa.array(self.i_wit, pa.int32()),
+        }, schema=INPUT_SCHEMA)
+        self._reset()
+        return UtxoBatch(blocks, txs, outputs, inputs)
+
+
+def _hex_column(hashes: list[bytes], valid: pa.Array | None = None) -> pa.Array:
+    """Display-order hex strings of 32-byte hashes in internal order (reversed), as one Arrow column."""
+    n = len(hashes)
+    if n == 0:
+        return pa.array([], pa.string())
+    rev = np.frombuffer(b"".join(hashes), dtype=np.uint8).reshape(n, 32)[:, ::-1]
+    data = pa.py_buffer(rev.tobytes().hex().encode())
+    offsets = pa.py_buffer(np.arange(0, 64 * (n + 1), 64, dtype=np.int32).tobytes())
+    validity = None
+    if valid is not None and valid.false_count:
+        validity = pa.py_buffer(np.packbits(valid.to_numpy(zero_copy_only=False), bitorder="little").tobytes())
+    return pa.Array.from_buffers(pa.string(), n, [validity, offsets, data])
+
+
+def _big_varint(buf: bytes, p: int, first: int) -> tuple[int, int]:
+    if first == 0xFD:
+        return _U16(buf, p)[0], p + 2
+    if first == 0xFE:
+        return _U32(buf, p)[0], p + 4
+    return _U64(buf, p)[0], p + 8
