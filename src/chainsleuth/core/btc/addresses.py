@@ -187,7 +187,7 @@ def script_columns(scripts: Sequence[bytes], network: BtcNetwork) -> tuple[pa.Ar
             b58_payload.append(pay)
     idx = np.flatnonzero(code == _CODE["p2pk"])
     if len(idx):
-        hashes = b"".join([hash160(scripts[i][1:-1]) for i in idx])
+        hashes = b"".join([hash160(scripts[i][1:-1]) for i in idx.tolist()])
         pay = np.empty((len(idx), 21), dtype=np.uint8)
         pay[:, 0] = network.p2pkh_prefix
         pay[:, 1:] = np.frombuffer(hashes, dtype=np.uint8).reshape(len(idx), 20)
@@ -202,7 +202,7 @@ def script_columns(scripts: Sequence[bytes], network: BtcNetwork) -> tuple[pa.Ar
         idx_parts.append(idx)
     idx = np.flatnonzero(code < 0)
     if len(idx):
-        rest = [classify_script(scripts[i], network) for i in idx]
+        rest = [classify_script(scripts[i], network) for i in idx.tolist()]
         code[idx] = [_CODE[t] for t, _ in rest]
         parts.append(pa.array([a for _, a in rest], pa.string()))
         idx_parts.append(idx)
