@@ -30,9 +30,15 @@ class Store:
         from chainsleuth.store.account import AccountStore
 
         self.account = AccountStore(self.db)
+        from chainsleuth.store.tags import TagStore
+
+        self.tags = TagStore(self.db)
         from chainsleuth.store.clusters import ClusterStore
 
         self.clusters = ClusterStore(self.db)
+        from chainsleuth.store.graph import GraphStore
+
+        self.graph = GraphStore(self.db)
 
     def schema_version(self) -> int:
         return self.db.schema_version()
