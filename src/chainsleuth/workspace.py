@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from chainsleuth import __version__
 from chainsleuth.config import Settings, load_settings
 from chainsleuth.core.account import is_address, normalize_address, to_checksum_address
@@ -26,7 +28,7 @@ from chainsleuth.core.models import (
     UtxoTxInfo,
 )
 from chainsleuth.core.progress import NullProgress, Progress
-from chainsleuth.errors import InvalidInput, NotFound, SourceError
+from chainsleuth.errors import Conflict, InternalError, InvalidInput, NotFound, SourceError, Unsupported
 from chainsleuth.store import DB_FILENAME, Store
 
 __all__ = ["Workspace"]
@@ -355,7 +357,8 @@ class Workspace:
         s = self.store.utxo.address_summary(c, address)
         if s is None:
             raise NotFound(f"address {address} is not in this workspace on {c}", value=address)
-        return AddressInfo(address=address, chain=c, cluster=None, tags=[], received=s["received"], sent=s["sent"],
+        return AddressInfo(address=address, chain=c, cluster=self._cluster_ref(c, s["address_id"]), tags=[],
+                           received=s["received"], sent=s["sent"],
                            balance=s["balance"], tx_count=s["tx_count"], first_seen=s["first_seen"],
                            last_seen=s["last_seen"])
 
@@ -366,3 +369,215 @@ class Workspace:
     @staticmethod
     def known_chains() -> list[str]:
         return sorted(CHAINS)
+
+    # -- clustering ---------------------------------------------------------------------------------
+    #: a merge joining two clusters that both have at least this many addresses raises an alert
+    CLUSTER_ALERT_SIZE = 1000
+
+    def _cluster_chain(self, chain: str | None) -> str:
+        if chain is not None:
+            c = get_chain(chain)
+            if c.model is not Model.UTXO:
+                raise Unsupported(f"clustering stored {chain} data is not available yet: co-spend and change "
+                                  "heuristics need a UTXO chain (Ethereum deposit-address clustering runs on "
+                                  "arrays, see docs/clustering.md)", field="--chain", value=chain)
+            return c.name
+        chains = self.store.utxo.chains()
+        if not chains:
+            raise Conflict(f"nothing to cluster: the workspace {self.path} holds no UTXO blocks; ingest some "
+                           "first (chainsleuth ingest btc-blocks PATH)", file=str(self.path))
+        if len(chains) > 1:
+            raise InvalidInput(f"the workspace holds several UTXO chains ({', '.join(chains)}); pass --chain",
+                               field="--chain")
+        return str(chains[0])
+
+    def cluster(self, chain: str | None = None, *, heuristics: Sequence[str] | None = None,
+                incremental: bool = True, include_coinjoins: bool = False,
+                alert_size: int | None = None) -> dict[str, Any]:
+        """Cluster a UTXO chain's addresses into a cluster set named after its heuristics.
+
+        With ``incremental`` and an existing set of the same heuristics, only transactions newer than the
+        set (and those whose inputs were unresolved) are read; sets using change heuristics are rebuilt.
+        Raises before changing anything on an unknown heuristic, an empty workspace or unresolved prevouts.
+        """
+        from chainsleuth.algorithms.clustering import (
+            DEFAULT_HEURISTICS,
+            Clustering,
+            cluster_utxo,
+            resolve_heuristics,
+            supports_incremental,
+        )
+        from chainsleuth.algorithms.clustering.cospend import Links
+        from chainsleuth.algorithms.patterns.coinjoin import COINJOIN_TYPES
+        from chainsleuth.algorithms.txarrays import TxArrays
+
+        t0 = time.perf_counter()
+        names = resolve_heuristics(list(heuristics) if heuristics else list(DEFAULT_HEURISTICS))
+        alert = self.CLUSTER_ALERT_SIZE if alert_size is None else int(alert_size)
+        if alert < 1:
+            raise InvalidInput("the alert size must be at least 1", field="--alert-size", value=alert)
+        c = self._cluster_chain(chain)
+        cs = self.store.clusters
+        st = cs.input_status(c)
+        if st["txs"] == 0:
+            raise Conflict(f"nothing to cluster: no {c} transactions in the workspace {self.path}", value=c)
+        if st["inputs"] and not st["inputs_resolved"]:
+            raise Conflict(f"no input of {c} has its spent output in the workspace ({st['inputs']} unresolved "
+                           "inputs), so no input address is known: ingest the chain from genesis (or the "
+                           "blocks holding the spent outputs) first", value=c)
+        name = "+".join(names) + ("+coinjoins" if include_coinjoins else "")
+        existing = cs.get_set(c, name)
+        mode = "incremental" if incremental and existing is not None and supports_incremental(names) else "batch"
+        prior = None
+        after = -1
+        if mode == "incremental":
+            assert existing is not None
+            prior = Clustering(cs.labels(c, int(existing["set_id"])), Links(*([np.empty(0, np.int64)] * 7), ()))
+            after = int(existing["last_tx_id"])
+        cols, script_types = cs.tx_arrays(c, after_tx_id=after,
+                                          set_id=int(existing["set_id"]) if mode == "incremental" else None)
+        arrays = TxArrays.from_columns(cols, script_types)
+        self.progress.start(f"cluster {c} ({name})", total=None)
+        run = cluster_utxo(arrays, st["addresses"], names, include_coinjoins=include_coinjoins, chain=c, prior=prior)
+        self.progress.finish()
+        links = run.clustering.links
+        cj_rows = np.flatnonzero(run.coinjoins.mask)
+        big = np.flatnonzero(np.minimum(links.size_a, links.size_b) >= alert)
+        set_id = cs.write_set(
+            c, name=name, heuristics=names, parameters={"include_coinjoins": include_coinjoins},
+            labels=run.clustering.labels,
+            links={"address_a": links.a, "address_b": links.b, "tx_id": links.tx_id,
+                   "heuristic": links.heuristic_names(), "confidence": links.confidence,
+                   "size_a": links.size_a, "size_b": links.size_b},
+            coinjoins={"tx_id": run.coinjoins.tx_id[cj_rows],
+                       "kind": [COINJOIN_TYPES[k - 1] for k in run.coinjoins.kind[cj_rows].tolist()],
+                       "equal_value": run.coinjoins.equal_value[cj_rows],
+                       "equal_count": run.coinjoins.equal_count[cj_rows]},
+            pending=cs.unresolved_tx_ids(c), last_tx_id=st["max_tx_id"], provenance=cs.provenance(c),
+            software_version=__version__, incremental_of=int(existing["set_id"]) if mode == "incremental" else None)
+        info = cs.get_set(c, set_id)
+        assert info is not None
+        alerts = []
+        for i in big.tolist()[:100]:
+            alerts.append({"txid": cs.txids(c, [int(links.tx_id[i])]).get(int(links.tx_id[i])),
+                           "tx_id": int(links.tx_id[i]), "heuristic": links.names[int(links.heuristic[i])],
+                           "address_a": self._address_text(c, int(links.a[i])), "size_a": int(links.size_a[i]),
+                           "address_b": self._address_text(c, int(links.b[i])), "size_b": int(links.size_b[i]),
+                           "message": f"merge of two large clusters ({int(links.size_a[i])} and "
+                                      f"{int(links.size_b[i])} addresses); check the transaction"})
+        for a in alerts:
+            self.progress.note(f"alert: {a['message']} (tx_id {a['tx_id']})")
+        return {
+            "chain": c, "set_id": set_id, "name": name, "heuristics": names, "mode": mode,
+            "include_coinjoins": include_coinjoins, "txs_processed": arrays.n_tx, "links_added": len(links),
+            "addresses": info["n_addresses"], "clusters": info["n_clusters"], "links": info["n_links"],
+            "largest": [{"id": i, "size": s} for i, s in cs.largest(c, set_id, 5)],
+            "coinjoins": run.coinjoins.counts(),
+            "unresolved_inputs": st["inputs"] - st["inputs_resolved"],
+            "alert_size": alert, "alerts": alerts, "provenance": {k: info[k] for k in ("first_height", "last_height",
+                                                                                         "run_ids")},
+            "seconds": round(time.perf_counter() - t0, 3),
+        }
+
+    def _address_text(self, chain: str, address_id: int) -> str | None:
+        rows = self.store.clusters.addresses_text(chain, [address_id])
+        return rows.get(address_id)
+
+    def _cluster_ref(self, chain: str, address_id: int) -> dict[str, int] | None:
+        cid = self.store.clusters.cluster_of(chain, address_id)
+        return None if cid is None else {"id": cid, "size": self.store.clusters.size(chain, cid)}
+
+    def show_cluster(self, ref: str, *, chain: str | None = None, why: tuple[str, str] | None = None,
+                     cluster_set: str | None = None, limit: int = 100, offset: int = 0) -> dict[str, Any]:
+        """The Cluster JSON of DESIGN.md for a cluster id or any member address; ``why=(A, B)`` adds the chain
+        of links (transactions and heuristics) that joined the two addresses."""
+        c = (self._cluster_chain(chain) if chain or ref.isdigit()
+             else self._utxo_chain_for(self.store.utxo.find_address_chains, ref, None, "address"))
+        cs = self.store.clusters
+        s = cs.get_set(c, cluster_set)
+        if s is None:
+            raise NotFound(f"no cluster set {cluster_set!r} on {c}" if cluster_set else
+                           f"{c} is not clustered yet; run 'chainsleuth cluster' first", value=cluster_set or c)
+        sid = int(s["set_id"])
+        if ref.isdigit():
+            cid = int(ref)
+        else:
+            aid = self.store.utxo.address_id(c, ref)
+            if aid is None:
+                raise NotFound(f"address {ref} is not in this workspace on {c}", value=ref)
+            found = cs.cluster_of(c, aid, sid)
+            if found is None:
+                raise NotFound(f"address {ref} is newer than cluster set {s['name']}; run 'chainsleuth cluster' "
+                               "again", value=ref)
+            cid = found
+        size = cs.size(c, cid, sid)
+        if size == 0:
+            raise NotFound(f"no cluster {cid} in set {s['name']} on {c}", value=cid)
+        tags: list[Any] = []
+        tagger = getattr(self, "cluster_tags", None)
+        if callable(tagger):
+            tags = list(tagger(c, cid))
+        out: dict[str, Any] = {
+            "id": cid, "chain": c, "size": size, "set": s["name"],
+            "addresses": [a for _, a in cs.members(c, cid, sid, limit=limit, offset=offset)],
+            "tags": tags,
+            "links": [{"txid": r["txid"], "heuristic": r["heuristic"], "confidence": r["confidence"],
+                       "from": r["address_a"], "to": r["address_b"]}
+                      for r in cs.links(c, cid, sid, limit=limit, offset=offset)],
+            "page": {"limit": limit, "offset": offset},
+        }
+        if why is not None:
+            out["why"] = self._why(c, sid, cid, why)
+        return out
+
+    def _why(self, chain: str, set_id: int, cluster_id: int, pair: tuple[str, str]) -> dict[str, Any]:
+        from chainsleuth.algorithms.clustering import link_path
+
+        ids = []
+        for a in pair:
+            aid = self.store.utxo.address_id(chain, a)
+            if aid is None:
+                raise NotFound(f"address {a} is not in this workspace on {chain}", value=a)
+            if self.store.clusters.cluster_of(chain, aid, set_id) != cluster_id:
+                raise InvalidInput(f"address {a} is not in cluster {cluster_id}", field="--why", value=a)
+            ids.append(aid)
+        links = self.store.clusters.links(chain, cluster_id, set_id, limit=None)
+        path = link_path(np.array([r["address_a_id"] for r in links], dtype=np.int64),
+                         np.array([r["address_b_id"] for r in links], dtype=np.int64), ids[0], ids[1])
+        if path is None:  # cannot happen for two members of one cluster: its links form a spanning tree
+            raise InternalError("cluster links do not connect two of its members", value=cluster_id)
+        steps = []
+        cur = ids[0]
+        for i in path:
+            r = links[i]
+            fwd = r["address_a_id"] == cur
+            steps.append({"from": r["address_a"] if fwd else r["address_b"],
+                          "to": r["address_b"] if fwd else r["address_a"], "txid": r["txid"],
+                          "heuristic": r["heuristic"], "confidence": r["confidence"]})
+            cur = r["address_b_id"] if fwd else r["address_a_id"]
+        conf = float(np.prod([s["confidence"] for s in steps])) if steps else 1.0
+        return {"from": pair[0], "to": pair[1], "steps": steps, "confidence": conf}
+
+    def compare_clusterings(self, set1: str, set2: str, *, chain: str | None = None,
+                            limit: int = 100) -> dict[str, Any]:
+        """Which clusters of ``set1`` split in ``set2`` and which of ``set2`` merge clusters of ``set1``."""
+        from chainsleuth.algorithms.clustering import compare_labels, pairwise_scores
+
+        c = self._cluster_chain(chain)
+        sets = []
+        for ref in (set1, set2):
+            s = self.store.clusters.get_set(c, ref)
+            if s is None:
+                known = ", ".join(f"{x['set_id']}:{x['name']}" for x in self.store.clusters.sets(c)) or "none"
+                raise NotFound(f"no cluster set {ref!r} on {c}; sets: {known}", value=ref)
+            sets.append(s)
+        la = self.store.clusters.labels(c, int(sets[0]["set_id"]))
+        lb = self.store.clusters.labels(c, int(sets[1]["set_id"]))
+        r = compare_labels(la, lb, limit=limit)
+        n = max(len(la), len(lb))
+        pa_, pb_ = np.arange(n), np.arange(n)
+        pa_[: len(la)], pb_[: len(lb)] = la, lb
+        agree = pairwise_scores(pb_, pa_)
+        return {"chain": c, "set1": sets[0]["name"], "set2": sets[1]["name"], **r,
+                "pairs_in_set1": agree["true_pairs"], "pairs_in_set2": agree["predicted_pairs"],
+                "pairs_in_both": agree["correct_pairs"]}

@@ -269,6 +269,16 @@ class ClusterStore:
             "LEFT JOIN txs t ON t.chain = c.chain AND t.tx_id = c.tx_id WHERE c.chain = ? AND c.set_id = ? "
             "ORDER BY c.tx_id", [chain, sid]))]
 
+    def addresses_text(self, chain: str, ids: list[int]) -> dict[int, str]:
+        """Address text of address ids."""
+        return {int(i): str(a) for i, a in _rows(self.db.execute(
+            "SELECT id, address FROM addresses WHERE chain = ? AND id IN (SELECT unnest(?))", [chain, ids]))}
+
+    def txids(self, chain: str, tx_ids: list[int]) -> dict[int, str]:
+        """Txid (hex) of dense tx ids."""
+        return {int(i): str(t) for i, t in _rows(self.db.execute(
+            "SELECT tx_id, txid FROM txs WHERE chain = ? AND tx_id IN (SELECT unnest(?))", [chain, tx_ids]))}
+
     def largest(self, chain: str, set_id: int, limit: int = 10) -> list[tuple[int, int]]:
         """(cluster_id, size) of the largest clusters of a set."""
         return [(int(c), int(s)) for c, s in _rows(self.db.execute(

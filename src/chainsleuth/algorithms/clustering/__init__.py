@@ -8,6 +8,7 @@ from chainsleuth.algorithms.clustering.change import (
     change_edges,
     detect_change,
 )
+from chainsleuth.algorithms.clustering.compare import compare_labels
 from chainsleuth.algorithms.clustering.cospend import (
     COSPEND,
     Clustering,
@@ -25,6 +26,7 @@ from chainsleuth.algorithms.clustering.heuristics import (
 )
 from chainsleuth.algorithms.clustering.metrics import cluster_scores, detection_scores, pairwise_scores
 from chainsleuth.algorithms.clustering.paths import link_path
+from chainsleuth.algorithms.clustering.pipeline import UtxoClusterRun, cluster_utxo, supports_incremental
 from chainsleuth.algorithms.clustering.unionfind import Forest, canonical_labels, spanning_forest
 
 __all__ = [
@@ -39,11 +41,14 @@ __all__ = [
     "Forest",
     "HeuristicSpec",
     "Links",
+    "UtxoClusterRun",
     "canonical_labels",
     "change_consensus",
     "change_edges",
     "cluster_edges",
     "cluster_scores",
+    "cluster_utxo",
+    "compare_labels",
     "cospend_edges",
     "deposit_clusters",
     "detect_change",
@@ -52,4 +57,5 @@ __all__ = [
     "pairwise_scores",
     "resolve_heuristics",
     "spanning_forest",
+    "supports_incremental",
 ]

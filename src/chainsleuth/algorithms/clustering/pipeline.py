@@ -1,0 +1,105 @@
+"""One clustering run over UTXO transaction arrays: CoinJoin detection, co-spend and change links, union-find.
+
+This is the pure part of ``Workspace.cluster`` (the workspace adds the store reads and writes), and what
+the evaluation runs on generated worlds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from chainsleuth.algorithms.clustering.change import (
+    CHANGE_HEURISTICS,
+    ChangeGuesses,
+    change_consensus,
+    change_edges,
+    detect_change,
+)
+from chainsleuth.algorithms.clustering.cospend import COSPEND, Clustering, Edges, cluster_edges, cospend_edges
+from chainsleuth.algorithms.clustering.heuristics import resolve_heuristics
+from chainsleuth.algorithms.patterns.coinjoin import CoinJoins, detect_coinjoins
+from chainsleuth.algorithms.txarrays import TxArrays
+
+__all__ = ["UtxoClusterRun", "cluster_utxo", "supports_incremental"]
+
+
+@dataclass(frozen=True, eq=False)
+class UtxoClusterRun:
+    """What one run produced: the clustering (labels + new links), CoinJoins found, change guesses."""
+
+    clustering: Clustering
+    coinjoins: CoinJoins
+    change: dict[str, ChangeGuesses] = field(default_factory=dict)
+    edges_considered: int = 0
+
+
+def supports_incremental(heuristics: Sequence[str]) -> bool:
+    """Co-spend and CoinJoin detection look at one transaction at a time, so new blocks extend a clustering
+    exactly. Change heuristics look at history (first appearance) and at later spends, so a set that uses
+    them is rebuilt in batch.
+
+    >>> supports_incremental(["co-spend"]), supports_incremental(["co-spend", "change:peel-chain"])
+    (True, False)
+    """
+    return all(h == COSPEND for h in heuristics)
+
+
+def cluster_utxo(t: TxArrays, n_addresses: int, heuristics: Sequence[str], *, include_coinjoins: bool = False,
+                 chain: str = "btc", prior: Clustering | None = None) -> UtxoClusterRun:
+    """Cluster the addresses of ``t`` with the named heuristics.
+
+    Parameters
+    ----------
+    t : TxArrays
+        Transactions to take links from (all of the chain for a batch run, the new ones for an incremental run).
+    n_addresses : int
+        Number of address ids of the chain.
+    heuristics : sequence of str
+        Names registered in :data:`~chainsleuth.algorithms.clustering.heuristics.HEURISTICS`.
+    include_coinjoins : bool
+        Let co-spend merge the inputs of detected CoinJoins (default False: they are left out).
+    chain : str
+        Store chain name (passed to the CoinJoin detectors).
+    prior : Clustering, optional
+        An earlier clustering to extend (incremental run).
+
+    Returns
+    -------
+    UtxoClusterRun
+
+    Notes
+    -----
+    Complexity: dominated by the union-find, O((A + L) log A) for A addresses and L candidate links.
+
+    Examples
+    --------
+    >>> t = TxArrays.from_rows(txs=[(0, 1, 1, 0, False)],
+    ...                        inputs=[(0, 0, 5, 0xFFFFFFFF, "p2pkh"), (0, 1, 5, 0xFFFFFFFF, "p2pkh")],
+    ...                        outputs=[(0, 0, 2, 9, "p2pkh", -1)])
+    >>> r = cluster_utxo(t, 3, ["co-spend"])
+    >>> r.clustering.labels.tolist(), r.clustering.links.heuristic_names()
+    ([0, 0, 2], ['co-spend'])
+    """
+    names = resolve_heuristics(heuristics)
+    cj = detect_coinjoins(t, chain=chain)
+    exclude_rows = np.empty(0, dtype=np.int64) if include_coinjoins else np.flatnonzero(cj.mask)
+    parts: list[Edges] = []
+    if COSPEND in names:
+        parts.append(cospend_edges(t.in_tx, t.in_address, exclude=t.tx_id[exclude_rows]))
+    change_names = [h.split(":", 1)[1] for h in names if h.startswith("change:")]
+    consensus = "change-consensus" in names
+    guesses: dict[str, ChangeGuesses] = {}
+    if change_names or consensus:
+        run = list(CHANGE_HEURISTICS) if consensus else change_names
+        guesses = detect_change(t, run, exclude_rows=np.flatnonzero(cj.mask))
+        for h in change_names:
+            parts.append(change_edges(t, guesses[h]))
+        if consensus:
+            guesses["consensus"] = change_consensus({k: v for k, v in guesses.items()}, t.n_tx)
+            parts.append(change_edges(t, guesses["consensus"], name="change-consensus"))
+    edges = Edges.concat(parts)
+    clustering = cluster_edges(n_addresses, edges, prior=prior)
+    return UtxoClusterRun(clustering=clustering, coinjoins=cj, change=guesses, edges_considered=len(edges))
