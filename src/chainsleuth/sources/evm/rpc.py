@@ -84,7 +84,8 @@ class JsonRpcClient:
     retries : retries of a failed request (``Settings.rpc_retries``); connection errors, timeouts, HTTP 429
         and 5xx are retried with exponential back-off (``backoff`` * 2**attempt, at most ``max_backoff``).
     max_batch : largest number of requests in one HTTP POST. The size adapts: it halves when the endpoint
-        refuses or times out a batch, and grows back by half after each success.
+        refuses or times out a batch, and grows back by half after each success, never again to a size
+        that was refused.
     rate_limit : at most this many HTTP requests per second (None: no limit).
     transport : an ``httpx.BaseTransport`` (the replay source, a mock); None for the network.
     """
@@ -98,6 +99,7 @@ class JsonRpcClient:
         self.retries = max(0, int(retries))
         self.max_batch = max(1, int(max_batch))
         self.batch_size = self.max_batch
+        self._ceiling = self.max_batch
         self.min_interval = 1.0 / rate_limit if rate_limit else 0.0
         self.backoff = backoff
         self.max_backoff = max_backoff
@@ -154,11 +156,12 @@ class JsonRpcClient:
             if len(chunk) == 1:
                 raise SourceError(f"the node at {self.safe_url} refuses even a single request "
                                   f"{describe_call(*chunk[0])}", url=self.safe_url, method=chunk[0][0])
+            self._ceiling = min(self._ceiling, len(chunk) - 1)   # never grow back to a refused size
             self.batch_size = max(1, len(chunk) // 2)
             half = len(chunk) // 2
             return self._send_adaptive(chunk[:half]) + self._send_adaptive(chunk[half:])
-        if len(chunk) == self.batch_size and self.batch_size < self.max_batch:
-            self.batch_size = min(self.max_batch, self.batch_size + self.batch_size // 2 + 1)
+        if len(chunk) == self.batch_size and self.batch_size < self._ceiling:
+            self.batch_size = min(self._ceiling, self.batch_size + self.batch_size // 2 + 1)
         return results
 
     def _throttle(self) -> None:
