@@ -143,3 +143,11 @@ def test_migrations_are_recorded_and_idempotent(tmp_path: Path) -> None:
     ro = Store(tmp_path / "m.duckdb", read_only=True)
     assert ro.schema_version() == v
     ro.close()
+
+
+def test_block_repeated_inside_one_batch_is_stored_once(store: Store) -> None:
+    doubled = _batch([*CHAIN, CHAIN[1]])
+    res = store.utxo.write_batch(doubled, _run(store))
+    assert (res.blocks_new, res.txs_new, res.outputs_new, res.inputs_new) == (2, 3, 5, 3)
+    tx = store.utxo.tx("btc", SPEND)
+    assert len(tx["inputs"]) == 1 and len(tx["outputs"]) == 3 and tx["fee"] == 100_0000

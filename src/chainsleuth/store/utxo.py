@@ -32,6 +32,13 @@ class WriteResult:
     last_height: int | None
 
 
+def _first_occurrence(table: pa.Table, keys: list[str]) -> pa.Table:
+    """Rows of ``table`` whose key columns were not seen in an earlier row (order kept)."""
+    numbered = table.select(keys).append_column("_row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
+    first = numbered.group_by(keys, use_threads=False).aggregate([("_row", "min")])["_row_min"]
+    return table.take(pc.sort_indices(first))
+
+
 class UtxoStore:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -62,6 +69,11 @@ class UtxoStore:
             txs = batch.txs.filter(pc.is_in(batch.txs["block_hash"], value_set=new_hashes))
             outputs = batch.outputs.filter(pc.is_in(batch.outputs["block_hash"], value_set=new_hashes))
             inputs = batch.inputs.filter(pc.is_in(batch.inputs["block_hash"], value_set=new_hashes))
+            if txs.num_rows != pc.sum(blocks["tx_count"]).as_py():
+                # the same block appears twice in this batch (e.g. overlapping files): keep the first copy
+                txs = _first_occurrence(txs, ["block_hash", "block_index"])
+                outputs = _first_occurrence(outputs, ["block_hash", "txid", "n"])
+                inputs = _first_occurrence(inputs, ["block_hash", "txid", "n"])
 
             blocks = blocks.append_column("run_id", pa.array(np.full(blocks.num_rows, run_id, dtype=np.int64)))
             con.register("b_blocks", blocks)
