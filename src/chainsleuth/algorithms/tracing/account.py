@@ -135,10 +135,9 @@ def trace_account(g: AccountGraph, seeds: list[tuple[int, int]], *, direction: s
     """Trace one asset on an account chain.
 
     ``seeds`` are ``(row, amount)``: forward, transfer ``row`` delivers ``amount`` of taint into its
-    recipient's pool (hop 0); backward, ``amount`` of the outgoing transfer ``row`` is explained from its
-    sender's pool (``row == len(transfers)`` with a sender given as ``-(addr + 1)`` in ``amount``'s place is
-    not used: explain a balance with :func:`balance_seed`). Returns a :class:`TraceResult` whose edge items
-    are address ids.
+    recipient's pool (hop 0); backward, transfer ``row`` is the hop-1 edge and ``amount`` of it is explained
+    from its sender's pool (hop 1 on). To explain an address's current balance use
+    :func:`balance_seed_backward`. Returns a :class:`TraceResult` whose edge items are address ids.
 
     >>> g = AccountGraph.build(3, ev_from=[-1, 0, 1], ev_to=[0, 1, 2], ev_value=[10, 4, 4], ev_tx=[0, 1, 2])
     >>> r = trace_account(g, [(0, 10)], policy="haircut")
@@ -161,20 +160,22 @@ class _Out:
     """Collects edges and endpoints as Python lists."""
 
     def __init__(self) -> None:
-        self.edges: list[tuple[int, int, int, int, int]] = []
+        self.edges: list[tuple[int, int, int, int, int, int]] = []   # tx, from, to, amount, hop, row
         self.eps: list[tuple[int, int, int, int, int]] = []
         self.fees = 0
         self.cut = 0
         self.paged: dict[int, int] = {}
         self.hop_hits = 0
 
-    def result(self, direction: str, pol: Policy, source: int, lim: TraceLimits, hops: int) -> TraceResult:
+    def result(self, direction: str, pol: Policy, source: int, lim: TraceLimits, hops: int,
+               values: list[int]) -> TraceResult:
         r = TraceResult(direction=direction, policy=pol.name, source_amount=source, fees=self.fees, cut_off=self.cut,
                         hops_done=hops)
         if self.edges:
-            tx, fr, to, amt, hop = zip(*self.edges, strict=True)
-            r.e_tx, r.e_from, r.e_to, r.e_hop = (np.asarray(x, dtype=np.int64) for x in (tx, fr, to, hop))
+            tx, fr, to, amt, hop, row = zip(*self.edges, strict=True)
+            r.e_tx, r.e_from, r.e_to, r.e_hop, r.e_row = (np.asarray(x, dtype=np.int64) for x in (tx, fr, to, hop, row))
             r.e_amount = np.asarray(amt, dtype=object)
+            r.e_value = np.asarray([values[i] for i in row], dtype=object)
         eps = [e for e in self.eps if e[2] > 0]
         if eps:
             item, kind, amt, hop, tx = zip(*eps, strict=True)
@@ -292,7 +293,7 @@ def _forward(g: AccountGraph, seeds: list[tuple[int, int]], pol: Policy, lim: Tr
                 c = 0
             else:
                 if hop > 0:
-                    out.edges.append((tx, a, b, c, hop))
+                    out.edges.append((tx, a, b, c, hop, row))
                 if pb is None:
                     if _arrive(g, out, lim, stop_mask, b, c, hop, tx):
                         pb = track(b, row, hop)
@@ -302,7 +303,7 @@ def _forward(g: AccountGraph, seeds: list[tuple[int, int]], pol: Policy, lim: Tr
     for addr, p in pools.items():
         if p.taint > 0:
             out.eps.append((addr, _EP["unspent"], p.taint, p.hop, -1))
-    return out.result("forward", pol, source, lim, max_hop)
+    return out.result("forward", pol, source, lim, max_hop, g.ev_value)
 
 
 def _compose(g: AccountGraph, addr: int, row: int, pol: Policy) -> list[list[int]]:
@@ -376,25 +377,27 @@ def _split(lots: list[list[Any]], amount: int, pol: Policy, start: int) -> list[
 
 def _backward(g: AccountGraph, seeds: list[tuple[int, int]], pol: Policy, lim: TraceLimits,
               stop_mask: np.ndarray | None) -> TraceResult:
+    """Seed transfers are the hop-1 edges (who paid the source); their senders are explained from hop 1 on."""
     out = _Out()
-    n = len(g.ev_value)
-    # frontier: (sender address, row being explained, amount) at the current hop
     frontier: dict[tuple[int, int], int] = {}
     for row, amount in seeds:
         row = int(row)
-        if row >= n:      # explain an address's whole balance: row n, amount given, address by seed_addr
-            raise ValueError("backward seeds are transfer rows; use balance seeds via trace_account_balance")
-        a = int(g.ev_from[row])
+        amt = min(int(amount), g.ev_value[row])
+        a, b = int(g.ev_from[row]), int(g.ev_to[row])
+        if amt <= 0:
+            continue
+        if a >= 0:
+            out.edges.append((int(g.ev_tx[row]), a, b, amt, 1, row))
         key = (a, row)
-        frontier[key] = frontier.get(key, 0) + min(int(amount), g.ev_value[row])
-    return _backward_run(g, frontier, pol, lim, stop_mask, out)
+        frontier[key] = frontier.get(key, 0) + amt
+    return _backward_run(g, frontier, pol, lim, stop_mask, out, hop=1)
 
 
 def _backward_run(g: AccountGraph, frontier: dict[tuple[int, int], int], pol: Policy, lim: TraceLimits,
-                  stop_mask: np.ndarray | None, out: _Out) -> TraceResult:
+                  stop_mask: np.ndarray | None, out: _Out, hop: int = 0) -> TraceResult:
+    """Explain each (sender, transfer row) amount of the frontier from the sender's pool, hop by hop."""
     source = sum(frontier.values())
     acc: dict[int, int] = {}
-    hop = 0
     while frontier:
         nxt: dict[tuple[int, int], int] = {}
         for (addr, row), amount in sorted(frontier.items()):
@@ -417,13 +420,13 @@ def _backward_run(g: AccountGraph, frontier: dict[tuple[int, int], int], pol: Po
                     out.eps.append((addr, _EP["unknown_origin"], x, hop + 1, tx))
                     continue
                 sender = int(g.ev_from[lot_row])
-                out.edges.append((int(g.ev_tx[lot_row]), sender, addr, x, hop + 1))
+                out.edges.append((int(g.ev_tx[lot_row]), sender, addr, x, hop + 1, lot_row))
                 key = (sender, lot_row)
                 nxt[key] = nxt.get(key, 0) + x
         frontier = nxt
         if frontier:
             hop += 1
-    return out.result("backward", pol, source, lim, hop)
+    return out.result("backward", pol, source, lim, hop, g.ev_value)
 
 
 def balance_seed_backward(g: AccountGraph, addr: int, policy: str | Policy = "haircut",

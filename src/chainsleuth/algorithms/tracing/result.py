@@ -46,7 +46,8 @@ class TraceResult:
     """Edges and endpoints of a trace over integer ids.
 
     Edges: ``e_tx`` (transaction id), ``e_from`` / ``e_to`` (item ids: for UTXO the input row and the output
-    row; for account chains the sending and receiving address ids), ``e_amount`` (traced amount), ``e_hop``.
+    row; for account chains the sending and receiving address ids), ``e_amount`` (traced amount), ``e_hop``,
+    ``e_value`` (the full value of the output / transfer, so ``e_amount / e_value`` is its taint share).
     Endpoints: ``ep_item`` (output row / address id, -1 when there is none), ``ep_kind`` (index into
     :data:`ENDPOINT_KINDS`), ``ep_amount``, ``ep_hop``, ``ep_tx`` (transaction where it stopped, or -1).
 
@@ -62,6 +63,8 @@ class TraceResult:
     e_to: np.ndarray = field(default_factory=_i64)
     e_amount: np.ndarray = field(default_factory=_i64)
     e_hop: np.ndarray = field(default_factory=_i64)
+    e_value: np.ndarray = field(default_factory=_i64)   # value of the output / transfer the edge lands on
+    e_row: np.ndarray = field(default_factory=_i64)     # account chains: transfer row of the edge
     ep_item: np.ndarray = field(default_factory=_i64)
     ep_kind: np.ndarray = field(default_factory=_i64)
     ep_amount: np.ndarray = field(default_factory=_i64)

@@ -361,6 +361,7 @@ def trace_utxo(g: UtxoGraph, seeds: Any, *, direction: str = "forward", policy: 
     res.fees, res.cut_off = fees, cut
     if edges:
         res.e_tx, res.e_from, res.e_to, res.e_amount, res.e_hop = (np.concatenate(c) for c in zip(*edges, strict=True))
+        res.e_value = g.out_value[res.e_to] if fwd else g.in_value[res.e_from]
     if eps:
         cat = [np.concatenate(c) for c in zip(*eps, strict=True)]
         nz = cat[2] > 0
