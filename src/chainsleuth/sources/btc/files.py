@@ -54,7 +54,7 @@ def read_xor_key(directory: Path) -> bytes | None:
         return None
     key = p.read_bytes()
     if len(key) != 8:
-        raise ParseError(f"xor.dat must hold 8 bytes, it holds {len(key)}", file=p, offset=0)
+        raise ParseError(f"xor.dat must hold 8 bytes, it holds {len(key)}", file=str(p), offset=0)
     return key if any(key) else None
 
 
@@ -105,26 +105,26 @@ class BlockFileSource:
         out: list[Path] = []
         for p in paths:
             if not p.exists():
-                raise ParseError(f"no such file or directory: {p}", file=p, offset=0)
+                raise ParseError(f"no such file or directory: {p}", file=str(p), offset=0)
             if p.is_dir():
                 out.extend(self._walk(p))
             elif p.is_file():
                 out.append(p)
             else:
-                raise ParseError(f"not a regular file or directory: {p}", file=p, offset=0)
+                raise ParseError(f"not a regular file or directory: {p}", file=str(p), offset=0)
         for f in out:
             try:
                 with f.open("rb"):
                     pass
             except OSError as e:
-                raise ParseError(f"cannot read {f}: {e.strerror or e}", file=f, offset=0) from None
+                raise ParseError(f"cannot read {f}: {e.strerror or e}", file=str(f), offset=0) from None
         return out
 
     def _walk(self, d: Path) -> list[Path]:
         try:
             entries = list(d.iterdir())
         except OSError as e:
-            raise ParseError(f"cannot read directory {d}: {e.strerror or e}", file=d, offset=0) from None
+            raise ParseError(f"cannot read directory {d}: {e.strerror or e}", file=str(d), offset=0) from None
         files = sorted((e for e in entries if e.is_file() and self._is_block_file(e)), key=_sort_key)
         out = list(files)
         for sub in sorted((e for e in entries if e.is_dir()), key=lambda e: e.name):
@@ -158,7 +158,7 @@ class BlockFileSource:
             if c is not None:
                 if chain is not None and c.name != chain:
                     raise ParseError(f"{f} starts with the magic of {c.name} ({magic.hex()}) but chain {chain} "
-                                     "was asked for", file=f, offset=0)
+                                     "was asked for", file=str(f), offset=0)
                 return c.name
         return chain or "btc"
 
@@ -174,7 +174,7 @@ class BlockFileSource:
             try:
                 data = f.read_bytes()
             except OSError as e:
-                raise ParseError(f"cannot read {f}: {e.strerror or e}", file=f, offset=0) from None
+                raise ParseError(f"cannot read {f}: {e.strerror or e}", file=str(f), offset=0) from None
             self._sha.update(data)
             for pos in self._blocks_of(f, data, parser):
                 if parser.n_txs >= self.batch_txs:

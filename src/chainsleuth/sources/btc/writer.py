@@ -360,27 +360,36 @@ class BlockBuilder:
         height = self.height + 1
         built: list[BuiltTx] = []
         fee_total = 0
-        for spec in txs:
-            types = []
-            in_val = 0
-            known = True
-            for inp in spec.inputs:
-                u = self.utxos.pop((inp[0], inp[1]), None)
-                if u is None:
-                    known = False
-                    types.append("p2wpkh" if spec.segwit else "p2pkh")
-                else:
-                    in_val += u[0]
-                    types.append(u[1])
-            tx = build_tx(spec, self.network, spend_types=types)
-            if known:
-                fee = in_val - sum(tx.output_values)
-                if fee < 0:
-                    raise InvalidInput(f"transaction {tx.txid} pays {sum(tx.output_values)} but spends {in_val}",
-                                       field="outputs", value=fee)
-                fee_total += fee
-            self._track(tx)
-            built.append(tx)
+        popped: list[tuple[tuple[str, int], tuple[int, str]]] = []
+        added: list[tuple[str, int]] = []
+        try:
+            for spec in txs:
+                types = []
+                in_val = 0
+                known = True
+                for inp in spec.inputs:
+                    u = self.utxos.pop((inp[0], inp[1]), None)
+                    if u is None:
+                        known = False
+                        types.append("p2wpkh" if spec.segwit else "p2pkh")
+                    else:
+                        popped.append(((inp[0], inp[1]), u))
+                        in_val += u[0]
+                        types.append(u[1])
+                tx = build_tx(spec, self.network, spend_types=types)
+                if known:
+                    fee = in_val - sum(tx.output_values)
+                    if fee < 0:
+                        raise InvalidInput(f"transaction {tx.txid} pays {sum(tx.output_values)} but spends {in_val}",
+                                           field="outputs", value=fee)
+                    fee_total += fee
+                added.extend(self._track(tx))
+                built.append(tx)
+        except Exception:
+            for k in added:                 # leave the builder as it was
+                self.utxos.pop(k, None)
+            self.utxos.update(popped)
+            raise
         segwit_block = any(t.has_witness for t in built)
         reward = self.subsidy(height) + (fee_total if fees is None else fees)
         dest = coinbase_to if coinbase_to is not None else self.keys.script(height, "p2wpkh")
@@ -409,11 +418,14 @@ class BlockBuilder:
         self.height = height
         return block
 
-    def _track(self, tx: BuiltTx) -> None:
+    def _track(self, tx: BuiltTx) -> list[tuple[str, int]]:
+        added = []
         for n, (script, value) in enumerate(zip(tx.output_scripts, tx.output_values, strict=True)):
             st = classify_script(script, None)[0]
             if st != "op_return":
                 self.utxos[(tx.txid, n)] = (value, st)
+                added.append((tx.txid, n))
+        return added
 
     def raw_blocks(self) -> list[bytes]:
         """Raw serialized blocks in chain order (genesis first when included)."""
