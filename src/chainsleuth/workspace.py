@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -310,7 +310,7 @@ class Workspace:
         def keyed(d: dict[tuple[str, str | None], int]) -> dict[str, int]:
             return {(a if a == "native" else to_checksum_address(a)) + (f":{t}" if t else ""): v for (a, t), v in d.items()}
 
-        return AddressInfo(address=to_checksum_address(low), chain=c, cluster=None, tags=[],
+        return AddressInfo(address=to_checksum_address(low), chain=c, cluster=None, tags=self._address_tags(c, low),
                            received=keyed(s["received"]), sent=keyed(s["sent"]), balance=keyed(s["balance"]),
                            tx_count=s["tx_count"], first_seen=s["first_seen"], last_seen=s["last_seen"])
 
@@ -359,7 +359,7 @@ class Workspace:
         s = self.store.utxo.address_summary(c, address)
         if s is None:
             raise NotFound(f"address {address} is not in this workspace on {c}", value=address)
-        return AddressInfo(address=address, chain=c, cluster=self._cluster_ref(c, s["address_id"]), tags=[],
+        return AddressInfo(address=address, chain=c, cluster=self._cluster_ref(c, s["address_id"]), tags=self._address_tags(c, address),
                            received=s["received"], sent=s["sent"],
                            balance=s["balance"], tx_count=s["tx_count"], first_seen=s["first_seen"],
                            last_seen=s["last_seen"])
@@ -648,6 +648,66 @@ class Workspace:
                 "pairs_in_set1": agree["true_pairs"], "pairs_in_set2": agree["predicted_pairs"],
                 "pairs_in_both": agree["correct_pairs"]}
 
+    #: ledger transaction kinds of the training worlds -> CoinJoin detector types
+    _TRAINING_COINJOIN_KINDS: ClassVar[dict[str, str]] = {"coinjoin-wasabi": "wasabi1", "coinjoin-wasabi2": "wasabi2",
+                                                          "coinjoin-whirlpool": "whirlpool",
+                                                          "coinjoin-joinmarket": "joinmarket"}
+
+    def eval_clustering(self, *, seeds: Sequence[int] = (1, 2, 3), typology: str | None = None,
+                        difficulty: int = 1, size: int | None = None,
+                        cards_dir: str | Path | None = None) -> dict[str, Any]:
+        """Measure the clustering heuristics on generated training worlds (ground truth: the answer key)
+        and, with ``cards_dir``, write the heuristic cards there. Each world is written as blk files,
+        ingested through the real parser into a scratch workspace, and clustered from the store's arrays."""
+        import tempfile
+
+        from chainsleuth.algorithms.clustering.evaluation import combine, evaluate_world, render_cards
+        from chainsleuth.algorithms.patterns.coinjoin import COINJOIN_TYPES
+        from chainsleuth.algorithms.txarrays import TxArrays
+        from chainsleuth.sources.btc.writer import write_blk_files
+        from chainsleuth.training.typologies import DEFAULT_SIZE, TYPOLOGIES, generate_world
+
+        typ = typology or TYPOLOGIES.names()[0]
+        TYPOLOGIES.get(typ)
+        if not seeds:
+            raise InvalidInput("give at least one seed", field="--seeds")
+        results, worlds = [], []
+        for seed in seeds:
+            world, key = generate_world(typ, difficulty, int(seed), size=size or DEFAULT_SIZE)
+            kinds = {txid: self._TRAINING_COINJOIN_KINDS.get(k)
+                     for txid, k in zip(world.btc_txids, world.btc.tx_kind, strict=False)}
+            with tempfile.TemporaryDirectory(prefix="chainsleuth-eval-") as d:
+                net = get_chain("btc").btc_network
+                assert net is not None
+                write_blk_files(world.btc_blocks, Path(d) / "btc", net)
+                with Workspace(Path(d) / "ws", settings=self.settings) as sub:
+                    sub.ingest_btc_blocks([Path(d) / "btc"], chain="btc")
+                    cs = sub.store.clusters
+                    cols, names = cs.tx_arrays("btc")
+                    t = TxArrays.from_columns(cols, names)
+                    n = cs.input_status("btc")["addresses"]
+                    texts = cs.addresses_text("btc", list(range(n)))
+                    ent: dict[str, int] = {}
+                    owner = np.array([ent.setdefault(key.owners[f"btc:{texts[i]}"], len(ent))
+                                      if f"btc:{texts.get(i)}" in key.owners else -1 for i in range(n)],
+                                     dtype=np.int64)
+                    txids = cs.txids("btc", t.tx_id.tolist())
+                    truth = [kinds.get(txids[i]) for i in t.tx_id.tolist()]
+                    truth = [k if k in COINJOIN_TYPES else None for k in truth]
+                    results.append(evaluate_world(t, n, owner, truth, chain="btc"))
+            worlds.append({"seed": int(seed), **results[-1]["counts"]})
+        pooled = combine(results)
+        prov = (f"{len(worlds)} training world(s) (typology {typ}, difficulty {difficulty}, size "
+                f"{size or DEFAULT_SIZE}, seeds {', '.join(str(s) for s in seeds)}), chainsleuth {__version__}")
+        written: list[str] = []
+        if cards_dir is not None:
+            out = Path(cards_dir)
+            out.mkdir(parents=True, exist_ok=True)
+            for name, text in render_cards(pooled, provenance=prov).items():
+                (out / name).write_text(text, encoding="utf-8")
+                written.append(str(out / name))
+        return {"provenance": prov, "worlds": worlds, "results": pooled, "cards": written}
+
     # -- attribution --------------------------------------------------------------------------------
     def import_tags(self, paths: Sequence[str | Path], *, tlp: str | None = None,
                     max_bytes: int | None = None) -> dict[str, Any]:
@@ -655,7 +715,7 @@ class Workspace:
         tag CSV). Each pack is one transaction; a pack already stored (same content) is skipped; a bad pack
         raises before anything of it is written (packs before it stay imported)."""
         from chainsleuth.attribution import IMPORTERS, TLP_LEVELS, Taxonomy, detect_importer, discover_files
-        from chainsleuth.attribution.safety import MAX_PACK_BYTES
+        from chainsleuth.attribution.safety import MAX_PACK_BYTES, read_limited
         from chainsleuth.attribution.tagpack import read_actorpack
 
         if tlp is not None and tlp not in TLP_LEVELS:
@@ -674,6 +734,12 @@ class Workspace:
         self.progress.start("import tags", total=len(files), unit="files")
         for f in files:
             kind = detect_importer(f)
+            same = store.tags.pack_with_hash(read_limited(f, limit)[1])
+            if same is not None:  # same name and content already stored: nothing to parse or write
+                counts["unchanged"] += 1
+                packs.append({"uri": str(f), "kind": kind, "status": "unchanged", "same_as": same})
+                self.progress.advance(1, tags=tags_new)
+                continue
             if kind == "actorpack":
                 ap = read_actorpack(f, taxonomy=tax, max_bytes=limit)
                 status = store.tags.import_actors(ap.actors, pack_uri=str(f), content_hash=ap.content_hash)
@@ -810,10 +876,11 @@ class Workspace:
                         file="tags add", uri=f"investigator:{creator}", content_hash="", taxonomy=Taxonomy.packaged(),
                         tlp=tlp)
         if pk.tags["chain"][0].as_py() != chain:  # an explicit chain wins over the currency mapping
+            import dataclasses as _dc
+
             import pyarrow as _pa
 
-            pk = type(pk)(**{**pk.__dict__, "tags": pk.tags.set_column(
-                0, "chain", _pa.array([chain], type=_pa.string()))})
+            pk = _dc.replace(pk, tags=pk.tags.set_column(0, "chain", _pa.array([chain], type=_pa.string())))
         ids = self.store.tags.add_investigator_tags(pk.tags, creator=creator)
         tags = [t for t in self.store.tags.tags_for(pk.tags["identifier"][0].as_py(), chain)
                 if t["tag_id"] in ids]

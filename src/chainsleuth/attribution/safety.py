@@ -35,7 +35,9 @@ _ALIAS_RE = re.compile(r"(?:^|[\s\[{,:-])\*[^\s,\]}]")
 
 
 def read_limited(path: Path, max_bytes: int = MAX_PACK_BYTES) -> tuple[bytes, str]:
-    """The file's content (gunzipped when it ends in .gz) and its sha256; refuse content over ``max_bytes``."""
+    """The file's content (gunzipped when it ends in .gz) and the pack identity: sha256 over the file name
+    (without .gz) and the content, since some formats carry meaning in the name (an OFAC list's asset).
+    Refuse content over ``max_bytes``."""
     size = path.stat().st_size
     if size > max_bytes:
         raise InvalidInput(f"{path}: file is {size:,} bytes, over the limit of {max_bytes:,}; refused",
@@ -56,7 +58,9 @@ def read_limited(path: Path, max_bytes: int = MAX_PACK_BYTES) -> tuple[bytes, st
         data = bytes(out)
     else:
         data = path.read_bytes()
-    return data, hashlib.sha256(data).hexdigest()
+    h = hashlib.sha256(path.name.removesuffix(".gz").encode("utf-8") + b"\0")
+    h.update(data)
+    return data, h.hexdigest()
 
 
 def check_yaml_aliases(text: str, *, file: str, max_nodes: int = MAX_ALIAS_NODES) -> None:

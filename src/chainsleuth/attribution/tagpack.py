@@ -428,7 +428,7 @@ def _build(header: dict[str, Any], header_lines: dict[str, int], items: list[tup
         raise InvalidInput(
             f"{first}" + (f" (and {n - 1} more problem(s))" if n > 1 else ""),
             file=file, line=first.line, field=first.field, value=first.value,
-            problems=[str(e) for e in listed])
+            problems=[str(e).split("; allowed: ")[0] for e in listed])
 
     return _table(header, defaults, items, warn, warnings, file=file, uri=uri, content_hash=content_hash,
                   taxonomy=taxonomy, tlp=tlp)
@@ -627,22 +627,23 @@ def parse_actorpack(text: str, *, file: str, content_hash: str, taxonomy: Taxono
     cols: dict[str, list[Any]] = {n: [] for n in ACTOR_SCHEMA.names}
     issues: list[PackIssue] = []
     seen: set[str] = set()
-    for line, a in zip(lines, data["actors"], strict=True):
-        if not isinstance(a, dict):
+    inherited = {k: v for k, v in data.items() if k != "actors" and k in schema["actor"]}
+    for line, a0 in zip(lines, data["actors"], strict=True):
+        if not isinstance(a0, dict):
             errors.append(f"{file}:{line}: an actor must be a mapping")
             continue
+        a = {**inherited, **a0}
         for f, d in schema["actor"].items():
-            if d.get("mandatory") and a.get(f) in (None, "", []):
+            if d.get("mandatory") and a.get(f) is None:
                 errors.append(f"{file}:{line}: field {f!r}: mandatory actor field is missing")
-        for f in a:
+        for f in a0:
             if f not in schema["actor"]:
                 errors.append(f"{file}:{line}: field {f!r} is not allowed in an actor; allowed: "
                               f"{', '.join(sorted(schema['actor']))}")
         cats = [str(c) for c in a.get("categories") or []]
         for c in cats:
-            if c not in taxonomy.concepts:
-                errors.append(f"{file}:{line}: field 'categories': unknown concept {c!r}; allowed: "
-                              f"{taxonomy.concept_choices()}")
+            if c not in taxonomy.concepts:  # the TagPack tool refuses this; an actor is context, so we warn
+                issues.append(PackIssue("warning", file, line, "categories", c, "unknown concept; kept as written"))
         jur = [str(j) for j in a.get("jurisdictions") or []]
         for j in jur:
             if j not in taxonomy.countries:
@@ -666,7 +667,7 @@ def parse_actorpack(text: str, *, file: str, content_hash: str, taxonomy: Taxono
             break
     if errors:
         raise InvalidInput(errors[0] + (f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""),
-                           file=file, problems=errors[:_MAX_ERRORS])
+                           file=file, problems=[e.split("; allowed: ")[0] for e in errors[:_MAX_ERRORS]])
     return ParsedActorPack(uri=file, content_hash=content_hash, title=str(data.get("title", "")),
                            creator=str(data.get("creator", "")), actors=pa.table(cols, schema=ACTOR_SCHEMA),
                            issues=tuple(issues))

@@ -140,6 +140,14 @@ class TagStore:
                  tags["source"].to_pylist()]).fetchall()
         return [int(r[0]) for r in ids]
 
+    def pack_with_hash(self, content_hash: str) -> str | None:
+        """URI of the stored pack with this content hash, if any."""
+        row = _one(self.db.execute("SELECT uri FROM tag_packs WHERE content_hash = ? LIMIT 1", [content_hash]))
+        if row is None:
+            row = _one(self.db.execute("SELECT pack_uri FROM tag_actors WHERE content_hash = ? LIMIT 1",
+                                       [content_hash]))
+        return None if row is None else str(row[0])
+
     def import_actors(self, actors: pa.Table, *, pack_uri: str, content_hash: str) -> str:
         """Store an ActorPack (replacing an earlier import of the same URI). Returns new/unchanged/replaced."""
         with self.db.transaction() as con:
@@ -193,16 +201,16 @@ class TagStore:
         if chain is not None:
             sql += " AND t.chain = ?"
             params.append(chain)
-        return self.db.execute(sql + " ORDER BY t.tag_id", params).to_arrow_table()
+        return self.db.con.sql(sql + " ORDER BY t.tag_id", params=params).to_arrow_table()
 
     def tags_for_address_ids(self, chain: str, address_ids: list[int]) -> pa.Table:
         """Tags of addresses given by dense id (joined by text through ``addresses``), with ``address_id``."""
-        return self.db.execute(
+        return self.db.con.sql(
             f"SELECT {_OUT_COLS}, a.id AS address_id FROM addresses a "
             "JOIN tags t ON t.subject = 'address' AND t.chain = a.chain AND t.identifier = a.address "
             "JOIN tag_packs p ON p.pack_id = t.pack_id "
             "WHERE a.chain = ? AND a.id IN (SELECT unnest(?)) ORDER BY a.id, t.tag_id",
-            [chain, [int(x) for x in address_ids]]).to_arrow_table()
+            params=[chain, [int(x) for x in address_ids]]).to_arrow_table()
 
     def export_table(self, *, origin: str | None = "investigator", pack_uri: str | None = None) -> pa.Table:
         """Tags to export: by origin (None = all) and/or one pack."""
@@ -214,7 +222,13 @@ class TagStore:
         if pack_uri is not None:
             sql += " AND p.uri = ?"
             params.append(pack_uri)
-        return self.db.execute(sql + " ORDER BY t.tag_id", params).to_arrow_table()
+        return self.db.con.sql(sql + " ORDER BY t.tag_id", params=params).to_arrow_table()
+
+    def address_ids(self, chain: str, addresses: list[str]) -> dict[str, int]:
+        """Dense ids of the given address texts that are in the workspace on ``chain``."""
+        rows = self.db.execute("SELECT address, id FROM addresses WHERE chain = ? AND address IN (SELECT unnest(?))",
+                               [chain, list(addresses)]).fetchall()
+        return {str(a): int(i) for a, i in rows}
 
     # ------------------------------------------------------------------------------------------
     # direct counterparties (screening exposure)
@@ -226,7 +240,7 @@ class TagStore:
         ``in``: in txs paying the address, the value it received, attributed to each other input address.
         Columns: address_id, direction, counterparty, asset ('native'), amount (satoshi), txs.
         """
-        return self.db.execute(
+        return self.db.con.sql(
             "WITH s AS (SELECT DISTINCT unnest(?) AS aid), "
             "spend AS (SELECT DISTINCT i.tx_id, i.address_id AS sid FROM inputs i JOIN s ON i.address_id = s.aid "
             "          WHERE i.chain = ?), "
@@ -244,12 +258,12 @@ class TagStore:
             "FROM (SELECT sid, 'out' AS direction, cid, amount, txs FROM outs "
             "      UNION ALL SELECT sid, 'in', cid, amount, txs FROM ins) f "
             "JOIN addresses a ON a.chain = ? AND a.id = f.cid ORDER BY 1, 2, 3",
-            [[int(x) for x in address_ids], chain, chain, chain, chain, chain]).to_arrow_table()
+            params=[[int(x) for x in address_ids], chain, chain, chain, chain, chain]).to_arrow_table()
 
     def account_counterparties(self, chain: str, address_ids: list[int]) -> pa.Table:
         """Direct transfers of the given addresses on an account chain (failed txs excluded), one row per
         (address, direction, counterparty, asset); amounts are exact decimal strings of base units."""
-        return self.db.execute(
+        return self.db.con.sql(
             "WITH s AS (SELECT DISTINCT unnest(?) AS aid), "
             "tr AS (SELECT t.from_id, t.to_id, t.asset_id, t.value, t.tx_id FROM transfers t "
             "       LEFT JOIN account_txs x ON x.chain = t.chain AND x.tx_id = t.tx_id "
@@ -265,4 +279,4 @@ class TagStore:
             "FROM f JOIN addresses a ON a.chain = ? AND a.id = f.cid "
             "LEFT JOIN addresses tok ON tok.chain = ? AND tok.id = f.asset_id "
             "GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
-            [[int(x) for x in address_ids], chain, chain, chain]).to_arrow_table()
+            params=[[int(x) for x in address_ids], chain, chain, chain]).to_arrow_table()
