@@ -193,7 +193,7 @@ class TxSpec:
 @dataclass(frozen=True)
 class BuiltTx:
     raw: bytes            # full serialization (with witness when segwit)
-    stripped: bytes       # serialization without witness (what the txid hashes)
+    stripped: bytes       # serialization without witness (what the txid hashes); empty for raw_txs
     txid: str             # display order hex
     wtxid: str
     has_witness: bool
@@ -350,12 +350,15 @@ class BlockBuilder:
         return 0 if halvings >= 64 else (50 * 100_000_000) >> halvings
 
     def add_block(self, txs: Sequence[TxSpec], *, time: int | None = None, coinbase_to: str | bytes | None = None,
-                  fees: int | None = None, version: int = 0x20000000) -> BuiltBlock:
+                  fees: int | None = None, version: int = 0x20000000,
+                  raw_txs: Sequence[bytes] = ()) -> BuiltBlock:
         """Append a block holding a coinbase plus ``txs``; returns its hash, height and txids.
 
         The coinbase pays subsidy + fees to ``coinbase_to`` (address or script; default: a seeded P2WPKH
         key). ``fees=None`` sums input minus output values over inputs the builder created (unknown prevouts
         count as zero fee). Inputs must not spend outputs created later in the same block (order matters).
+        ``raw_txs`` are already-serialized transactions (e.g. real ones) appended after ``txs`` as they are;
+        their outputs are tracked, their inputs are not looked up.
         """
         height = self.height + 1
         built: list[BuiltTx] = []
@@ -383,6 +386,10 @@ class BlockBuilder:
                         raise InvalidInput(f"transaction {tx.txid} pays {sum(tx.output_values)} but spends {in_val}",
                                            field="outputs", value=fee)
                     fee_total += fee
+                added.extend(self._track(tx))
+                built.append(tx)
+            for raw in raw_txs:
+                tx = _built_from_raw(raw)
                 added.extend(self._track(tx))
                 built.append(tx)
         except Exception:
@@ -450,6 +457,20 @@ class BlockBuilder:
                 p.write_bytes(b.raw)
             out.append(p)
         return out
+
+
+def _built_from_raw(raw: bytes) -> BuiltTx:
+    """A :class:`BuiltTx` for a serialized transaction (parsed with our parser for txid and outputs)."""
+    from chainsleuth.sources.btc.parser import BlockParser
+
+    p = BlockParser("btc")
+    if p.parse_transactions(raw, 1, source_file="raw_txs") != len(raw):
+        raise InvalidInput("raw transaction has trailing bytes", field="raw_txs", value=len(raw))
+    b = p.flush()
+    t = b.txs.to_pylist()[0]
+    return BuiltTx(raw=raw, stripped=b"", txid=t["txid"], wtxid=t["wtxid"], has_witness=t["has_witness"],
+                   output_scripts=tuple(b.outputs["script"].to_pylist()),
+                   output_values=tuple(b.outputs["value"].to_pylist()))
 
 
 def write_blk_files(blocks: Sequence[bytes], directory: str | Path, network: BtcNetwork, *,
