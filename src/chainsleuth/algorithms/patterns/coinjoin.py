@@ -28,11 +28,14 @@ from chainsleuth.core.evidence import Evidence
 __all__ = [
     "COINJOIN_TYPES",
     "DUST_VALUES_SAT",
+    "GENERIC_INPUT_SLACK_SAT",
     "GENERIC_MIN_EQUAL_OUTPUTS",
     "JOINMARKET_MIN_INPUTS",
     "JOINMARKET_MIN_OUTPUTS",
+    "JOINMARKET_MIN_PARTICIPANTS",
     "WASABI1_BASE_DENOMINATION_SAT",
     "WASABI1_DENOMINATION_TOLERANCE_SAT",
+    "WASABI1_MIN_DISTINCT_INPUT_ADDRESSES",
     "WASABI1_MIN_EQUAL_OUTPUTS",
     "WASABI2_FIRST_BLOCK",
     "WASABI2_MIN_DENOMINATION_SHARE",
@@ -55,6 +58,10 @@ WASABI1_BASE_DENOMINATION_SAT = 10_000_000
 WASABI1_DENOMINATION_TOLERANCE_SAT = 2_000_000
 #: outputs; "at least 10 equal outputs" (Dumplings ``mostFrequentEqualOutputCount >= 10``)
 WASABI1_MIN_EQUAL_OUTPUTS = 10
+#: distinct input addresses; replaces Dumplings' ``inputCount >= mostFrequentEqualOutputCount``, which misses
+#: rounds where a participant takes several base-denomination outputs (as the training generator's rounds
+#: do); many distinct input addresses keep single-wallet batch payouts of 0.1 BTC out (this project)
+WASABI1_MIN_DISTINCT_INPUT_ADDRESSES = 5
 
 # -- Wasabi 2.0 / WabiSabi (Dumplings; BlockSci CRoCS fork ``isWasabi2CoinJoin``) ------------------------
 #: block height of the first Wasabi 2.0 CoinJoin on mainnet (BlockSci CRoCS fork); applied on mainnet only
@@ -81,11 +88,15 @@ JOINMARKET_MIN_INPUTS = 2
 JOINMARKET_MIN_OUTPUTS = 3
 #: satoshi; equal outputs of these values are dust sends, not CoinJoins (BlockSci: 546 and 2730)
 DUST_VALUES_SAT = (546, 2730)
+#: participants (equal outputs); a taker and at least two makers. BlockSci's rule alone also accepts
+#: 2-party shapes (a wallet's Tx0 or split with two equal outputs); JoinMarket's own ``minimum_makers``
+#: setting defaults to more than two makers (joinmarket-clientserver)
+JOINMARKET_MIN_PARTICIPANTS = 3
 
 # -- generic equal-output (Dumplings "other CoinJoins") -------------------------------------------------
-#: outputs; the equal-value group has at least this many members (Dumplings requires an equal group and
-#: as many distinct input and output scripts as equal outputs; we require 3 so that 2-party payments with
-#: two same-value outputs are not called CoinJoins)
+#: outputs; the equal-value group has at least this many members. Dumplings also requires exactly one
+#: equal-value group, as many equal outputs as other outputs, and as many distinct input and output
+#: scripts as equal outputs (all applied here); the minimum of 3 keeps 2-party shapes out (this project)
 GENERIC_MIN_EQUAL_OUTPUTS = 3
 #: satoshi; Dumplings' subset-sum shortcut: max input <= equal value + max other output - 0.0001 BTC
 GENERIC_INPUT_SLACK_SAT = 10_000
@@ -249,7 +260,7 @@ def detect_coinjoins(t: TxArrays, *, chain: str = "btc", types: tuple[str, ...] 
             hit &= t.height >= WASABI2_FIRST_BLOCK
         assign("wasabi2", hit)
     # Wasabi 1.x
-    assign("wasabi1", (eq_cnt >= WASABI1_MIN_EQUAL_OUTPUTS) & (n_in >= eq_cnt)
+    assign("wasabi1", (eq_cnt >= WASABI1_MIN_EQUAL_OUTPUTS) & (distinct_in_addr >= WASABI1_MIN_DISTINCT_INPUT_ADDRESSES)
            & (np.abs(eq_val - WASABI1_BASE_DENOMINATION_SAT) <= WASABI1_DENOMINATION_TOLERANCE_SAT))
     # Whirlpool
     assign("whirlpool", (n_in == WHIRLPOOL_PARTICIPANTS) & (n_out == WHIRLPOOL_PARTICIPANTS)
@@ -258,6 +269,7 @@ def detect_coinjoins(t: TxArrays, *, chain: str = "btc", types: tuple[str, ...] 
     participants = (n_out + 1) // 2
     assign("joinmarket", (n_in >= JOINMARKET_MIN_INPUTS) & (n_out >= JOINMARKET_MIN_OUTPUTS)
            & (participants <= n_in) & (participants <= distinct_in_addr) & (eq_cnt == participants)
+           & (eq_cnt >= JOINMARKET_MIN_PARTICIPANTS)
            & ~np.isin(eq_val, DUST_VALUES_SAT))
     # generic equal-output (Dumplings "other")
     if "generic" in types:
@@ -267,7 +279,7 @@ def detect_coinjoins(t: TxArrays, *, chain: str = "btc", types: tuple[str, ...] 
         in_max = np.zeros(n, dtype=np.int64)
         np.maximum.at(in_max, ir, t.in_value)
         multi_groups = _multi_value_groups(orow, t.out_value, n)
-        assign("generic", (eq_cnt >= GENERIC_MIN_EQUAL_OUTPUTS) & (multi_groups == 1)
+        assign("generic", (eq_cnt >= GENERIC_MIN_EQUAL_OUTPUTS) & (multi_groups == 1) & (eq_cnt == n_out - eq_cnt)
                & (distinct_out_addr >= eq_cnt) & (distinct_in_addr >= eq_cnt)
                & (in_max <= eq_val + other_max - GENERIC_INPUT_SLACK_SAT) & ~np.isin(eq_val, DUST_VALUES_SAT))
     del distinct_vals
