@@ -1,0 +1,142 @@
+"""``chainsleuth tags import|list|add|export`` and ``chainsleuth screen``: attribution tags."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from chainsleuth.cli.console import out_console, print_json, print_kv
+from chainsleuth.cli.context import open_workspace
+
+__all__ = ["app", "screen"]
+
+app = typer.Typer(help="Attribution tags: import TagPacks and lists, look up, add, export.", no_args_is_help=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+ChainOpt = Annotated[str | None, typer.Option(help="Chain (btc, eth, ...); default: every chain it is tagged on.")]
+
+
+@app.command("import")
+def import_(
+    paths: Annotated[list[Path], typer.Argument(help="TagPack .yaml/.yaml.gz files, ActorPacks, OFAC "
+                                                     "sanctioned_addresses_<ASSET>.txt, Etherscan label .json[.gz]/.csv, "
+                                                     "tag .csv (address,label,category,source,confidence), or directories.")],
+    tlp: Annotated[str | None, typer.Option(help="Sharing level for the imported tags: clear, green, amber, "
+                                                 "amber+strict, red (default: from the pack; amber).")] = None,
+    warnings: Annotated[bool, typer.Option("--warnings", help="List every data flaw found (default: a count "
+                                                              "per pack).")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Import tags. Each pack is one transaction; re-importing the same pack changes nothing."""
+    with open_workspace() as ws:
+        r = ws.import_tags(paths, tlp=tlp)
+    if json_:
+        print_json(r)
+        return
+    print_kv("tags imported", [(k, r[k]) for k in ("files", "packs_new", "packs_replaced", "packs_unchanged",
+                                                   "tags_new", "tags_total", "seconds")])
+    for p in r["packs"]:
+        w = p.get("warnings") or 0
+        out_console.print(f"  {p['status']:<9} {p.get('tags', 0):>7} tags  {w:>4} warnings  {p['uri']}")
+    if warnings:
+        for w in r["warnings"]:
+            line = f":{w['line']}" if w.get("line") else ""
+            out_console.print(f"  warning {w['file']}{line} {w.get('field') or ''}: {w['message']}")
+
+
+@app.command("list")
+def list_(addr: Annotated[str, typer.Argument(help="Address (any case for EVM) or tx hash.")],
+          chain: ChainOpt = None, json_: JsonOpt = False) -> None:
+    """Every tag of an address with its source, creator, confidence and pack (and cluster-inherited ones)."""
+    with open_workspace(read_only=True) as ws:
+        tags = ws.list_tags(addr, chain=chain)
+    if json_:
+        print_json({"address": addr, "tags": tags})
+        return
+    if not tags:
+        out_console.print(f"no tags for {addr}")
+    for t in tags:
+        _print_tag(t)
+
+
+@app.command("add")
+def add(
+    addr: Annotated[str, typer.Argument(help="Address (or tx hash with --tx).")],
+    label: Annotated[str, typer.Option(help="What the address is, e.g. 'Kraken deposit'.")],
+    source: Annotated[str, typer.Option(help="Where the attribution comes from (URL, case file, request no.).")],
+    confidence: Annotated[str, typer.Option(help="Confidence id: ownership, manual_transaction, "
+                                                 "forensic_investigation, authority_data, service_data, forensic, "
+                                                 "web_crawl, heuristic, unknown, ...")],
+    creator: Annotated[str, typer.Option(help="Who makes the tag (investigator or unit).")],
+    category: Annotated[str | None, typer.Option(help="Concept, e.g. exchange, mixing_service, user.")] = None,
+    abuse: Annotated[str | None, typer.Option(help="Abuse concept, e.g. ransomware, scam, sanction.")] = None,
+    actor: Annotated[str | None, typer.Option(help="Actor id (ActorPack), e.g. binance.")] = None,
+    chain: ChainOpt = None,
+    tlp: Annotated[str, typer.Option(help="Sharing level: clear, green, amber, amber+strict, red.")] = "amber",
+    cluster_definer: Annotated[bool, typer.Option("--cluster-definer", help="The tag describes the whole "
+                                                                             "wallet (cluster).")] = False,
+    context: Annotated[str | None, typer.Option(help="Free context (JSON text).")] = None,
+    tx: Annotated[bool, typer.Option("--tx", help="ADDR is a transaction hash.")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Add an investigator tag (validated against the taxonomy); the same tag again replaces it."""
+    with open_workspace() as ws:
+        r = ws.add_tag(addr, label=label, source=source, confidence=confidence, creator=creator, chain=chain,
+                       category=category, abuse=abuse, actor=actor, tlp=tlp, is_cluster_definer=cluster_definer,
+                       context=context, tx=tx)
+    if json_:
+        print_json(r)
+    elif r["tag"]:
+        _print_tag(r["tag"])
+
+
+@app.command("export")
+def export(
+    out: Annotated[Path | None, typer.Option("--out", help="File to write (default: stdout).")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every tag, not only investigator-made ones.")] = False,
+    pack: Annotated[str | None, typer.Option(help="Only the tags of this pack URI.")] = None,
+    max_tlp: Annotated[str, typer.Option(help="Leave out tags above this sharing level.")] = "amber",
+    title: Annotated[str | None, typer.Option(help="TagPack title.")] = None,
+    creator: Annotated[str | None, typer.Option(help="TagPack creator.")] = None,
+) -> None:
+    """Export tags as a TagPack (YAML) to share with partners; importing it again gives the same tags."""
+    with open_workspace(read_only=True) as ws:
+        text = ws.export_tags(out, all_tags=all_, pack=pack, max_tlp=max_tlp, title=title, creator=creator)
+    if out is None:
+        sys.stdout.write(text)
+
+
+def screen(
+    file: Annotated[Path, typer.Argument(help="Addresses to screen: one a line ('ADDRESS' or 'CHAIN,ADDRESS'), "
+                                              "or a CSV with an 'address' column.")],
+    json_: JsonOpt = False,
+) -> None:
+    """Screen addresses: tags on each (hits) and direct exposure to tagged categories in the workspace data."""
+    with open_workspace(read_only=True) as ws:
+        r = ws.screen(file)
+    if json_:
+        print_json(r)
+        return
+    print_kv("screening", [("screened", r["screened"]), ("with hits", r["with_hits"]),
+                           ("with exposure", r["with_exposure"])])
+    for res in r["results"]:
+        if not res["hits"] and not res["exposure"]:
+            continue
+        out_console.print(f"[bold]{res['address']}[/]", markup=True)
+        for h in res["hits"]:
+            out_console.print(f"  hit   {h['category'] or '-':<16} {h['entity'] or '-':<28} "
+                              f"{h['confidence']}({h['confidence_level']})  {h['source']}", markup=False)
+        for e in res["exposure"]:
+            out_console.print(f"  {e['direction']:<8} {e['category']:<16} {e['amount']}  "
+                              f"{e['counterparties']} counterparties, {e['txs']} txs ({e['chain']})", markup=False)
+
+
+def _print_tag(t: dict[str, Any]) -> None:
+    via = f"  via cluster member {t['inherited_via']}" if t.get("inherited_via") else ""
+    out_console.print(
+        f"{t['label']}  [{t.get('category') or '-'}]  actor={t.get('actor') or '-'}  "
+        f"confidence={t.get('confidence')}({t.get('confidence_level')})  tlp={t.get('tlp')}{via}\n"
+        f"    source={t['source']}  creator={t['creator']}  pack={t.get('pack_uri')}", markup=False)
