@@ -7,6 +7,7 @@ models or plain JSON-ready dicts, and reports long work to the injected progress
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -979,6 +980,335 @@ class Workspace:
             else:
                 raise InvalidInput(f"line {i}: expected 'ADDRESS' or 'CHAIN,ADDRESS', got {s!r}", line=i, value=s)
         return out
+
+    # -- tracing ------------------------------------------------------------------------------------
+    # Trace JSON, compare table, Sankey, exposure, path and peel chains (docs/tracing.md). The engine works
+    # on arrays exported once per chain (store.graph) and cached here until the chain's data changes.
+    _TX_RE = r"(?:0x)?([0-9a-fA-F]{64})(?::(\d+))?"
+
+    def _trace_graph(self, chain: str, asset_id: int | None = None) -> Any:
+        from chainsleuth.algorithms.tracing import AccountGraph, UtxoGraph
+
+        cache: dict[Any, Any] = self.__dict__.setdefault("_trace_cache", {})
+        utxo = get_chain(chain).model is Model.UTXO
+        version = self.store.graph.utxo_version(chain) if utxo else self.store.graph.account_version(chain)
+        key = (chain, asset_id)
+        if key in cache and cache[key][0] == version:
+            return cache[key][1]
+        if utxo:
+            a = self.store.graph.utxo_arrays(chain)
+            g = UtxoGraph.build(int(a["n_tx"]), in_tx=a["in_tx"], in_value=a["in_value"], in_prev=a["in_prev"],
+                                in_addr=a["in_addr"], out_tx=a["out_tx"], out_value=a["out_value"],
+                                out_addr=a["out_addr"], is_coinbase=a["is_coinbase"])
+            g.extra.update(out_n=a["out_n"], time=a["tx_time"], height=a["tx_height"])
+        else:
+            a = self.store.graph.account_arrays(chain, -1 if asset_id is None else asset_id)
+            g = AccountGraph.build(self.store.graph.n_addresses(chain), ev_from=a["from"], ev_to=a["to"],
+                                   ev_value=a["value"], ev_tx=a["tx"], ev_fee=a["fee"])
+            g_extra = {"time": a["time"], "height": a["height"], "index": a["index"]}
+            g.__dict__["extra"] = g_extra
+        cache[key] = (version, g)
+        return g
+
+    def _trace_source(self, source: str, chain: str | None, asset: str | None, direction: str
+                      ) -> tuple[str, Any, list[Any], str, int | None]:
+        """(chain, graph, seeds, asset label, asset id) for a source ``txid:vout``, ``txid`` or address."""
+        import re
+
+        m = re.fullmatch(self._TX_RE, source.strip())
+        if m:
+            txid, n = m.group(1).lower(), m.group(2)
+            finders = [self.store.utxo.find_tx_chains, lambda t: self.store.account.find_tx_chains("0x" + t)]
+            c = self._utxo_chain_for(lambda t: [x for f in finders for x in f(t)], txid, chain, "transaction")
+        else:
+            addr = source.strip()
+            low = normalize_address(addr) if is_address(addr) else addr
+            c = self._utxo_chain_for(lambda a: self.store.utxo.find_address_chains(a) +
+                                     self.store.account.find_address_chains(low), addr, chain, "address")
+        if get_chain(c).model is Model.UTXO:
+            if asset not in (None, "native", get_chain(c).native_asset):
+                raise InvalidInput(f"{c} has one asset ({get_chain(c).native_asset}); got --asset {asset}",
+                                   field="--asset", value=asset)
+            g = self._trace_graph(c)
+            if m:
+                ids = self.store.graph.tx_ids(c, txid)
+                if not ids:
+                    raise NotFound(f"transaction {txid} is not in this workspace on {c}", value=txid)
+                lo, hi = int(g.tx_out_ptr[ids[0]]), int(g.tx_out_ptr[ids[0] + 1])
+                if n is not None:
+                    if int(n) >= hi - lo:
+                        raise InvalidInput(f"output index {n} is out of range: transaction {txid} has {hi - lo} "
+                                           f"output(s), 0..{hi - lo - 1}", field="vout", value=source)
+                    rows = [lo + int(n)]
+                else:
+                    rows = list(range(lo, hi))
+            else:
+                aid = self.store.utxo.address_id(c, addr)
+                if aid is None:
+                    raise NotFound(f"address {addr} is not in this workspace on {c}", value=addr)
+                rows = np.flatnonzero(g.out_addr == aid).tolist()
+            return c, g, rows, get_chain(c).native_asset, None
+        asset_id = None
+        label = get_chain(c).native_asset
+        if asset not in (None, "native", label):
+            ids_ = self.store.graph.address_ids(c, [normalize_address(asset) if is_address(asset) else str(asset)])
+            if not ids_:
+                raise NotFound(f"asset {asset} (token contract) is not in this workspace on {c}", field="--asset",
+                               value=asset)
+            asset_id, label = next(iter(ids_.values())), to_checksum_address(normalize_address(str(asset)))
+        g = self._trace_graph(c, asset_id)
+        if m:
+            tx_ids = self.store.graph.account_tx_ids(c, "0x" + txid)
+            if not tx_ids:
+                raise NotFound(f"transaction 0x{txid} is not in this workspace on {c}", value=source)
+            sel = np.flatnonzero((g.ev_tx == tx_ids[0]) & ~g.ev_fee)
+            if n is not None:
+                sel = sel[g.extra["index"][sel] == int(n)]
+            if not sel.size:
+                raise InvalidInput(f"transaction 0x{txid} moved no {label}" + (f" at transfer index {n}" if n else ""),
+                                   field="source", value=source)
+            rows = sel.tolist()
+        else:
+            aid = self.store.graph.address_ids(c, [low]).get(low)
+            if aid is None:
+                raise NotFound(f"address {addr} is not in this workspace on {c}", value=addr)
+            held = self.store.graph.account_assets(c, aid)
+            if (-1 if asset_id is None else asset_id) not in held:
+                raise InvalidInput(f"address {addr} never held {label} on {c}", field="--asset", value=label)
+            rows = np.flatnonzero((g.ev_to == aid) & (g.ev_from != aid) & ~g.ev_fee).tolist()
+        return c, g, [(r, g.ev_value[r]) for r in rows], label, asset_id
+
+    def _attributions(self, chain: str) -> tuple[dict[int, tuple[str | None, str | None]], Any, int | None]:
+        """Best tag (entity, category) per address id, cluster labels (or None) and the cluster set id."""
+        att = self.store.graph.address_attributions(chain)
+        best: dict[int, tuple[str | None, str | None]] = {}
+        for a, ent, cat in zip(att["address_id"].tolist(), att["entity"].tolist(), att["category"].tolist(),
+                               strict=True):
+            if a not in best or (best[a][1] is None and cat):
+                best[a] = (ent, cat or None)
+        labels, set_id = None, None
+        if get_chain(chain).model is Model.UTXO:
+            s = self.store.clusters.get_set(chain)
+            if s is not None:
+                set_id = int(s["set_id"])
+                labels = self.store.clusters.labels(chain, set_id)
+                # tags of cluster-defining addresses describe their whole cluster
+                by_cluster = {int(labels[a]): best[a] for a, d in zip(att["address_id"].tolist(),
+                              att["cluster_definer"].tolist(), strict=True) if d and a < labels.size and a in best}
+                if by_cluster:
+                    for a in np.flatnonzero(np.isin(labels, list(by_cluster))).tolist():
+                        best.setdefault(a, by_cluster[int(labels[a])])
+        return best, labels, set_id
+
+    def _stop_mask(self, chain: str, n_addr: int, best: dict[int, tuple[str | None, str | None]],
+                   stop: tuple[str, ...]) -> np.ndarray:
+        from chainsleuth.attribution.taxonomy import Taxonomy
+
+        tax = Taxonomy.packaged()
+        unknown = [s for s in stop if s not in tax.concepts]
+        if unknown:
+            raise InvalidInput(f"unknown --stop-at categor{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)}; "
+                               "use GraphSense taxonomy concepts such as exchange, mixing_service, defi_bridge, "
+                               "gambling, defi (or mixer, bridge)", field="--stop-at", value=",".join(unknown))
+        cats = {c for _, c in best.values() if c}
+        stopping = {c for c in cats if any(tax.is_a(c, s) for s in stop)}
+        mask = np.zeros(max(n_addr, 1), dtype=bool)
+        for a, (_, c) in best.items():
+            if c in stopping and a < mask.size:
+                mask[a] = True
+        return mask
+
+    def _trace_run(self, source: str, *, direction: str, policy: str, max_hops: int, min_amount: int,
+                   stop_at: str | Sequence[str] | None, chain: str | None, asset: str | None, max_degree: int,
+                   max_edges: int) -> tuple[dict[str, Any], dict[int, tuple[str | None, str | None]]]:
+        from chainsleuth.algorithms.tracing import (
+            TraceLimits,
+            get_policy,
+            normalise_stop_at,
+            trace_account,
+            trace_utxo,
+        )
+        from chainsleuth.algorithms.tracing.account import balance_seed_backward
+        from chainsleuth.algorithms.tracing.report import Attribution, IdView, trace_document
+
+        if direction not in ("forward", "backward"):
+            raise InvalidInput(f"direction must be forward or backward, not {direction!r}", field="direction",
+                               value=direction)
+        pol = get_policy(policy)
+        if max_hops < 0 or min_amount < 0 or max_degree < 1 or max_edges < 1:
+            raise InvalidInput("--max-hops and --min-amount must be >= 0, --max-degree and --max-edges >= 1",
+                               value=f"{max_hops}/{min_amount}/{max_degree}/{max_edges}")
+        stop = normalise_stop_at(stop_at)
+        c, g, seeds, asset_label, _ = self._trace_source(source, chain, asset, direction)
+        utxo = get_chain(c).model is Model.UTXO
+        best, labels, _ = self._attributions(c)
+        n_addr = self.store.graph.n_addresses(c)
+        mask = self._stop_mask(c, n_addr, best, stop)
+        lim = TraceLimits(max_hops=max_hops, min_amount=min_amount, max_degree=max_degree, max_edges=max_edges)
+        if utxo:
+            r = trace_utxo(g, seeds, direction=direction, policy=pol, limits=lim, stop_mask=mask)
+            view = IdView(g.in_addr[r.e_from] if r.e_from.size else r.e_from, g.out_addr[r.e_to],
+                          g.extra["time"][r.e_tx], g.extra["height"][r.e_tx],
+                          np.where(r.ep_item >= 0, g.out_addr[np.maximum(r.ep_item, 0)], -1))
+            txids = self.store.graph.txids(c, [*r.e_tx.tolist(), *r.ep_tx.tolist()])
+        else:
+            if direction == "backward" and not re.fullmatch(self._TX_RE, source.strip()):
+                aid = self.store.graph.address_ids(c, [normalize_address(source.strip())])[
+                    normalize_address(source.strip())]
+                r = balance_seed_backward(g, aid, pol, lim, mask)
+            else:
+                r = trace_account(g, seeds, direction=direction, policy=pol, limits=lim, stop_mask=mask)
+            view = IdView(r.e_from, r.e_to, g.extra["time"][r.e_row], g.extra["height"][r.e_row], r.ep_item)
+            txids = self.store.graph.account_tx_hashes(c, [*r.e_tx.tolist(), *r.ep_tx.tolist()])
+        ids = {int(x) for x in (*view.e_from_addr.tolist(), *view.e_to_addr.tolist(), *view.ep_addr.tolist())} - {-1}
+        names = self.store.graph.addresses(c, list(ids))
+        if not utxo:
+            names = {k: to_checksum_address(v) for k, v in names.items()}
+        attrib = {a: Attribution(cluster=(int(labels[a]) if labels is not None and a < labels.size else None),
+                                 entity=best.get(a, (None, None))[0], category=best.get(a, (None, None))[1])
+                  for a in ids}
+        cset = self.store.clusters.get_set(c) if utxo else None
+        prov = {"software_version": __version__, "chain": c, **self.store.graph.ingest_provenance(c),
+                "parameters": {"policy": pol.name, "direction": direction, "max_hops": max_hops,
+                               "min_amount": min_amount, "stop_at": list(stop), "max_degree": max_degree,
+                               "max_edges": max_edges, "asset": asset_label},
+                "tag_sources": self.store.graph.tag_sources(c),
+                "cluster_set": None if cset is None else {"set_id": cset["set_id"], "name": cset["name"],
+                                                          "heuristics": cset["heuristics"]}}
+        doc = trace_document(r, view, source=source, max_hops=max_hops, asset=asset_label, txid=txids,
+                             address=names, attribution=attrib, provenance=prov)
+        return doc, best
+
+    def trace(self, source: str, direction: str = "forward", policy: str = "haircut", max_hops: int = 10,
+              min_amount: int = 0, stop_at: str | Sequence[str] | None = None, chain: str | None = None, *,
+              asset: str | None = None, max_degree: int = 5000, max_edges: int = 1_000_000) -> dict[str, Any]:
+        """Trace value from ``source`` (``txid:vout``, ``txid`` or address; on account chains ``txhash:index``
+        picks one transfer) forward or backward under ``policy``; the Trace JSON of DESIGN.md.
+
+        Unknown txid/address -> NotFound; output index out of range, unknown policy or stop category, an asset
+        the address never held -> InvalidInput. Limits that were hit are listed in ``provenance.limits_hit``.
+        """
+        return self._trace_run(source, direction=direction, policy=policy, max_hops=max_hops, min_amount=min_amount,
+                               stop_at=stop_at, chain=chain, asset=asset, max_degree=max_degree,
+                               max_edges=max_edges)[0]
+
+    def trace_compare_policies(self, source: str, direction: str = "forward", *, policies: Sequence[str] | None = None,
+                               **kw: Any) -> dict[str, Any]:
+        """Every endpoint's amount under every policy, one table (``rows[].amounts[policy]``)."""
+        from chainsleuth.algorithms.tracing import POLICIES
+        from chainsleuth.algorithms.tracing.report import compare_table
+
+        docs: dict[str, dict[str, Any] | None] = {}
+        for p in policies or POLICIES.names():
+            try:
+                docs[p] = self.trace(source, direction, p, **kw)
+            except Unsupported:
+                docs[p] = None
+        out = compare_table(docs)
+        first = next((d for d in docs.values() if d is not None), None)
+        return {"source": source, "direction": direction, **out,
+                "provenance": {k: v for k, v in (first or {}).get("provenance", {}).items()
+                               if k not in ("totals", "endpoint_reasons", "limits_hit", "conserved")}}
+
+    def trace_sankey(self, source: str, direction: str = "forward", policy: str = "haircut", **kw: Any) -> dict[str, Any]:
+        """A trace aggregated for a Sankey diagram (nodes per hop and entity/cluster/address, summed links)."""
+        from chainsleuth.algorithms.tracing.report import sankey
+
+        doc = self.trace(source, direction, policy, **kw)
+        att = {e["address"]: e for e in doc["endpoints"] if e["address"]}
+        return {"source": source, "direction": direction, "policy": doc["policy"], **sankey(doc, att)}
+
+    def exposure(self, source: str, direction: str = "forward", policy: str = "haircut", *, max_hops: int = 6,
+                 **kw: Any) -> dict[str, Any]:
+        """Direct and indirect exposure by category and entity: destination of funds (forward) or source of
+        funds (backward), stopping at every attributed service category by default."""
+        from chainsleuth.algorithms.tracing.report import exposure_table
+
+        return exposure_table(self.trace(source, direction, policy, max_hops, **kw))
+
+    def _path_endpoints(self, ref: str, chain: str) -> np.ndarray:
+        s = ref.strip()
+        if s.startswith("cluster:"):
+            sid = self.store.clusters.get_set(chain)
+            if sid is None:
+                raise NotFound(f"{chain} has no cluster set; run 'chainsleuth cluster' first", value=ref)
+            labels = self.store.clusters.labels(chain, int(sid["set_id"]))
+            members = np.flatnonzero(labels == int(s.split(":", 1)[1]))
+            if not members.size:
+                raise NotFound(f"cluster {s.split(':', 1)[1]} is not in the active cluster set of {chain}", value=ref)
+            return members
+        low = normalize_address(s) if is_address(s) else s
+        aid = self.store.graph.address_ids(chain, [low]).get(low)
+        if aid is None:
+            raise NotFound(f"address {s} is not in this workspace on {chain}", value=s)
+        return np.asarray([aid], dtype=np.int64)
+
+    def path(self, src: str, dst: str, *, max_depth: int = 6, max_degree: int = 1000,
+             chain: str | None = None) -> dict[str, Any]:
+        """Shortest money-flow path from ``src`` to ``dst`` (addresses or ``cluster:ID``), with its transactions.
+
+        Raises LimitExceeded when the search stopped at ``max_depth`` or skipped hubs before finding one, and
+        NotFound when no path exists in the data.
+        """
+        from chainsleuth.algorithms.tracing.path import account_path, utxo_path
+        from chainsleuth.errors import LimitExceeded
+
+        probe = dst if src.startswith("cluster:") else src
+        c = chain or self._utxo_chain_for(
+            lambda a: self.store.utxo.find_address_chains(a) +
+            self.store.account.find_address_chains(normalize_address(a) if is_address(a) else a),
+            probe, None, "address") if not (src.startswith("cluster:") and dst.startswith("cluster:")) else (
+            chain or self._cluster_chain(None))
+        a, b = self._path_endpoints(src, c), self._path_endpoints(dst, c)
+        g = self._trace_graph(c)
+        utxo = get_chain(c).model is Model.UTXO
+        if utxo:
+            r = utxo_path(g, a, b, n_addr=self.store.graph.n_addresses(c), max_depth=max_depth, max_degree=max_degree)
+        else:
+            r = account_path(g, a, b, max_depth=max_depth, max_degree=max_degree)
+        if not r.found:
+            stuck = r.depth_searched >= max_depth or r.skipped_hubs
+            msg = (f"no path from {src} to {dst} within {r.depth_searched} step(s) (visited {r.visited} addresses, "
+                   f"skipped {r.skipped_hubs} hub(s) over --max-degree {max_degree})")
+            if stuck:
+                raise LimitExceeded(msg + f"; raise --max-depth (now {max_depth}) or --max-degree",
+                                    limit="max_depth" if r.depth_searched >= max_depth else "max_degree")
+            raise NotFound(msg, value=f"{src} -> {dst}")
+        names = self.store.graph.addresses(c, [x for s in r.steps for x in s[1:3]])
+        if utxo:
+            txids = self.store.graph.txids(c, [s[0] for s in r.steps])
+            vals = [int(g.out_value[s[3]]) for s in r.steps]
+            times = [(int(g.extra["height"][s[0]]), int(g.extra["time"][s[0]])) for s in r.steps]
+        else:
+            names = {k: to_checksum_address(v) for k, v in names.items()}
+            txids = self.store.graph.account_tx_hashes(c, [s[0] for s in r.steps])
+            vals = [int(g.ev_value[s[3]]) for s in r.steps]
+            times = [(int(g.extra["height"][s[3]]), int(g.extra["time"][s[3]])) for s in r.steps]
+        steps = [{"hop": i + 1, "txid": txids.get(s[0]), "from": names.get(s[1]), "to": names.get(s[2]),
+                  "amount": v, "height": h, "time": t} for i, (s, v, (h, t)) in enumerate(zip(r.steps, vals, times,
+                                                                                             strict=True))]
+        return {"from": src, "to": dst, "chain": c, "found": True, "hops": len(steps), "steps": steps,
+                "searched": {"depth": r.depth_searched, "visited": r.visited, "skipped_hubs": r.skipped_hubs,
+                             "max_depth": max_depth, "max_degree": max_degree}}
+
+    def peel_chain(self, source: str, *, max_hops: int = 100, chain: str | None = None) -> dict[str, Any]:
+        """Follow a peel chain from ``txid:vout``, keeping to the change output; every step with its evidence."""
+        from chainsleuth.algorithms.tracing.peel import follow_peel_chain
+
+        c, g, rows, _, _ = self._trace_source(source, chain, None, "forward")
+        if get_chain(c).model is not Model.UTXO or len(rows) != 1:
+            raise InvalidInput("a peel chain starts at one Bitcoin output: give TXID:VOUT", value=source)
+        steps, why = follow_peel_chain(g, rows[0], max_hops=max_hops)
+        txids = self.store.graph.txids(c, [s.tx for s in steps])
+        names = self.store.graph.addresses(c, [int(g.out_addr[r]) for s in steps for r in (s.change_row, s.peeled_row)])
+
+        def out(row: int) -> dict[str, Any]:
+            return {"n": int(g.extra["out_n"][row]), "address": names.get(int(g.out_addr[row])),
+                    "value": int(g.out_value[row])}
+
+        return {"source": source, "chain": c, "ended": why, "hops": len(steps),
+                "steps": [{"hop": s.hop, "txid": txids.get(s.tx), "change": out(s.change_row),
+                           "peeled": out(s.peeled_row), "evidence": s.evidence.to_dict()} for s in steps]}
 
 
 def _jsonable(v: Any) -> Any:

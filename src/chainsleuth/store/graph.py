@@ -134,7 +134,7 @@ class GraphStore:
             "WHERE t.chain = ? AND coalesce(t.asset_id, -1) = ? AND t.kind NOT IN ('erc721', 'erc1155') "
             "AND (coalesce(x.status, 1) <> 0 OR t.kind IN ('fee', 'burn')) "
             "ORDER BY t.block_number, coalesce(t.tx_index, -1), t.\"index\"", [chain, asset_id]).fetchall()
-        cols = list(zip(*rows, strict=True)) if rows else [[] for _ in range(9)]
+        cols: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) if rows else [() for _ in range(9)]
         return {
             "from": np.asarray(cols[0], dtype=np.int64), "to": np.asarray(cols[1], dtype=np.int64),
             "value": [int(v) for v in cols[2]], "tx": np.asarray(cols[3], dtype=np.int64),

@@ -72,7 +72,7 @@ def get_policy(name: str) -> Policy:
 #: customers' funds, so following taint through them says nothing about the traced owner.
 DEFAULT_STOP_AT: tuple[str, ...] = (
     "exchange", "mixing_service", "coinjoin", "defi_bridge", "gambling", "defi", "defi_dex", "defi_lending",
-    "defi_derivative", "wallet_service", "payment_processor", "market", "atm", "mining_service",
+    "defi_derivatives", "wallet_service", "payment_processor", "market", "atm", "mining_service",
 )
 
 #: Everyday words accepted in ``--stop-at`` for the taxonomy ids.
