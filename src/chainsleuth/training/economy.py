@@ -136,6 +136,8 @@ class Economy:
         self.wallets = [BtcWallet(w.entity("wallet", f"Wallet {k + 1}", "user"), types[int(st[k])],
                                   reuse=REUSER_P if reuser[k] else 0.03) for k in range(n_wallets)]
         self.home = rng.integers(0, n_ex, size=n_wallets)   # each person's usual exchange
+        #: JoinMarket makers ("yield generators"): well-funded wallets offering liquidity for a fee
+        self.makers = [BtcWallet(w.entity("wallet", f"Maker {k + 1}", "user"), "p2wpkh") for k in range(10)]
         # -- EVM
         self.eth_users = [evm.new_account(self.wallets[k].entity) for k in range(max(30, n_wallets // 3))]
         tok_e = w.entity("token", "Tether USD (training)", "defi_token", role="service", tagged=True)
@@ -178,6 +180,10 @@ class Economy:
             for v in vals[k]:
                 outs.append((btc.receive_address(wal), max(int(v), 20_000)))
             holders.append(wal)
+        for mk in self.makers:
+            for v in rng.lognormal(np.log(6 * COIN), 0.5, size=3):
+                outs.append((btc.new_address(mk), int(v)))
+            holders.append(mk)
         for p in self.processors:
             outs.append((btc.new_address(p), 2 * COIN))
             holders.append(p)
@@ -335,7 +341,8 @@ class Economy:
                 if mature:
                     total = sum(btc.out_value[o] for o in mature)
                     ms = rng.choice(len(self.miners), size=6, replace=False)
-                    sh = rng.dirichlet(np.ones(6)) * (total - 100_000)
+                    fee = btc.vsize([p.script_type] * len(mature), [p.script_type] * 7) * f
+                    sh = rng.dirichlet(np.ones(6)) * (total - 2 * fee - 10_000)
                     t = btc.spend(p, mature, [(btc.receive_address(self.miners[int(j)]), int(s))
                                               for j, s in zip(ms, sh, strict=False) if s > 1000], feerate=f, kind="pool-payout")
                     for j in ms:
@@ -500,8 +507,8 @@ class Economy:
         outs: list[tuple[int, int]] = [(btc.new_address(taker), amount)]
         owners = [taker]
         mfee = max(amount * 2 // 10_000, 200)
-        for j in rng.choice(len(self.wallets), size=n_makers, replace=False):
-            mk = self.wallets[int(j)]
+        for j in rng.choice(len(self.makers), size=n_makers, replace=False):
+            mk = self.makers[int(j)]
             if mk is taker:
                 continue
             sel = btc.select(mk, amount + 20_000)
@@ -626,15 +633,17 @@ class Economy:
                             logs=[(self.usdt, who, self.dex, usdt_in)], internal=[(self.dex, to, out)])
         return None
 
-    def pool_deposit(self, who: int, denom: int) -> int:
-        self.pool_notes[denom] += 1
+    def pool_deposit(self, who: int, denom: int, *, background: bool = True) -> int:
+        if background:       # only background notes may be withdrawn by background users
+            self.pool_notes[denom] += 1
         return self.w.evm.call(who, self.pool_contracts[denom], denom * ETHER, "0x13d98d13", kind="pool-deposit",
                                args=[format(int(self.rng.integers(2**62)), "064x")])
 
-    def pool_withdraw(self, to: int, denom: int, *, fee_share: float = 0.002) -> int:
+    def pool_withdraw(self, to: int, denom: int, *, fee_share: float = 0.002, background: bool = True) -> int:
         """A withdrawal through the relayer: the pool pays ``to`` and the relayer its fee, as internal calls."""
         evm = self.w.evm
-        self.pool_notes[denom] = max(self.pool_notes[denom] - 1, 0)
+        if background:
+            self.pool_notes[denom] = max(self.pool_notes[denom] - 1, 0)
         fee = int(denom * ETHER * fee_share)
         c = self.pool_contracts[denom]
         return evm.call(self.relayer, c, 0, "0x21a0adb6", kind="pool-withdraw",

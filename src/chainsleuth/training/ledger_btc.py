@@ -219,6 +219,8 @@ class BtcLedger:
         total = sum(ov[o] for o in inputs)
         in_types = [self.addr_type[self.out_addr[o]] for o in inputs]
         fee = int(self.vsize(in_types, [self.addr_type[to]]) * feerate)
+        if total - fee <= DUST:
+            raise AssertionError(f"{kind}: sweeping {len(inputs)} inputs worth {total} leaves nothing after fee {fee}")
         return self.spend(wallet, inputs, [(to, total - fee)], feerate=0.0, kind=kind, change=False)
 
     def raw_tx(self, wallet: BtcWallet | None, inputs: list[int], outs: list[tuple[int, int]], *, kind: str,

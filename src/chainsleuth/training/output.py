@@ -172,7 +172,7 @@ def tagpack_yaml(world: World) -> str:
         if not e.tagged:
             continue
         label = world.evm.acct_label[a]
-        if label in ("hot wallet", "USDT", "DEX pair", "bridge") or label.endswith("ETH pool"):
+        if label in ("hot wallet", "USDT", "DEX pair", "bridge", "OTC desk") or label.endswith("ETH pool"):
             lines += _tag(world.evm.address(a), "ETH", f"{e.name} {label}".strip(), e.category)
     return "\n".join(lines) + "\n"
 
@@ -182,7 +182,8 @@ def _btc_tagged_addresses(world: World) -> list[int]:
     bridge's wallet, mining pools' payout addresses and any perpetrator address a public report names."""
     btc = world.btc
     out = []
-    kinds_tagged = {"exchange", "coinjoin", "bridge", "mining_pool", "mixer", "payment_processor", "sanctioned"}
+    kinds_tagged = {"exchange", "coinjoin", "bridge", "mining_pool", "mixer", "payment_processor", "sanctioned",
+                    "otc"}
     seen_entity: dict[int, int] = {}
     for a, owner in enumerate(btc.addr_owner):
         e = world.entities[owner]
@@ -190,6 +191,8 @@ def _btc_tagged_addresses(world: World) -> list[int]:
             continue
         role = btc.addr_role[a]
         if e.kind == "exchange" and role not in ("hot", "cold"):
+            continue
+        if e.kind == "sanctioned" and role != "listed":
             continue
         if e.kind in ("mixer", "payment_processor") and seen_entity.get(owner, 0) >= 3:
             continue
