@@ -28,6 +28,8 @@ app = typer.Typer(
 )
 app.add_typer(ingest_cmds.app, name="ingest")
 app.add_typer(show_cmds.app, name="show")
+app.command("cluster")(__import__("chainsleuth.cli.cluster", fromlist=["cluster"]).cluster)
+app.add_typer(__import__("chainsleuth.cli.eval", fromlist=["app"]).app, name="eval")
 app.add_typer(__import__("chainsleuth.cli.tags", fromlist=["app"]).app, name="tags")
 app.command("screen")(__import__("chainsleuth.cli.tags", fromlist=["screen"]).screen)
 app.add_typer(__import__("chainsleuth.cli.train", fromlist=["app"]).app, name="train")

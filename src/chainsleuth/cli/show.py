@@ -61,3 +61,6 @@ def address(addr: Annotated[str, typer.Argument(help="Address as the chain write
 
 def _amt(v: int | None) -> str:
     return "?" if v is None else f"{v:>16,} sat"
+
+
+app.command("cluster")(__import__("chainsleuth.cli.cluster", fromlist=["show_cluster"]).show_cluster)
