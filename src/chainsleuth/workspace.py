@@ -29,7 +29,15 @@ from chainsleuth.core.models import (
     UtxoTxInfo,
 )
 from chainsleuth.core.progress import NullProgress, Progress
-from chainsleuth.errors import Conflict, InternalError, InvalidInput, NotFound, SourceError, Unsupported
+from chainsleuth.errors import (
+    ChainsleuthError,
+    Conflict,
+    InternalError,
+    InvalidInput,
+    NotFound,
+    SourceError,
+    Unsupported,
+)
 from chainsleuth.store import DB_FILENAME, Store
 
 __all__ = ["Workspace"]
@@ -1012,9 +1020,18 @@ class Workspace:
 
     def _trace_source(self, source: str, chain: str | None, asset: str | None, direction: str
                       ) -> tuple[str, Any, list[Any], str, int | None]:
-        """(chain, graph, seeds, asset label, asset id) for a source ``txid:vout``, ``txid`` or address."""
-        import re
-
+        """(chain, graph, seeds, asset label, asset id) for a source ``txid:vout``, ``txid`` or address;
+        several sources separated by commas are traced together (they must be on one chain)."""
+        parts = [p.strip() for p in source.split(",") if p.strip()]
+        if not parts:
+            raise InvalidInput("empty trace source: give TXID:VOUT, TXID or an address", field="source", value=source)
+        if len(parts) > 1:
+            got = [self._trace_source(p, chain, asset, direction) for p in parts]
+            if len({x[0] for x in got}) > 1:
+                raise InvalidInput(f"trace sources are on different chains ({', '.join(sorted({x[0] for x in got}))})",
+                                   field="source", value=source)
+            return got[0][0], got[0][1], [s for x in got for s in x[2]], got[0][3], got[0][4]
+        source = parts[0]
         m = re.fullmatch(self._TX_RE, source.strip())
         if m:
             txid, n = m.group(1).lower(), m.group(2)
@@ -1051,11 +1068,16 @@ class Workspace:
         asset_id = None
         label = get_chain(c).native_asset
         if asset not in (None, "native", label):
-            ids_ = self.store.graph.address_ids(c, [normalize_address(asset) if is_address(asset) else str(asset)])
-            if not ids_:
-                raise NotFound(f"asset {asset} (token contract) is not in this workspace on {c}", field="--asset",
-                               value=asset)
-            asset_id, label = next(iter(ids_.values())), to_checksum_address(normalize_address(str(asset)))
+            if is_address(str(asset)):
+                ids_ = list(self.store.graph.address_ids(c, [normalize_address(str(asset))]).values())
+            else:
+                ids_ = self.store.graph.token_ids(c, str(asset))
+            if len(ids_) != 1:
+                raise (NotFound if not ids_ else InvalidInput)(
+                    f"asset {asset} is {'not a token in this workspace' if not ids_ else 'ambiguous'} on {c}; "
+                    "give the token contract address", field="--asset", value=asset)
+            asset_id = ids_[0]
+            label = to_checksum_address(self.store.graph.addresses(c, [asset_id])[asset_id])
         g = self._trace_graph(c, asset_id)
         if m:
             tx_ids = self.store.graph.account_tx_ids(c, "0x" + txid)
@@ -1152,7 +1174,7 @@ class Workspace:
                           np.where(r.ep_item >= 0, g.out_addr[np.maximum(r.ep_item, 0)], -1))
             txids = self.store.graph.txids(c, [*r.e_tx.tolist(), *r.ep_tx.tolist()])
         else:
-            if direction == "backward" and not re.fullmatch(self._TX_RE, source.strip()):
+            if direction == "backward" and "," not in source and not re.fullmatch(self._TX_RE, source.strip()):
                 aid = self.store.graph.address_ids(c, [normalize_address(source.strip())])[
                     normalize_address(source.strip())]
                 r = balance_seed_backward(g, aid, pol, lim, mask)
@@ -1309,6 +1331,106 @@ class Workspace:
         return {"source": source, "chain": c, "ended": why, "hops": len(steps),
                 "steps": [{"hop": s.hop, "txid": txids.get(s.tx), "change": out(s.change_row),
                            "peeled": out(s.peeled_row), "evidence": s.evidence.to_dict()} for s in steps]}
+
+    # -- demo -----------------------------------------------------------------------------------------
+    @staticmethod
+    def _case_starts(facts: dict[str, Any]) -> list[dict[str, Any]]:
+        """Where a training case's trace starts, from the facts its brief gives the trainee."""
+        starts = [{"chain": "eth" if str(v["txid"]).startswith("0x") else "btc", "txid": v["txid"],
+                   "address": v["address"], "asset": v.get("asset")} for v in facts.get("victims", [])]
+        if isinstance(facts.get("theft"), dict):
+            t = facts["theft"]
+            starts.append({"chain": "eth" if str(t["txid"]).startswith("0x") else "btc", "txid": t["txid"],
+                           "address": t["address"], "asset": t.get("asset")})
+        if facts.get("sanctioned_address"):
+            a = str(facts["sanctioned_address"])
+            starts.append({"chain": "eth" if a.startswith("0x") else "btc", "txid": None, "address": a, "asset": None})
+        return starts
+
+    def _start_source(self, st: dict[str, Any]) -> str:
+        """``txid:vout`` of the output paying the start address (Bitcoin), the tx hash (EVM), or the address."""
+        if st["txid"] is None:
+            return str(st["address"])
+        if st["chain"] != "btc":
+            return str(st["txid"])
+        tx = self.show_tx(str(st["txid"]), chain="btc")
+        outs = [o.n for o in tx.outputs if o.address == st["address"]]
+        return f"{st['txid']}:{outs[0]}" if outs else str(st["txid"])
+
+    def demo(self, *, typology: str = "ransomware", difficulty: int = 1, seed: int = 7, size: int = 2000,
+             policies: Sequence[str] = ("haircut", "fifo"), max_hops: int = 12) -> dict[str, Any]:
+        """The main job on a generated case: generate a training world, ingest it through the real adapters
+        (blk files, ethereum-etl CSV), import its tags, cluster, trace from the case's starting point under
+        two policies, and report where the proceeds went and the exposure. Returns one JSON-ready dict."""
+        from chainsleuth.training import TYPOLOGIES, generate_world
+
+        if typology not in TYPOLOGIES:
+            TYPOLOGIES.get(typology)        # raises InvalidInput listing the typologies
+        p = self.progress
+        steps = ["generate world", "ingest bitcoin", "ingest ethereum", "import tags", "cluster", "trace"]
+        p.start("demo", total=len(steps), unit="step")
+        world, key = generate_world(typology, difficulty=difficulty, seed=seed, size=size)
+        out_dir = self.path / "demo" / f"{typology}-d{difficulty}-s{seed}"
+        paths = world.write(out_dir)
+        p.advance(1, step=steps[0])
+        ing_btc = self.ingest_btc_blocks([paths["btc"]]) if paths.get("btc") else None
+        p.advance(1, step=steps[1])
+        ing_eth = self.ingest_etl(paths["eth"], chain="eth") if paths.get("eth") else None
+        p.advance(1, step=steps[2])
+        tags = self.import_tags([paths["tags"]]) if paths.get("tags") else {"tags_new": 0}
+        p.advance(1, step=steps[3])
+        try:
+            cl: dict[str, Any] | None = self.cluster("btc")
+        except ChainsleuthError as e:        # clustering unavailable on this data: say so, keep going
+            cl = None
+            p.note(f"clustering skipped: {e}")
+        p.advance(1, step=steps[4])
+        starts = self._case_starts(key.facts)
+        by_chain: dict[tuple[str, str | None], list[str]] = {}
+        for st in starts:
+            by_chain.setdefault((st["chain"], st["asset"]), []).append(self._start_source(st))
+        traces: dict[str, Any] = {}
+        for (chain, asset), sources in by_chain.items():
+            src = ",".join(sources)
+            asset_arg = None if asset in (None, "BTC", "ETH") else asset
+            for pol in policies:
+                doc = self.trace(src, "forward", pol, max_hops, 0, None, chain, asset=asset_arg)
+                traces.setdefault(f"{chain}:{asset or 'native'}", {"source": src, "chain": chain,
+                                                                     "docs": {}})["docs"][pol] = doc
+        p.advance(1, step=steps[5])
+        p.finish()
+        proceeds: dict[tuple[str, str, Any, Any], dict[str, Any]] = {}
+        exposure: dict[str, Any] = {}
+        from chainsleuth.algorithms.tracing.report import exposure_table
+
+        for name, tr in traces.items():
+            for pol, doc in tr["docs"].items():
+                for ep in doc["endpoints"]:
+                    k = (name, ep["entity"] or ep["address"] or "(unknown)", ep["category"], None)
+                    row = proceeds.setdefault(k, {"chain": name, "entity": k[1], "category": k[2], "hops": ep["hops"],
+                                                  "amounts": {q: 0 for q in policies}})
+                    row["amounts"][pol] += ep["amount"]
+                    row["hops"] = min(row["hops"], ep["hops"])
+            exposure[name] = exposure_table(tr["docs"][policies[0]])
+        key_check = [{"entity": c.entity_name, "chain": c.chain, "asset": c.asset, "amount": c.amount}
+                     for c in key.cashouts]
+        return {
+            "world": {"typology": typology, "difficulty": difficulty, "seed": seed, "dir": str(out_dir),
+                      "btc_transactions": world.btc.n_txs, "eth_transactions": world.evm.n_txs},
+            "ingest": {"btc": ing_btc.model_dump() if ing_btc else None,
+                       "eth": ing_eth.model_dump() if ing_eth else None},
+            "tags_new": tags.get("tags_new", 0),
+            "clusters": None if cl is None else {k: cl.get(k) for k in ("set_id", "name", "clusters", "addresses")},
+            "starts": starts, "policies": list(policies),
+            "proceeds": sorted(proceeds.values(), key=lambda r: -max(r["amounts"].values())),
+            "exposure": exposure,
+            "traces": {k: {"source": v["source"], "chain": v["chain"],
+                           "totals": {p_: d["provenance"]["totals"] for p_, d in v["docs"].items()},
+                           "limits_hit": {p_: d["provenance"]["limits_hit"] for p_, d in v["docs"].items()}}
+                       for k, v in traces.items()},
+            "answer_key_cashouts": key_check,
+            "serve": "not implemented yet: the web workbench does not exist; this is the terminal form",
+        }
 
 
 def _jsonable(v: Any) -> Any:

@@ -154,6 +154,14 @@ class GraphStore:
             "SELECT tx_id, hash FROM account_txs WHERE chain = ? AND tx_id IN (SELECT unnest(?))",
             [chain, [int(x) for x in set(tx_ids)]]).fetchall()}
 
+    def token_ids(self, chain: str, symbol: str) -> list[int]:
+        """Token contract ids whose symbol is ``symbol`` (case-insensitive)."""
+        if not self._has_table("tokens"):
+            return []
+        return [int(r[0]) for r in self.db.execute(
+            "SELECT DISTINCT address_id FROM tokens WHERE chain = ? AND upper(symbol) = upper(?) ORDER BY 1",
+            [chain, symbol]).fetchall()]
+
     def n_addresses(self, chain: str) -> int:
         row = self.db.execute("SELECT coalesce(max(id), -1) + 1 FROM addresses WHERE chain = ?", [chain]).fetchone()
         return int(row[0]) if row else 0

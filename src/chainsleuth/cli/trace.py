@@ -1,0 +1,200 @@
+"""``chainsleuth trace forward|backward|exposure|peel SOURCE`` and ``chainsleuth path FROM TO``."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from chainsleuth.cli.console import err_console, out_console, print_json
+from chainsleuth.cli.context import open_workspace
+
+__all__ = ["app", "path"]
+
+app = typer.Typer(help="Trace funds: forward (where did it go) or backward (where did it come from), under the "
+                       "allocation rule you choose (poison, haircut, fifo, lifo, tiho).", no_args_is_help=True)
+
+SourceArg = Annotated[str, typer.Argument(help="TXID:VOUT (one output; on EVM chains TXHASH:INDEX picks one "
+                                                "transfer), TXID (all its outputs) or an address.")]
+PolicyOpt = Annotated[str, typer.Option("--policy", "-p", help="poison, haircut, fifo, lifo or tiho "
+                                                                "(docs/tracing.md explains each).")]
+HopsOpt = Annotated[int, typer.Option("--max-hops", help="Stop after this many transactions from the source.")]
+MinOpt = Annotated[int, typer.Option("--min-amount", help="Cut off traced amounts below this (base units: "
+                                                           "satoshi, wei, token units).")]
+StopOpt = Annotated[str | None, typer.Option("--stop-at", help="Comma-separated taxonomy categories where the "
+                                             "trace stops (default: exchange, mixing_service, defi_bridge, "
+                                             "gambling, defi, ...; '' for none). mixer and bridge are accepted.")]
+ChainOpt = Annotated[str | None, typer.Option(help="Chain (default: wherever the source is found).")]
+AssetOpt = Annotated[str | None, typer.Option(help="EVM: token contract address (default: the native coin).")]
+DegreeOpt = Annotated[int, typer.Option("--max-degree", help="Transactions (UTXO) or addresses (EVM) with more "
+                                                              "links than this are paged: reported, not expanded.")]
+EdgesOpt = Annotated[int, typer.Option("--max-edges", help="Stop expanding once the trace has this many edges.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+
+
+def _amt(v: int | None) -> str:
+    return "-" if v is None else f"{v:,}"
+
+
+def _endpoint_table(doc: dict[str, Any], title: str) -> Table:
+    t = Table(title=title, title_justify="left")
+    for col in ("address", "entity", "category", "cluster", "amount", "hops", "why it stopped"):
+        t.add_column(col, justify="right" if col in ("amount", "hops", "cluster") else "left")
+    for ep, why in zip(doc["endpoints"], doc["provenance"]["endpoint_reasons"], strict=True):
+        t.add_row(ep["address"] or "-", ep["entity"] or "", ep["category"] or "",
+                  "" if ep["cluster"] is None else str(ep["cluster"]), _amt(ep["amount"]), str(ep["hops"]), why)
+    return t
+
+
+def _limits(doc: dict[str, Any]) -> None:
+    for hit in doc.get("provenance", {}).get("limits_hit", []):
+        info = ", ".join(f"{k}={v}" for k, v in hit.items() if k not in ("limit", "value", "degrees"))
+        err_console.print(f"[yellow]limit hit:[/] --{hit['limit'].replace('_', '-')} {hit['value']} ({info})")
+
+
+def _write_csv(doc: dict[str, Any], path: Path) -> None:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["kind", "hop", "txid", "from", "to", "amount", "taint", "asset", "height", "time", "entity",
+                    "category", "reason"])
+        for e in doc["edges"]:
+            w.writerow(["edge", e["hop"], e["txid"], e["from"], e["to"], e["amount"], e["taint"], e["asset"],
+                        e["height"], e["time"], "", "", ""])
+        for ep, why in zip(doc["endpoints"], doc["provenance"]["endpoint_reasons"], strict=True):
+            w.writerow(["endpoint", ep["hops"], "", "", ep["address"], ep["amount"], "", "", "", "", ep["entity"] or "",
+                        ep["category"] or "", why])
+
+
+def _run(direction: str, source: str, policy: str, max_hops: int, min_amount: int, stop_at: str | None,
+         compare_policies: bool, csv_path: Path | None, sankey: bool, json_: bool, chain: str | None,
+         asset: str | None, max_degree: int, max_edges: int) -> None:
+    kw: dict[str, Any] = {"max_hops": max_hops, "min_amount": min_amount, "stop_at": stop_at, "chain": chain,
+                          "asset": asset, "max_degree": max_degree, "max_edges": max_edges}
+    with open_workspace(read_only=True) as ws:
+        if compare_policies:
+            result = ws.trace_compare_policies(source, direction, **kw)
+        elif sankey:
+            result = ws.trace_sankey(source, direction, policy, **kw)
+        else:
+            result = ws.trace(source, direction, policy, **kw)
+    if csv_path is not None and not compare_policies and not sankey:
+        _write_csv(result, csv_path)
+        err_console.print(f"wrote {len(result['edges'])} edges and {len(result['endpoints'])} endpoints to {csv_path}")
+    if json_:
+        print_json(result)
+        return
+    if compare_policies:
+        t = Table(title=f"{direction} trace of {source}: every endpoint under every policy", title_justify="left")
+        for col in ("address", "entity", "category", "why", *result["policies"]):
+            t.add_column(col, justify="right" if col in result["policies"] else "left")
+        for r in result["rows"]:
+            t.add_row(r["address"] or "-", r["entity"] or "", r["category"] or "", r["reason"],
+                      *[_amt(r["amounts"][p]) for p in result["policies"]])
+        out_console.print(t)
+        return
+    if sankey:
+        for link in result["links"]:
+            a, b = result["nodes"][link["source"]], result["nodes"][link["target"]]
+            out_console.print(f"{a['column']}:{a['name']} -> {b['column']}:{b['name']}  {_amt(link['value'])}")
+        return
+    tot = result["provenance"]["totals"]
+    out_console.print(_endpoint_table(result, f"{direction} trace of {source} under {result['policy']}: "
+                                              f"{len(result['edges'])} edges"))
+    out_console.print(f"source {_amt(tot['source_amount'])} = endpoints {_amt(tot['endpoints'])} + fees "
+                      f"{_amt(tot['fees'])} + cut off {_amt(tot['cut_off'])}"
+                      + ("" if result["provenance"]["conserved"] else "  (poison: amounts are not conserved)"))
+    _limits(result)
+
+
+@app.command()
+def forward(source: SourceArg, policy: PolicyOpt = "haircut", max_hops: HopsOpt = 10, min_amount: MinOpt = 0,
+            stop_at: StopOpt = None,
+            compare_policies: Annotated[bool, typer.Option("--compare-policies", help="One table: every endpoint's "
+                                                           "amount under every policy.")] = False,
+            csv_path: Annotated[Path | None, typer.Option("--csv", help="Also write edges and endpoints to this "
+                                                                       "CSV file.")] = None,
+            sankey: Annotated[bool, typer.Option("--sankey", help="Print the aggregate for a Sankey diagram "
+                                                                  "(nodes per hop and entity).")] = False,
+            json_: JsonOpt = False, chain: ChainOpt = None, asset: AssetOpt = None, max_degree: DegreeOpt = 5000,
+            max_edges: EdgesOpt = 1_000_000) -> None:
+    """Where did the money go: follow value from SOURCE to where it stops (services, unspent, hop limit)."""
+    _run("forward", source, policy, max_hops, min_amount, stop_at, compare_policies, csv_path, sankey, json_, chain,
+         asset, max_degree, max_edges)
+
+
+@app.command()
+def backward(source: SourceArg, policy: PolicyOpt = "haircut", max_hops: HopsOpt = 10, min_amount: MinOpt = 0,
+             stop_at: StopOpt = None,
+             compare_policies: Annotated[bool, typer.Option("--compare-policies", help="One table: every "
+                                                            "endpoint's amount under every policy.")] = False,
+             csv_path: Annotated[Path | None, typer.Option("--csv", help="Also write edges and endpoints to this "
+                                                                        "CSV file.")] = None,
+             sankey: Annotated[bool, typer.Option("--sankey", help="Print the aggregate for a Sankey "
+                                                                   "diagram.")] = False,
+             json_: JsonOpt = False, chain: ChainOpt = None, asset: AssetOpt = None, max_degree: DegreeOpt = 5000,
+             max_edges: EdgesOpt = 1_000_000) -> None:
+    """Where did the money come from: follow value back from SOURCE to its origins."""
+    _run("backward", source, policy, max_hops, min_amount, stop_at, compare_policies, csv_path, sankey, json_, chain,
+         asset, max_degree, max_edges)
+
+
+@app.command()
+def exposure(source: SourceArg,
+             direction: Annotated[str, typer.Option(help="forward (destination of funds) or backward (source "
+                                                         "of funds).")] = "forward",
+             policy: PolicyOpt = "haircut", max_hops: HopsOpt = 6, json_: JsonOpt = False,
+             chain: ChainOpt = None) -> None:
+    """Direct and indirect exposure to attributed services, by category and entity."""
+    with open_workspace(read_only=True) as ws:
+        r = ws.exposure(source, direction, policy, max_hops=max_hops, chain=chain)
+    if json_:
+        print_json(r)
+        return
+    t = Table(title=f"exposure ({r['direction']}, {r['policy']}) of {source}: total {_amt(r['total'])}",
+              title_justify="left")
+    for col in ("category", "entity", "direct", "indirect", "total", "share"):
+        t.add_column(col, justify="left" if col in ("category", "entity") else "right")
+    for row in r["by_entity"]:
+        t.add_row(row["category"], row["entity"], _amt(row["direct"]), _amt(row["indirect"]), _amt(row["total"]),
+                  f"{row['share']:.1%}")
+    out_console.print(t)
+    out_console.print(f"unattributed {_amt(r['unattributed'])}, fees {_amt(r['fees'])}, cut off {_amt(r['cut_off'])}")
+
+
+@app.command()
+def peel(source: Annotated[str, typer.Argument(help="TXID:VOUT where the chain starts.")],
+         max_hops: Annotated[int, typer.Option("--max-hops", help="Follow at most this many steps.")] = 100,
+         json_: JsonOpt = False, chain: ChainOpt = None) -> None:
+    """Follow a peel chain: at each transaction keep to the change output, with the evidence for it."""
+    with open_workspace(read_only=True) as ws:
+        r = ws.peel_chain(source, max_hops=max_hops, chain=chain)
+    if json_:
+        print_json(r)
+        return
+    for s in r["steps"]:
+        out_console.print(f"{s['hop']:>4} {s['txid']}  peel {_amt(s['peeled']['value'])} -> {s['peeled']['address']}"
+                          f"  change {_amt(s['change']['value'])}  [{s['evidence']['heuristic']} "
+                          f"{s['evidence']['confidence']:.2f}]")
+    out_console.print(f"{r['hops']} step(s); ended: {r['ended']}")
+
+
+def path(src: Annotated[str, typer.Argument(metavar="FROM", help="Address or cluster:ID.")],
+         dst: Annotated[str, typer.Argument(metavar="TO", help="Address or cluster:ID.")],
+         max_depth: Annotated[int, typer.Option("--max-depth", help="Most transactions on the path.")] = 6,
+         max_degree: Annotated[int, typer.Option("--max-degree", help="Skip transactions/addresses with more "
+                                                                       "links than this (hubs).")] = 1000,
+         json_: JsonOpt = False, chain: ChainOpt = None) -> None:
+    """The shortest money-flow path from FROM to TO, with its transactions."""
+    with open_workspace(read_only=True) as ws:
+        r = ws.path(src, dst, max_depth=max_depth, max_degree=max_degree, chain=chain)
+    if json_:
+        print_json(r)
+        return
+    for s in r["steps"]:
+        out_console.print(f"{s['hop']:>3} {s['txid']}  {s['from']} -> {s['to']}  {_amt(s['amount'])}  "
+                          f"height {s['height']}")
+    sys.stdout.flush()
