@@ -36,9 +36,9 @@ COIN = 100_000_000
 ETHER = 10**18
 USDT = 10**6
 #: share of ordinary wallets by the script type they use (outputs created in 2024; see docs/training.md)
-SCRIPT_MIX = {"p2wpkh": 0.56, "p2tr": 0.12, "p2sh": 0.16, "p2pkh": 0.16}
+SCRIPT_MIX = {"p2wpkh": 0.46, "p2tr": 0.18, "p2sh": 0.17, "p2pkh": 0.19}
 #: probability that an ordinary wallet is a "reuser" (pays change back / receives on used addresses)
-REUSER_SHARE = 0.25
+REUSER_SHARE = 0.35
 REUSER_P = 0.8
 #: median and log-sd of fee rates (sat/vB)
 FEERATE_MEDIAN = 9.0
@@ -93,7 +93,7 @@ class Economy:
                          tagged=bool(rng.random() < tag_share))
             hot = BtcWallet(e, "p2wpkh", reuse=1.0, role="hot")
             cold = BtcWallet(e, "p2sh", reuse=1.0, role="cold")
-            deps = BtcWallet(e, "p2wpkh", role="deposit")
+            deps = BtcWallet(e, "p2sh" if k % 2 else "p2wpkh", role="deposit")
             for _ in range(2):
                 btc.new_address(hot)
             btc.new_address(cold)

@@ -5,7 +5,7 @@ catalogs under ``locales/``). Questions have machine-checkable answers of five k
 
 - ``amounts``: which services received proceeds and how much (``{"Orca Exchange": "0.5 BTC"}``);
 - ``set``: a set of addresses (deposit addresses to request records for, a perpetrator's cluster);
-- ``choice``: one option (the mixer type);
+- the mixer question is a ``set`` of options (a world can combine two kinds of mixing);
 - ``txid``: a transaction (the cross-chain hop's arrival).
 
 Hints are specific to the world (they point at a transaction or address of the case) and cost points.
@@ -89,7 +89,7 @@ Q_CLUSTER_WHO = {
 Q_FORMAT = {
     "amounts": _m("one line per service: NAME = AMOUNT ASSET, e.g. \"Orca Exchange = 0.5 BTC\""),
     "set": _m("one address per line"),
-    "choice": _m("one of: {options}"),
+    "choice": _m("one or more of: {options}"),
     "txid": _m("a transaction id (hex)"),
 }
 HINTS = {
@@ -166,9 +166,8 @@ def questions_for(key: AnswerKey, lang: str = "en") -> list[Question]:
                            hints("exchanges", txid=first_cash.txids[0])))
         qs.append(Question("deposit_addresses", "set", 20, _(Q_TEXT["deposit_addresses"]), _(Q_FORMAT["set"]),
                            hints("deposit_addresses", address=first_cash.address)))
-    mixer = a.get("mixer", {}).get("type", "none") if isinstance(a.get("mixer"), dict) else "none"
     mtx = (key.facts.get("coinjoin_txs") or key.facts.get("mixer_txs") or [""])[0]
-    qs.append(Question("mixer", "choice", 10, _(Q_TEXT["mixer"]),
+    qs.append(Question("mixer", "set", 10, _(Q_TEXT["mixer"]),
                        _(Q_FORMAT["choice"]).format(options=", ".join(MIXER_TYPES)),
                        hints("mixer", txid=mtx) if mtx else (_(HINTS["mixer"][0]),), MIXER_TYPES))
     if a.get("cluster"):
@@ -179,7 +178,6 @@ def questions_for(key: AnswerKey, lang: str = "en") -> list[Question]:
     if key.hops:
         qs.append(Question("hop", "txid", 20, _(Q_TEXT["hop"]), _(Q_FORMAT["txid"]),
                            hints("hop", txid=key.hops[0].from_txid)))
-    del mixer
     return qs
 
 

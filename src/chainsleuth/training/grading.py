@@ -7,7 +7,8 @@ used, never below zero):
   within 10%, 0.25 when the service is named with a wrong amount; each wrongly named service takes 0.25
   off; divided by the number of true (service, asset) pairs.
 - ``set``: the F1 score of the listed set against the true set (precision and recall both count).
-- ``choice``: 1 or 0.
+- the mixer question: the F1 score of the named kinds of mixing against the true ones (``none`` when
+  there was no mixing).
 - ``txid``: 1 for the arrival transaction of the hop, 0.5 for its departure transaction.
 
 >>> _parse_amount("1.5 BTC")
@@ -159,9 +160,10 @@ def _grade_one(qid: str, kind: str, val: Any, key: AnswerKey, names: dict[str, s
         f1, _h, _x = _f1(_as_set(val or []), truth_s)
         return text, f1, ""
     if qid == "mixer":
-        m = a.get("mixer", {}).get("type", "none") if isinstance(a.get("mixer"), dict) else "none"
-        text = _(F_MIXER).format(answer=_(MIXER_LABEL[m]))
-        return text, 1.0 if str(val or "").strip().lower() == m else 0.0, ""
+        types = set(a["mixer"]["types"]) if isinstance(a.get("mixer"), dict) else {"none"}
+        text = _(F_MIXER).format(answer=", ".join(_(MIXER_LABEL[m]) for m in sorted(types)))
+        f1, _h, _x = _f1({x.lower() for x in _as_set(val or [])}, types)
+        return text, f1, ""
     if qid == "cluster":
         truth_s = {_norm(x) for x in a["cluster"]["addresses"]}
         f1, hit, extra = _f1(_as_set(val or []), truth_s)

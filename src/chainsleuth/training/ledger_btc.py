@@ -206,12 +206,20 @@ class BtcLedger:
     def pay(self, wallet: BtcWallet, payments: list[tuple[int, int]], *, feerate: float, kind: str,
             largest_first: bool = False) -> int | None:
         """Select coins and pay; ``None`` when the wallet cannot afford it."""
-        need = sum(v for _, v in payments) + int(self.vsize([wallet.script_type] * 3,
-                                                            [wallet.script_type] * (len(payments) + 1)) * feerate)
-        inputs = self.select(wallet, need, largest_first=largest_first)
-        if not inputs:
-            return None
-        return self.spend(wallet, inputs, payments, feerate=feerate, kind=kind)
+        pay = sum(v for _, v in payments)
+        out_types = [self.addr_type[a] for a, _ in payments] + [wallet.script_type]
+        n_guess = 1
+        for _ in range(4):
+            need = pay + int(self.vsize([wallet.script_type] * n_guess, out_types) * feerate) + 1
+            inputs = self.select(wallet, need, largest_first=largest_first)
+            if not inputs:
+                return None
+            in_types = [self.addr_type[self.out_addr[o]] for o in inputs]
+            fee = int(self.vsize(in_types, out_types) * feerate)
+            if sum(self.out_value[o] for o in inputs) >= pay + fee:
+                return self.spend(wallet, inputs, payments, feerate=feerate, kind=kind)
+            n_guess = len(inputs) + 2
+        return None
 
     def sweep(self, wallet: BtcWallet, inputs: list[int], to: int, *, feerate: float, kind: str) -> int:
         """Move ``inputs`` whole to one address (consolidation, forwarding): one output, value minus fee."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -159,21 +160,20 @@ def tagpack_yaml(world: World) -> str:
         "description: Tags an investigator would have for this case's services; partial by design.",
         "lastmod: " + _date(world.btc.block_time[-1]),
         "confidence: service_data",
-        "is_public: true",
         "tags:",
     ]
     ents = {e.id: e for e in world.entities}
     btc_tag = _btc_tagged_addresses(world)
     for a in btc_tag:
         e = ents[key.owners[f"btc:{world.btc_addresses[a]}"]]
-        lines += _tag(world.btc_addresses[a], "BTC", e.name, e.category)
+        lines += _tag(world.btc_addresses[a], "BTC", e.name, e.category, e.name)
     for a, owner in enumerate(world.evm.acct_owner):
         e = world.entities[owner]
         if not e.tagged:
             continue
         label = world.evm.acct_label[a]
         if label in ("hot wallet", "USDT", "DEX pair", "bridge", "OTC desk") or label.endswith("ETH pool"):
-            lines += _tag(world.evm.address(a), "ETH", f"{e.name} {label}".strip(), e.category)
+            lines += _tag(world.evm.address(a), "ETH", f"{e.name} {label}".strip(), e.category, e.name)
     return "\n".join(lines) + "\n"
 
 
@@ -201,9 +201,10 @@ def _btc_tagged_addresses(world: World) -> list[int]:
     return out
 
 
-def _tag(address: str, currency: str, label: str, category: str) -> list[str]:
+def _tag(address: str, currency: str, label: str, category: str, entity: str) -> list[str]:
+    actor = re.sub(r"[^a-z0-9]+", "_", entity.lower()).strip("_")
     return [f"- address: '{address}'", f"  currency: {currency}", f"  network: {currency}",
-            f"  label: {json.dumps(label)}",
+            f"  label: {json.dumps(label)}", f"  actor: {actor}",
             f"  category: {category}", "  source: https://example.org/chainsleuth-training"]
 
 

@@ -78,6 +78,13 @@ class _Case:
         #: (question role, entity, chain) of the cluster question
         self.cluster: tuple[str, int, str] | None = None
 
+    def mixed(self, kind: str, entity: int) -> None:
+        """Record that the proceeds passed through mixing of ``kind`` (in order; a world can have two)."""
+        m = self.w.answers.setdefault("mixer", {"type": kind, "types": [], "entities": []})
+        if kind not in m["types"]:
+            m["types"].append(kind)
+            m["entities"].append(Ref("entity", entity))
+
     # -- amounts and time
     def noisy(self, v: int) -> int:
         if self.lv.noise == 0:
@@ -164,7 +171,7 @@ class _Case:
         mi = int(self.rng.integers(len(eco.mixers)))
         deps, reserve = eco.mixers[mi]
         t, _, v = self.send(src, deps, amount, "mixer deposit")
-        self.w.answers.setdefault("mixer", {"type": "custodial", "entity": Ref("entity", deps.entity)})
+        self.mixed("custodial", deps.entity)
         self.w.facts.setdefault("mixer_txs", []).append(Ref("btc-tx", t))
         yield int(self.rng.integers(2, 8))
         out = int(v * (1 - self.rng.uniform(0.02, 0.03)))
@@ -184,7 +191,7 @@ class _Case:
         inputs = list(src.utxos)
         t, mine = self.eco.wasabi_round(self.fr(), extra=[(src, inputs)])
         outs = mine.get(0, [])
-        self.w.answers["mixer"] = {"type": "coinjoin-wasabi", "entity": Ref("entity", self.eco.wasabi.entity)}
+        self.mixed("coinjoin-wasabi", self.eco.wasabi.entity)
         self.w.facts.setdefault("coinjoin_txs", []).append(Ref("btc-tx", t))
         v = sum(btc.out_value[o] for o in outs)
         self.w.step("btc", t, src.entity, src.entity, v, "BTC", "coinjoin (Wasabi-style)")
@@ -254,7 +261,7 @@ class _Case:
         t0 = btc.out_tx[premix[0]]
         self.w.step("btc", t0, src.entity, src.entity, sum(btc.out_value[o] for o in premix), "BTC",
                     "whirlpool tx0 (premix)")
-        self.w.answers["mixer"] = {"type": "coinjoin-whirlpool", "entity": Ref("entity", self.eco.whirlpool.entity)}
+        self.mixed("coinjoin-whirlpool", self.eco.whirlpool.entity)
         yield 1
         for o in premix:
             t = self.eco.whirlpool_round(self.fr(), extra=[(src, o)], denom=denom)
@@ -652,7 +659,7 @@ def exchange_hack(*, difficulty: int, seed: np.random.Generator, size: int = DEF
                     w.step("eth", t, h_e, eco.pool_entity, denom * ETHER, "ETH", f"mixing pool deposit ({denom} ETH)")
                     w.facts.setdefault("mixer_txs", []).append(Ref("eth-tx", t))
                 yield int(rng.integers(1, 3))
-            w.answers["mixer"] = {"type": "mixing-pool", "entity": Ref("entity", eco.pool_entity)}
+            c.mixed("mixing-pool", eco.pool_entity)
             yield c.dormant() + 1
             for _ in range(n_out):
                 fresh = evm.new_account(h_e)
@@ -756,7 +763,7 @@ def sanctions_evasion(*, difficulty: int, seed: np.random.Generator, size: int =
             assert res is not None
             t, _mine = res
             w.step("btc", t, s_e, s_e, amount, "BTC", "coinjoin (JoinMarket-style)")
-            w.answers["mixer"] = {"type": "coinjoin-joinmarket", "entity": Ref("entity", s_e)}
+            c.mixed("coinjoin-joinmarket", s_e)
             w.facts.setdefault("coinjoin_txs", []).append(Ref("btc-tx", t))
             yield c.dormant() + 1
         nested_deposit(cur, None, "deposit at nested exchange", record=True)
