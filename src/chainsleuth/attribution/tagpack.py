@@ -77,7 +77,31 @@ def parse_tagpack(text: str, *, file: str, uri: str, content_hash: str, taxonomy
     scanned = scan_tagpack(text, file=file)
     header, header_lines, items = scanned if scanned is not None else yaml_tagpack(text, file=file)
     return _build(header, header_lines, items, file=file, uri=uri, content_hash=content_hash, taxonomy=taxonomy,
-                  tlp=tlp)
+                  tlp=tlp, locate=_locator(text))
+
+
+def _locator(text: str) -> Callable[[int, str], int]:
+    """(tag line, field) -> the line of that field in the tag, for error messages (computed on demand)."""
+    cache: list[list[str]] = []
+
+    def locate(line: int, field: str) -> int:
+        if not cache:
+            cache.append(text.split("\n"))
+        lines = cache[0]
+        start = line - 1
+        if not 0 <= start < len(lines):
+            return line
+        indent = len(lines[start]) - len(lines[start].lstrip(" "))
+        for j in range(start, min(len(lines), start + 500)):
+            s = lines[j]
+            body = s.lstrip(" ")
+            if j > start and body and (len(s) - len(body)) <= indent and body.startswith("- "):
+                break
+            if body.removeprefix("- ").startswith(field + ":"):
+                return j + 1
+        return line
+
+    return locate
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -360,7 +384,8 @@ def build_pack(header: dict[str, Any], items: list[tuple[int, dict[str, Any]]], 
 
 
 def _build(header: dict[str, Any], header_lines: dict[str, int], items: list[tuple[int, dict[str, Any]]], *,
-           file: str, uri: str, content_hash: str, taxonomy: Taxonomy, tlp: str | None) -> ParsedPack:
+           file: str, uri: str, content_hash: str, taxonomy: Taxonomy, tlp: str | None,
+           locate: Callable[[int, str], int] = lambda line, field: line) -> ParsedPack:
     ck = _Checker(taxonomy)
     errors: list[PackIssue] = []
     warnings: list[PackIssue] = []
@@ -377,17 +402,17 @@ def _build(header: dict[str, Any], header_lines: dict[str, int], items: list[tup
     # header
     for f in ck.mandatory_header:
         if f != "tags" and f not in header:
-            err(1, f, None, f"mandatory header field {f!r} is missing")
+            err(1, f, None, "mandatory header field is missing")
     defaults: dict[str, Any] = {}
     for f, v in header.items():
         line = header_lines.get(f)
         if f not in ck.header_fields and f not in ck.tag_fields:
-            err(line, f, v, f"field {f!r} is not allowed in the header; allowed: "
+            err(line, f, v, "is not allowed in the header; allowed: "
                             f"{', '.join(sorted(set(ck.header_fields) | set(ck.tag_fields)))}")
             continue
         msg = ck.check(f, v)
         if msg:
-            err(line, f, v, f"header field {f!r} {msg}")
+            err(line, f, v, msg)
         if f in ck.tag_fields:
             defaults[f] = v
     if "is_public" in header:
@@ -409,14 +434,14 @@ def _build(header: dict[str, Any], header_lines: dict[str, int], items: list[tup
             continue
         for f, v in t.items():
             if f not in allowed:
-                err(line, f, v, f"field {f!r} is not allowed in a tag; allowed: {', '.join(sorted(allowed))}")
+                err(locate(line, f), f, v, f"is not allowed in a tag; allowed: {', '.join(sorted(allowed))}")
                 continue
             msg = ck.check(f, v)
             if msg:
-                err(line, f, v, msg)
+                err(locate(line, f), f, v, msg)
         for f in tag_mandatory:
             if f not in t:
-                err(line, f, None, f"mandatory tag field {f!r} is missing")
+                err(line, f, None, "mandatory tag field is missing")
         has_a = t.get("address", defaults.get("address")) is not None
         has_t = t.get("tx_hash", defaults.get("tx_hash")) is not None
         if has_a == has_t:
