@@ -189,7 +189,7 @@ class Workspace:
             return self._ingest_account_blocks(src, start, end, head=head, chain_id=chain_id, notes=notes, t0=t0,
                                                reorged=reorged)
         finally:
-            src.client.close()
+            src.close()
 
     def _ingest_account_blocks(self, src: Any, start: int, end: int, *, head: int, chain_id: int | None,
                                notes: list[str], t0: float, reorged: int = 0) -> AccountIngestSummary:
@@ -1393,6 +1393,9 @@ class Workspace:
         for (chain, asset), sources in by_chain.items():
             src = ",".join(sources)
             asset_arg = None if asset in (None, "BTC", "ETH") else asset
+            if asset_arg and chain != "btc" and not self.store.graph.token_ids(chain, asset_arg):
+                moved = self.store.graph.tx_assets(chain, sources[0])   # no token metadata: the start tx's token
+                asset_arg = moved[0] if len(moved) == 1 else asset_arg
             for pol in policies:
                 doc = self.trace(src, "forward", pol, max_hops, 0, None, chain, asset=asset_arg)
                 traces.setdefault(f"{chain}:{asset or 'native'}", {"source": src, "chain": chain,

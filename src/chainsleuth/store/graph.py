@@ -154,6 +154,13 @@ class GraphStore:
             "SELECT tx_id, hash FROM account_txs WHERE chain = ? AND tx_id IN (SELECT unnest(?))",
             [chain, [int(x) for x in set(tx_ids)]]).fetchall()}
 
+    def tx_assets(self, chain: str, tx_hash: str) -> list[str]:
+        """Token contracts (address text) whose units a transaction moved."""
+        return [str(r[0]) for r in self.db.execute(
+            "SELECT DISTINCT a.address FROM transfers t JOIN account_txs x ON x.chain = t.chain AND x.tx_id = t.tx_id "
+            "JOIN addresses a ON a.chain = t.chain AND a.id = t.asset_id WHERE t.chain = ? AND x.hash = ? "
+            "AND t.kind = 'erc20' ORDER BY 1", [chain, tx_hash]).fetchall()]
+
     def token_ids(self, chain: str, symbol: str) -> list[int]:
         """Token contract ids whose symbol is ``symbol`` (case-insensitive)."""
         if not self._has_table("tokens"):
