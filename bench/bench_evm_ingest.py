@@ -225,7 +225,7 @@ def main() -> None:
             print(f"ratio (chainsleuth / ethereum-etl): blocks/s x{theirs['seconds'] / ours['seconds']:.2f}, "
                   f"transfers/s x{(ours['transfers'] / ours['seconds']) / (theirs['transfers'] / theirs['seconds']):.2f}")
     finally:
-        os.kill(proc.pid, signal.SIGTERM)
+        os.killpg(proc.pid, signal.SIGTERM)   # the process group started for anvil (wrapper and binary)
         proc.wait(timeout=10)
 
 

@@ -189,7 +189,7 @@ class Workspace:
             return self._ingest_account_blocks(src, start, end, head=head, chain_id=chain_id, notes=notes, t0=t0,
                                                reorged=reorged)
         finally:
-            src.client.close()
+            src.close()
 
     def _ingest_account_blocks(self, src: Any, start: int, end: int, *, head: int, chain_id: int | None,
                                notes: list[str], t0: float, reorged: int = 0) -> AccountIngestSummary:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import shutil
 import signal
 import socket
@@ -34,7 +35,10 @@ def _npm_tools() -> tuple[Path, Path]:
         subprocess.run(["npm", "ci", "--silent", "--no-audit", "--no-fund"], cwd=REPO, check=True, timeout=300)
     if not anvil.exists():
         pytest.fail(f"npm ci did not install {anvil}")
-    return anvil, solc
+    # prefer the native binary of the platform package (no node wrapper process in between)
+    native = sorted((REPO / "node_modules" / "@foundry-rs").glob("anvil-*/bin/anvil"))
+    runnable = [p for p in native if os.access(p, os.X_OK) and platform.system().lower() in p.parent.parent.name]
+    return (runnable[0] if runnable else anvil), solc
 
 
 def _free_port() -> int:
@@ -155,12 +159,13 @@ def _start_anvil(extra: list[str] | None = None) -> Node:
 
 
 def _stop(node: Node) -> None:
+    """Stop the anvil we started: its own process group (it was started in a new session), by its pid."""
     if node.proc.poll() is None:
-        os.kill(node.proc.pid, signal.SIGTERM)
+        os.killpg(node.proc.pid, signal.SIGTERM)
         try:
             node.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            os.kill(node.proc.pid, signal.SIGKILL)
+            os.killpg(node.proc.pid, signal.SIGKILL)
             node.proc.wait(timeout=10)
 
 

@@ -10,6 +10,7 @@ it), ``debug_traceBlockByNumber(n, callTracer)`` or ``trace_block(n)``, and ``et
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 import httpx
@@ -48,7 +49,7 @@ class EvmRpcSource:
     kind = "evm-rpc"
 
     def __init__(self, client: JsonRpcClient, chain: str, *, traces: str = "geth", blocks_per_batch: int = 20,
-                 known_tokens: set[str] | None = None) -> None:
+                 known_tokens: set[str] | None = None, workers: int = 4) -> None:
         if traces not in TRACE_MODES:
             raise InvalidInput(f"unknown trace mode {traces!r}; choose one of: {', '.join(TRACE_MODES)}",
                                field="--traces", value=traces)
@@ -58,7 +59,9 @@ class EvmRpcSource:
         self.traces = traces
         self.blocks_per_batch = max(1, blocks_per_batch)
         self.known_tokens: set[str] = set(known_tokens or ())
-        self._block_receipts: bool | None = None   # does the node have eth_getBlockReceipts?
+        self._block_receipts_ok: bool | None = None   # does the node have eth_getBlockReceipts?
+        self.workers = max(1, workers)
+        self._executors: dict[str, ThreadPoolExecutor] = {}
 
     # -- node facts --------------------------------------------------------------------------------
     def chain_id(self) -> int | None:
@@ -123,51 +126,92 @@ class EvmRpcSource:
             calls = [("trace_block", [hex(n)]) for n in numbers]
         return self.client.batch(calls)
 
-    def _receipts(self, blocks: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        out: dict[str, dict[str, Any]] = {}
-        with_txs = [b for b in blocks if b.get("transactions")]
-        if not with_txs:
-            return out
-        if self._block_receipts is not False:
-            res = self.client.batch([("eth_getBlockReceipts", [b["number"]]) for b in with_txs], errors="return")
-            missing = [r for r in res if isinstance(r, RpcErrorResult)]
-            if not missing:
-                self._block_receipts = True
-                for b, rs in zip(with_txs, res, strict=True):
-                    if rs is None:
-                        raise SourceError(f"the node at {self.endpoint} has no receipts for block "
-                                          f"{int(b['number'], 16)}", url=self.endpoint, method="eth_getBlockReceipts")
-                    for r in rs:
-                        out[r["transactionHash"].lower()] = r
-                return out
-            if self._block_receipts is None and all(r.method_missing for r in missing):
-                self._block_receipts = False
-            else:
-                r0 = missing[0]
-                raise SourceError(f"the node at {self.endpoint} answered eth_getBlockReceipts with error "
-                                  f"{r0.code}: {r0.message}", url=self.endpoint, method="eth_getBlockReceipts")
-        hashes = [t["hash"] for b in with_txs for t in b["transactions"]]
+    def _block_receipts(self, numbers: Sequence[int]) -> list[Any] | None:
+        """``eth_getBlockReceipts`` for each block; None when the node lacks the method."""
+        res = self.client.batch([("eth_getBlockReceipts", [hex(n)]) for n in numbers], errors="return")
+        missing = [r for r in res if isinstance(r, RpcErrorResult)]
+        if not missing:
+            self._block_receipts_ok = True
+            return res
+        if not self._block_receipts_ok and all(r.method_missing for r in missing):
+            self._block_receipts_ok = False
+            return None
+        raise SourceError(f"the node at {self.endpoint} answered eth_getBlockReceipts with error "
+                          f"{missing[0].code}: {missing[0].message}", url=self.endpoint, method="eth_getBlockReceipts")
+
+    def _tx_receipts(self, hashes: Sequence[str]) -> list[Any]:
         res = self.client.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
         for h, r in zip(hashes, res, strict=True):
             if r is None:
                 raise SourceError(f"the node at {self.endpoint} has no receipt for transaction {h}",
                                   url=self.endpoint, method="eth_getTransactionReceipt", value=h)
-            out[h.lower()] = r
+        return res
+
+    def _parallel(self, fn: Any, items: Sequence[Any]) -> list[Any]:
+        """``fn`` over chunks of ``items`` on the worker threads, results concatenated in order."""
+        if not items:
+            return []
+        size = max(1, -(-len(items) // self.workers))
+        chunks = [items[i:i + size] for i in range(0, len(items), size)]
+        if len(chunks) == 1:
+            return list(fn(chunks[0]))
+        out: list[Any] = []
+        for part in self._pool().map(fn, chunks):
+            if part is None:
+                return None  # type: ignore[return-value]
+            out.extend(part)
         return out
+
+    def _pool(self, outer: bool = False) -> ThreadPoolExecutor:
+        """Worker threads: ``outer`` (3) runs the blocks/receipts/traces requests side by side, the inner
+        pool (``workers``) their chunks; two pools so that no task waits on a task queued behind it."""
+        key = "outer" if outer else "inner"
+        if key not in self._executors:
+            self._executors[key] = ThreadPoolExecutor(max_workers=3 if outer else self.workers,
+                                                      thread_name_prefix=f"evm-rpc-{key}")
+        return self._executors[key]
+
+    def close(self) -> None:
+        for ex in self._executors.values():
+            ex.shutdown(wait=True)
+        self._executors.clear()
+        self.client.close()
 
     def fetch(self, numbers: list[int]) -> AccountBatch:
         """One batch: the blocks ``numbers`` with receipts, traces and new tokens' metadata."""
-        raw_blocks = self.client.batch([("eth_getBlockByNumber", [hex(n), True]) for n in numbers])
+        def get_blocks(chunk: Sequence[int]) -> list[Any]:
+            return list(self.client.batch([("eth_getBlockByNumber", [hex(n), True]) for n in chunk]))
+
+        # blocks, receipts and traces are independent requests: send them side by side
+        outer = self._pool(outer=True)
+        jobs = {"blocks": outer.submit(self._parallel, get_blocks, numbers)}
+        if self._block_receipts_ok is not False:
+            jobs["receipts"] = outer.submit(self._parallel, self._block_receipts, numbers)
+        if self.traces != "none":
+            jobs["traces"] = outer.submit(self._parallel, self._trace_calls, numbers)
+        raw_blocks = jobs["blocks"].result()
         for n, b in zip(numbers, raw_blocks, strict=True):
             if b is None:
                 raise NotFound(f"block {n} is beyond the head of the node at {self.endpoint} "
                                f"({describe_call('eth_getBlockByNumber', [hex(n), True])} returned null)",
                                url=self.endpoint, method="eth_getBlockByNumber", block=n)
-        receipts = self._receipts(raw_blocks)
+        by_block = jobs["receipts"].result() if "receipts" in jobs else None
+        receipts: dict[str, dict[str, Any]] = {}
+        if by_block is not None:
+            for n, rs in zip(numbers, by_block, strict=True):
+                if rs is None:
+                    raise SourceError(f"the node at {self.endpoint} has no receipts for block {n}",
+                                      url=self.endpoint, method="eth_getBlockReceipts", block=n)
+                for r in rs:
+                    receipts[r["transactionHash"].lower()] = r
+        else:
+            hashes = [t["hash"] for b in raw_blocks for t in (b.get("transactions") or []) if isinstance(t, dict)]
+            for r in self._parallel(self._tx_receipts, hashes):
+                receipts[r["transactionHash"].lower()] = r
         traces: list[Any] = []
-        if self.traces != "none":
+        if "traces" in jobs:
             try:
-                traces = self._trace_calls(numbers)
+                traces = jobs["traces"].result()
             except Unsupported:
                 self.check_traces(numbers[0])
                 raise
@@ -237,7 +281,7 @@ class EvmRpcSource:
 def open_evm_source(uri: str, chain: str, *, traces: str = "geth", timeout: float = 30.0, retries: int = 5,
                     transport: httpx.BaseTransport | None = None, max_batch: int = 100,
                     rate_limit: float | None = None, blocks_per_batch: int = 20,
-                    known_tokens: set[str] | None = None) -> EvmRpcSource:
+                    known_tokens: set[str] | None = None, workers: int = 4) -> EvmRpcSource:
     """Pick the adapter from the URI scheme: ``http(s)://`` a live node; ``replay:DIR`` recorded responses
     (ethereum-etl's file naming) served through the same client code path."""
     scheme = uri.split(":", 1)[0].lower() if ":" in uri else ""
@@ -253,4 +297,5 @@ def open_evm_source(uri: str, chain: str, *, traces: str = "geth", timeout: floa
                            transport=transport, max_batch=max_batch, rate_limit=rate_limit)
     if scheme == "replay":
         client.safe_url = uri
-    return EvmRpcSource(client, chain, traces=traces, blocks_per_batch=blocks_per_batch, known_tokens=known_tokens)
+    return EvmRpcSource(client, chain, traces=traces, blocks_per_batch=blocks_per_batch, known_tokens=known_tokens,
+                        workers=workers)
