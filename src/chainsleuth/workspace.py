@@ -1265,7 +1265,7 @@ class Workspace:
             raise NotFound(f"address {s} is not in this workspace on {chain}", value=s)
         return np.asarray([aid], dtype=np.int64)
 
-    def path(self, src: str, dst: str, *, max_depth: int = 6, max_degree: int = 1000,
+    def find_path(self, src: str, dst: str, *, max_depth: int = 6, max_degree: int = 1000,
              chain: str | None = None) -> dict[str, Any]:
         """Shortest money-flow path from ``src`` to ``dst`` (addresses or ``cluster:ID``), with its transactions.
 

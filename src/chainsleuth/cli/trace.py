@@ -190,7 +190,7 @@ def path(src: Annotated[str, typer.Argument(metavar="FROM", help="Address or clu
          json_: JsonOpt = False, chain: ChainOpt = None) -> None:
     """The shortest money-flow path from FROM to TO, with its transactions."""
     with open_workspace(read_only=True) as ws:
-        r = ws.path(src, dst, max_depth=max_depth, max_degree=max_degree, chain=chain)
+        r = ws.find_path(src, dst, max_depth=max_depth, max_degree=max_degree, chain=chain)
     if json_:
         print_json(r)
         return
