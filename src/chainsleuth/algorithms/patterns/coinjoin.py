@@ -58,9 +58,10 @@ WASABI1_BASE_DENOMINATION_SAT = 10_000_000
 WASABI1_DENOMINATION_TOLERANCE_SAT = 2_000_000
 #: outputs; "at least 10 equal outputs" (Dumplings ``mostFrequentEqualOutputCount >= 10``)
 WASABI1_MIN_EQUAL_OUTPUTS = 10
-#: distinct input addresses; replaces Dumplings' ``inputCount >= mostFrequentEqualOutputCount``, which misses
-#: rounds where a participant takes several base-denomination outputs (as the training generator's rounds
-#: do); many distinct input addresses keep single-wallet batch payouts of 0.1 BTC out (this project)
+#: distinct input addresses; a round passes with Dumplings' ``inputCount >= mostFrequentEqualOutputCount``
+#: or with at least this many distinct input addresses: the second form catches rounds where a participant
+#: takes several base-denomination outputs (as the training generator's rounds do) while keeping a single
+#: wallet's batch payout of 0.1 BTC outputs out (this project)
 WASABI1_MIN_DISTINCT_INPUT_ADDRESSES = 5
 
 # -- Wasabi 2.0 / WabiSabi (Dumplings; BlockSci CRoCS fork ``isWasabi2CoinJoin``) ------------------------
@@ -236,7 +237,9 @@ def detect_coinjoins(t: TxArrays, *, chain: str = "btc", types: tuple[str, ...] 
     n_in, n_out = t.n_in, t.n_out
     ir, orow = t.in_tx_row, t.out_tx_row
     eq_val, eq_cnt, distinct_vals = _group_counts(orow, t.out_value, n)
-    _, _, distinct_in_addr = _group_counts(ir, t.in_address, n)
+    # an unresolved input counts as an address of its own: detection must not depend on knowing prevouts
+    in_addr = np.where(t.in_address >= 0, t.in_address, -2 - np.arange(len(t.in_address), dtype=np.int64))
+    _, _, distinct_in_addr = _group_counts(ir, in_addr, n)
     _, _, distinct_out_addr = _group_counts(orow, t.out_address, n)
     not_cb = ~t.is_coinbase
     kind = np.zeros(n, dtype=np.int8)
@@ -260,7 +263,8 @@ def detect_coinjoins(t: TxArrays, *, chain: str = "btc", types: tuple[str, ...] 
             hit &= t.height >= WASABI2_FIRST_BLOCK
         assign("wasabi2", hit)
     # Wasabi 1.x
-    assign("wasabi1", (eq_cnt >= WASABI1_MIN_EQUAL_OUTPUTS) & (distinct_in_addr >= WASABI1_MIN_DISTINCT_INPUT_ADDRESSES)
+    assign("wasabi1", (eq_cnt >= WASABI1_MIN_EQUAL_OUTPUTS)
+           & ((n_in >= eq_cnt) | (distinct_in_addr >= WASABI1_MIN_DISTINCT_INPUT_ADDRESSES))
            & (np.abs(eq_val - WASABI1_BASE_DENOMINATION_SAT) <= WASABI1_DENOMINATION_TOLERANCE_SAT))
     # Whirlpool
     assign("whirlpool", (n_in == WHIRLPOOL_PARTICIPANTS) & (n_out == WHIRLPOOL_PARTICIPANTS)
