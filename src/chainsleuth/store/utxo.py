@@ -115,20 +115,49 @@ class UtxoStore:
             )
             con.unregister("b_outputs")
             con.register("b_inputs", inputs)
+            # resolve this batch's inputs before inserting them (stored outputs and this batch's own), so the
+            # big inputs table is only appended to, never updated, on the usual in-order ingest
             con.execute(
-                "INSERT INTO inputs (chain, tx_id, n, prev_txid, prev_n, sequence, script_sig_size, witness_items) "
+                "CREATE OR REPLACE TEMP TABLE _bin AS "
                 "SELECT i.chain, t.tx_id, i.n, i.prev_txid, i.prev_n, i.sequence, i.script_sig_size, i.witness_items "
                 "FROM b_inputs i JOIN b_txs t ON t.block_hash = i.block_hash AND t.txid = i.txid"
             )
-            con.execute(
-                "INSERT INTO unresolved_inputs (chain, tx_id, n, prev_txid, prev_n) "
-                "SELECT i.chain, t.tx_id, i.n, i.prev_txid, i.prev_n "
-                "FROM b_inputs i JOIN b_txs t ON t.block_hash = i.block_hash AND t.txid = i.txid "
-                "WHERE i.prev_txid IS NOT NULL"
-            )
             con.unregister("b_inputs")
             con.unregister("b_txs")
-            resolved = self._resolve_prevouts(con, chain)
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE _bres AS "
+                "WITH p AS (SELECT txid, max(tx_id) AS tx_id FROM txs "
+                "           WHERE chain = ? AND txid IN (SELECT prev_txid FROM _bin) GROUP BY txid) "
+                "SELECT b.tx_id, b.n, p.tx_id AS prev_tx_id, b.prev_n, o.address_id, o.value "
+                "FROM _bin b JOIN p ON p.txid = b.prev_txid "
+                "JOIN outputs o ON o.chain = ? AND o.tx_id = p.tx_id AND o.n = b.prev_n",
+                [chain, chain],
+            )
+            con.execute(
+                "INSERT INTO inputs (chain, tx_id, n, prev_txid, prev_n, prev_tx_id, address_id, value, sequence, "
+                "script_sig_size, witness_items) "
+                "SELECT b.chain, b.tx_id, b.n, b.prev_txid, b.prev_n, r.prev_tx_id, r.address_id, r.value, b.sequence, "
+                "b.script_sig_size, b.witness_items "
+                "FROM _bin b LEFT JOIN _bres r ON r.tx_id = b.tx_id AND r.n = b.n"
+            )
+            con.execute(
+                "INSERT INTO unresolved_inputs (chain, tx_id, n, prev_txid, prev_n) "
+                "SELECT b.chain, b.tx_id, b.n, b.prev_txid, b.prev_n FROM _bin b "
+                "WHERE b.prev_txid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM _bres r WHERE r.tx_id = b.tx_id AND r.n = b.n)"
+            )
+            resolved = int(con.execute("SELECT count(*) FROM _bres").fetchall()[0][0])
+            if resolved:
+                con.execute(
+                    "UPDATE outputs SET spent_tx_id = r.tx_id, spent_n = r.n FROM _bres r "
+                    "WHERE outputs.chain = ? AND outputs.tx_id = r.prev_tx_id AND outputs.n = r.prev_n", [chain])
+                con.execute(
+                    "UPDATE txs SET input_value = s.v FROM ("
+                    "  SELECT b.tx_id, sum(r.value) AS v FROM _bin b LEFT JOIN _bres r ON r.tx_id = b.tx_id AND r.n = b.n"
+                    "  GROUP BY b.tx_id HAVING count(r.value) = count(*)) s "
+                    "WHERE txs.chain = ? AND txs.tx_id = s.tx_id", [chain])
+            con.execute("DROP TABLE _bres")
+            con.execute("DROP TABLE _bin")
+            resolved += self._resolve_prevouts(con, chain)
             heights = [h for h in blocks["height"].to_pylist() if h is not None]
             return WriteResult(
                 blocks_new=blocks.num_rows, txs_new=txs.num_rows, outputs_new=outputs.num_rows,

@@ -24,7 +24,6 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from hashlib import sha256
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -154,8 +153,9 @@ class BlockParser:
         self.i_sslen: list[int] = []
         self.i_wit: list[int] = []
 
-    def _lists(self) -> list[list[Any]]:
-        return [v for k, v in vars(self).items() if k[:2] in ("b_", "t_", "o_", "i_")]
+    def _marks(self) -> tuple[int, int, int, int]:
+        # the lists of each group (blocks, txs, outputs, inputs) have equal lengths between blocks
+        return len(self.b_hash), len(self.t_txid), len(self.o_value), len(self.i_seq)
 
     @property
     def n_txs(self) -> int:
@@ -174,7 +174,7 @@ class BlockParser:
         On any error nothing of this block stays in the column lists and ParseError names
         ``source_file`` and the byte offset (``source_offset`` is the file offset of ``buf[pos]``).
         """
-        marks = [len(x) for x in self._lists()]
+        marks = self._marks()
         try:
             end = self._parse_block(buf, pos, limit, source_file, source_offset)
             if exact and end != limit:
@@ -189,9 +189,11 @@ class BlockParser:
             self._rollback(marks)
             raise
 
-    def _rollback(self, marks: list[int]) -> None:
-        for lst, n in zip(self._lists(), marks, strict=True):
-            del lst[n:]
+    def _rollback(self, marks: tuple[int, int, int, int]) -> None:
+        group = {"b_": marks[0], "t_": marks[1], "o_": marks[2], "i_": marks[3]}
+        for k, v in vars(self).items():
+            if k[:2] in group:
+                del v[group[k[:2]]:]
 
     def _parse_block(self, buf: bytes, pos: int, limit: int, source_file: str, source_offset: int) -> int:
         if limit - pos < 81:
@@ -255,7 +257,7 @@ class BlockParser:
 
         They are kept in the tx/output/input lists with an empty block hash; for tests and tools.
         """
-        marks = [len(x) for x in self._lists()]
+        marks = self._marks()
         try:
             p, _, _ = self._parse_txs(buf, 0, len(buf), ntx, [], source_file, 0)
         except (IndexError, struct.error, ValueError) as e:
@@ -404,13 +406,13 @@ class BlockParser:
         chain = self.chain
         nb, nt, no, ni = len(self.b_hash), len(self.t_txid), len(self.o_value), len(self.i_seq)
         ntx_b = np.asarray(self.b_ntx, dtype=np.int64)
-        block_hash_arr = np.asarray(self.b_hash, dtype=object)
+        block_hashes = pa.array(self.b_hash, pa.string())
         if int(ntx_b.sum()) == nt:
-            tx_block = np.repeat(block_hash_arr, ntx_b)
+            tx_block_arr = block_hashes.take(pa.array(np.repeat(np.arange(nb, dtype=np.int64), ntx_b)))
             starts = np.cumsum(ntx_b) - ntx_b
             block_index = (np.arange(nt, dtype=np.int64) - np.repeat(starts, ntx_b)).astype(np.int32)
         else:  # transactions parsed without a block (parse_transactions)
-            tx_block = np.full(nt, "", dtype=object)
+            tx_block_arr = pa.array([""] * nt, pa.string())
             block_index = np.arange(nt, dtype=np.int32)
         size = np.asarray(self.t_size, dtype=np.int64)
         stripped = np.asarray(self.t_stripped, dtype=np.int64)
@@ -423,10 +425,9 @@ class BlockParser:
         output_value = out_cum[out_end] - out_cum[out_end - n_out] if nt else np.zeros(0, dtype=np.int64)
         is_cb = block_index == 0
         txids = _hex_column(self.t_txid)
-        tx_block_arr = pa.array(tx_block, pa.string())
         c = pa.scalar(chain)
         blocks = pa.table({
-            "chain": pa.repeat(c, nb), "hash": pa.array(self.b_hash, pa.string()),
+            "chain": pa.repeat(c, nb), "hash": block_hashes,
             "height": pa.array(self.b_height, pa.int64()), "height_source": pa.array(self.b_hsrc, pa.string()),
             "prev_hash": pa.array(self.b_prev, pa.string()), "merkle_root": pa.array(self.b_merkle, pa.string()),
             "time": pa.array(self.b_time, pa.int64()), "version": pa.array(self.b_version, pa.int64()),
