@@ -190,7 +190,8 @@ class GraphStore:
 
     def address_attributions(self, chain: str) -> dict[str, np.ndarray]:
         """Every tagged address of the chain that is in the workspace, one row per (address, tag) with a
-        category: ``address_id``, ``category``, ``entity`` (actor label, else tag label), ``source`` (pack URI),
+        category: ``address_id``, ``category``, ``entity`` (the actor's label from an ActorPack, else the tag's
+        label, else the actor id), ``source`` (pack URI),
         ``confidence`` (0-100, -1 unknown), ``cluster_definer``. Empty when no tags were imported."""
         empty = {"address_id": np.empty(0, dtype=np.int64), "category": np.empty(0, dtype=object),
                  "entity": np.empty(0, dtype=object), "source": np.empty(0, dtype=object),
@@ -200,7 +201,7 @@ class GraphStore:
         has_actors = self._has_table("tag_actors")
         actor_join = ("LEFT JOIN (SELECT actor_id, any_value(label) AS label FROM tag_actors GROUP BY actor_id) ac "
                       "ON ac.actor_id = t.actor " if has_actors else "")
-        entity = "coalesce(ac.label, t.actor, t.label)" if has_actors else "coalesce(t.actor, t.label)"
+        entity = "coalesce(ac.label, t.label, t.actor)" if has_actors else "coalesce(t.label, t.actor)"
         rows = self.db.execute(
             f"SELECT a.id, coalesce(t.category, ''), {entity}, p.uri, coalesce(t.confidence_level, -1), "
             "t.is_cluster_definer FROM tags t JOIN addresses a ON a.chain = t.chain AND a.address = t.identifier "
