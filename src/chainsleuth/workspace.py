@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -205,10 +206,22 @@ class Workspace:
         self.progress.start(f"ingest {chain} blocks {start}..{end}", total=end - start + 1, unit="blocks")
         n = start
         rereads = 0
+        # read the next batch from the node while this one is mapped and written (one reader thread)
+        ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evm-prefetch")
+        pending: dict[int, Future[Any]] = {}
         try:
             while n <= end:
                 numbers = list(range(n, min(end, n + src.blocks_per_batch - 1) + 1))
-                batch = src.fetch(numbers)
+                fut = pending.pop(n, None)
+                if fut is not None and len(fut.result().blocks) != len(numbers):
+                    fut = None
+                batch = fut.result() if fut is not None else src.fetch(numbers)
+                for stale in pending.values():
+                    stale.cancel()
+                pending.clear()
+                nxt = numbers[-1] + 1
+                if nxt <= end:
+                    pending[nxt] = ahead.submit(src.fetch, list(range(nxt, min(end, nxt + src.blocks_per_batch - 1) + 1)))
                 hashes = batch.blocks["hash"].to_pylist()
                 parents = batch.blocks["parent_hash"].to_pylist()
                 if any(parents[i] != hashes[i - 1] for i in range(1, len(hashes))):
@@ -243,6 +256,9 @@ class Workspace:
                 self.progress.advance(len(numbers), txs=new_t, transfers=new_x)
                 n = numbers[-1] + 1
         finally:
+            for f in pending.values():
+                f.cancel()
+            ahead.shutdown(wait=True)
             self.progress.finish()
             store.runs.finish(run_id, first_height=first, last_height=last, blocks=new_b, txs=new_t, skipped=0,
                               content_hash=digest.hexdigest(),
