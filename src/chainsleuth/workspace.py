@@ -272,17 +272,20 @@ class Workspace:
                                     seconds=round(time.perf_counter() - t0, 3))
 
     def _find_fork(self, src: Any, height: int, max_depth: int = 10_000) -> int:
-        """The highest stored block that is still on the node's chain (walking down from ``height``)."""
-        h = height
-        while h >= 0 and height - h <= max_depth:
-            lo = max(0, h - 15)
-            stored = self.store.account.block_hashes(src.chain, lo, h)
-            node = src.headers([k for k in range(lo, h + 1) if k in stored], allow_missing=True)
-            for k in range(h, lo - 1, -1):
-                if k not in stored or (k in node and node[k][0] == stored[k]):
+        """The highest stored block at or below ``height`` that is still on the node's chain (-1: none is)."""
+        h, checked = height, 0
+        while checked < max_depth:
+            stored = self.store.account.hashes_at_or_below(src.chain, h, 32)
+            if not stored:
+                return -1
+            node = src.headers([k for k, _ in stored], allow_missing=True)
+            for k, hsh in stored:
+                if k in node and node[k][0] == hsh:
                     return k
-            h = lo - 1
-        raise InvalidInput(f"reorg deeper than {max_depth} blocks below {height} on {src.chain}", block=height)
+            checked += len(stored)
+            h = stored[-1][0] - 1
+        raise InvalidInput(f"reorg deeper than {max_depth} stored blocks below {height} on {src.chain}",
+                           block=height)
 
     def ingest_etl(self, path: str | Path, *, chain: str = "eth") -> AccountIngestSummary:
         """Ingest an ethereum-etl export (a directory or files: blocks, transactions, receipts, logs,
@@ -816,8 +819,9 @@ class Workspace:
         ident = self._tag_identifier(address)
         c = get_chain(chain).name if chain and chain in CHAINS else chain
         tags = [self._tag_dict(t) for t in self.store.tags.tags_for(ident, c)]
-        for ch in ([c] if c else self.store.tags.find_chains(ident)):
-            tags += self._cluster_tags_of_address(ch, ident)
+        if self.store.clusters.sets():  # inherited tags need a clustering of a chain the address is on
+            for ch in ([c] if c else self.store.utxo.find_address_chains(ident)):
+                tags += self._cluster_tags_of_address(ch, ident)
         return tags
 
     def _address_tags(self, chain: str, address: str) -> list[dict[str, Any]]:

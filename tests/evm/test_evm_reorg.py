@@ -93,3 +93,32 @@ def test_evm_confirmations_keep_ingest_below_the_head(anvil: Any, tmp_path: Any)
     s = ws.ingest_evm_rpc(n.url, chain="eth-anvil", traces="parity", confirmations=3)
     assert (s.first_height, s.last_height) == (4, 5)
     ws.close()
+
+
+def test_evm_reorg_below_a_gap_in_the_stored_range(anvil: Any, tmp_path: Any) -> None:
+    """Blocks stored in two ranges (0..4 and 7..8); the chain reorganises at 3: every orphaned block goes,
+    also those below the gap."""
+    n = anvil
+    a0, a1 = n.accounts[:2]
+    n.mine(2)
+    snap = n.rpc("evm_snapshot")
+    for _ in range(7):
+        n.send(a0, _fresh("g-bob"), ETH)
+        n.mine()
+    ws = Workspace(tmp_path / "ws")
+    ws.ingest_evm_rpc(n.url, chain="eth-anvil", to=4, traces="parity")
+    ws.ingest_evm_rpc(n.url, chain="eth-anvil", from_=7, to=8, traces="parity")
+    old = set(ws.store.account.block_hashes("eth-anvil", 0, 99).values())
+    assert n.rpc("evm_revert", [snap]) is True
+    n.rpc("anvil_setNextBlockTimestamp", [int(n.rpc("eth_getBlockByNumber", ["latest", False])["timestamp"], 16) + 5])
+    for _ in range(8):
+        n.send(a1, _fresh("g-carol"), 2 * ETH)
+        n.mine()
+    s = ws.ingest_evm_rpc(n.url, chain="eth-anvil", traces="parity")
+    assert s.reorged_blocks == 4       # 3, 4, 7, 8
+    stored = ws.store.account.block_hashes("eth-anvil", 0, 99)
+    assert sorted(stored) == list(range(11))
+    assert all(n.rpc("eth_getBlockByNumber", [hex(k), False])["hash"] == h for k, h in stored.items())
+    assert _orphan_rows(ws, old - set(stored.values())) == 0
+    _check_balances(ws, n, [a0, a1, _fresh("g-bob"), _fresh("g-carol")])
+    ws.close()

@@ -189,6 +189,12 @@ class AccountStore:
             "SELECT number, hash FROM account_blocks WHERE chain = ? AND number BETWEEN ? AND ?", [chain, lo, hi]
         ).fetchall()}
 
+    def hashes_at_or_below(self, chain: str, height: int, limit: int) -> list[tuple[int, str]]:
+        """Up to ``limit`` stored (number, hash) at or below ``height``, highest first (fork search)."""
+        return [(int(n), str(h)) for n, h in self.db.execute(
+            "SELECT number, hash FROM account_blocks WHERE chain = ? AND number <= ? ORDER BY number DESC LIMIT ?",
+            [chain, height, limit]).fetchall()]
+
     def known_tokens(self, chain: str) -> set[str]:
         return {r[0] for r in self.db.execute(
             "SELECT a.address FROM tokens t JOIN addresses a ON a.chain = t.chain AND a.id = t.address_id "
