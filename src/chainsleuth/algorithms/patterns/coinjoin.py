@@ -56,8 +56,11 @@ COINJOIN_TYPES = ("wasabi2", "wasabi1", "whirlpool", "joinmarket", "generic")
 WASABI1_BASE_DENOMINATION_SAT = 10_000_000
 #: satoshi; the base denomination drifted within 0.02 BTC (Dumplings ``WasabiBaseDenominationPrecision``)
 WASABI1_DENOMINATION_TOLERANCE_SAT = 2_000_000
-#: outputs; "at least 10 equal outputs" (Dumplings ``mostFrequentEqualOutputCount >= 10``)
-WASABI1_MIN_EQUAL_OUTPUTS = 10
+#: outputs; Dumplings counts Wasabi 1.x volume with at least 10 equal outputs
+#: (``mostFrequentEqualOutputCount >= 10``). Here a detection removes a transaction from co-spend, where a
+#: false detection only costs recall and a missed round merges strangers, so smaller rounds count too
+#: (this project; measured in docs/heuristics/coinjoin-detection.md)
+WASABI1_MIN_EQUAL_OUTPUTS = 5
 #: distinct input addresses; a round passes with Dumplings' ``inputCount >= mostFrequentEqualOutputCount``
 #: or with at least this many distinct input addresses: the second form catches rounds where a participant
 #: takes several base-denomination outputs (as the training generator's rounds do) while keeping a single
