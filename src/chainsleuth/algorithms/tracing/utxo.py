@@ -104,8 +104,11 @@ class UtxoGraph:
 
     @property
     def degree(self) -> np.ndarray:
-        """Inputs plus outputs per transaction."""
-        return np.diff(self.tx_in_ptr) + np.diff(self.tx_out_ptr)
+        """Inputs plus outputs per transaction (computed once)."""
+        d = self.extra.get("_degree")
+        if d is None:
+            d = self.extra["_degree"] = np.diff(self.tx_in_ptr) + np.diff(self.tx_out_ptr)
+        return d
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -150,11 +153,13 @@ def _mul_div_floor(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> tuple[np.ndar
 
 
 def _segment_rank(seg: np.ndarray, key_desc: np.ndarray) -> np.ndarray:
-    """Rank of each row inside its segment, ordered by ``key_desc`` descending, ties by position."""
+    """Rank of each row inside its segment (``seg`` non-decreasing), by ``key_desc`` descending, ties by
+    position (lexsort is stable)."""
     n = seg.size
-    order = np.lexsort((np.arange(n), -key_desc, seg))
+    order = np.lexsort((-key_desc, seg))
     seg_sorted = seg[order]
-    first = np.searchsorted(seg_sorted, seg_sorted, side="left")
+    starts = np.flatnonzero(np.r_[True, seg_sorted[1:] != seg_sorted[:-1]])
+    first = np.repeat(starts, np.diff(np.r_[starts, n]))
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(n) - first
     return rank
@@ -221,7 +226,9 @@ def _overlap(a: np.ndarray, ln: np.ndarray, starts: np.ndarray, lengths: np.ndar
 # the engine
 # ----------------------------------------------------------------------------------------------------
 class _State:
-    """Per-trace accumulators (allocated lazily; np.zeros of a large array costs nothing until touched)."""
+    """Per-trace accumulators over the whole graph, allocated once per graph and reused: a trace touches
+    few entries, so it records what it touched and zeroes only those when it ends (no O(graph) work per
+    trace)."""
 
     def __init__(self, g: UtxoGraph) -> None:
         self.acc_in = np.zeros(g.in_value.size, dtype=np.int64)     # forward positional: taint placed on an input
@@ -230,6 +237,29 @@ class _State:
         self.recv_in = np.zeros(g.in_value.size, dtype=np.int64)    # backward: taint an input has received
         self.fill = np.zeros(g.n_tx, dtype=np.int64)                # pooled (tiho): tainted prefix per tx
         self.poisoned = np.zeros(g.n_tx, dtype=bool)                # poison: tx already fully tainted
+        self.touched: dict[str, list[np.ndarray]] = {}
+        self.busy = False
+
+    def touch(self, name: str, idx: np.ndarray) -> None:
+        self.touched.setdefault(name, []).append(idx)
+
+    def reset(self) -> None:
+        for name, parts in self.touched.items():
+            arr = getattr(self, name)
+            for idx in parts:
+                arr[idx] = 0
+        self.touched = {}
+        self.busy = False
+
+    @staticmethod
+    def of(g: UtxoGraph) -> _State:
+        st = g.extra.get("_state")
+        if st is None or st.busy:
+            st = _State(g)
+            if "_state" not in g.extra:
+                g.extra["_state"] = st
+        st.busy = True
+        return st
 
 
 def _seeds(g: UtxoGraph, outputs: Any, amounts: Any = None) -> tuple[np.ndarray, np.ndarray]:
@@ -282,12 +312,22 @@ def trace_utxo(g: UtxoGraph, seeds: Any, *, direction: str = "forward", policy: 
     fwd = direction == "forward"
     fr, ft = _seeds(g, seeds, seed_amounts)
     res = TraceResult(direction=direction, policy=pol.name, source_amount=int(ft.sum()))
-    st = _State(g)
+    st = _State.of(g)
+    try:
+        return _trace(g, st, pol, lim, fwd, fr, ft, stop_mask, res)
+    finally:
+        st.reset()
+
+
+def _trace(g: UtxoGraph, st: _State, pol: Policy, lim: TraceLimits, fwd: bool, fr: np.ndarray, ft: np.ndarray,
+           stop_mask: np.ndarray | None, res: TraceResult) -> TraceResult:
     if fwd:        # a seed is full: taint reaching it again later has no room left on it
         st.recv_out[fr] = ft
+        st.touch("recv_out", fr)
     else:
         sp = g.out_spent_in[fr]
         st.recv_in[sp[sp >= 0]] = ft[sp >= 0]
+        st.touch("recv_in", sp[sp >= 0])
     deg = g.degree
     edges: list[tuple[np.ndarray, ...]] = []
     eps: list[tuple[np.ndarray, ...]] = []
@@ -414,6 +454,7 @@ def _expand(g: UtxoGraph, st: _State, pol: Policy, fwd: bool, fr: np.ndarray, ft
     if pol.mode == "full":
         fresh = ~st.poisoned[u]
         st.poisoned[u] = True
+        st.touch("poisoned", u)
         taint = np.where(fresh[dst.seg], dst.length, 0)
     elif pol.mode == "proportional":
         tseg = tot[dst.seg]
@@ -428,6 +469,7 @@ def _expand(g: UtxoGraph, st: _State, pol: Policy, fwd: bool, fr: np.ndarray, ft
             a = lstart + st.fill[u]
             ln = tot
             st.fill[u] += tot
+            st.touch("fill", u)
         else:
             srcl = _layout(src_ptr, u, src_val, src_tail, reverse=src_rev)
             local = src_item - src_ptr[u[inv]]
@@ -437,6 +479,7 @@ def _expand(g: UtxoGraph, st: _State, pol: Policy, fwd: bool, fr: np.ndarray, ft
             a = srcl.gstart[pos] + acc[src_item]
             ln = ft
             np.add.at(acc, src_item, ft)
+            st.touch("acc_in" if fwd else "acc_out", src_item)
         taint = _overlap(a, ln, dst.gstart, dst.length)
     # -- capacity: an item never carries more taint than its value (haircut rounding across hops) ----------
     is_item = dst.item >= 0
@@ -449,6 +492,7 @@ def _expand(g: UtxoGraph, st: _State, pol: Policy, fwd: bool, fr: np.ndarray, ft
             tail_rows = dst.seg_first + (dst_ptr[u + 1] - dst_ptr[u])
             taint[tail_rows] += extra
         np.add.at(recv, dst.item[is_item], taint[is_item])
+        st.touch("recv_out" if fwd else "recv_in", dst.item[is_item])
     # -- results ---------------------------------------------------------------------------------------
     tail = ~is_item
     tail_taint = np.zeros(k, dtype=np.int64)
