@@ -819,9 +819,8 @@ class Workspace:
         ident = self._tag_identifier(address)
         c = get_chain(chain).name if chain and chain in CHAINS else chain
         tags = [self._tag_dict(t) for t in self.store.tags.tags_for(ident, c)]
-        if self.store.clusters.sets():  # inherited tags need a clustering of a chain the address is on
-            for ch in ([c] if c else self.store.utxo.find_address_chains(ident)):
-                tags += self._cluster_tags_of_address(ch, ident)
+        for ch in ([c] if c else self.store.utxo.find_address_chains(ident)):  # inherited via a cluster
+            tags += self._cluster_tags_of_address(ch, ident)
         return tags
 
     def _address_tags(self, chain: str, address: str) -> list[dict[str, Any]]:

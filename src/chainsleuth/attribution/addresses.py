@@ -21,9 +21,11 @@ import hashlib
 import re
 from functools import lru_cache
 
+from chainsleuth.core.account import to_checksum_address
 from chainsleuth.core.chains import CHAINS, Model
 
-__all__ = ["CHAIN_CURRENCY", "address_problem", "chain_for", "is_evm_chain", "normalise_address"]
+__all__ = ["CHAIN_CURRENCY", "address_problem", "chain_for", "evm_checksum_problem", "is_evm_chain",
+           "normalise_address"]
 
 #: TagPack currency / network tickers -> our chain names (others map to their lower-case ticker).
 _TICKER_CHAIN: dict[str, str] = {
@@ -40,7 +42,7 @@ CHAIN_CURRENCY: dict[str, str] = {"btc": "BTC", "eth": "ETH", "bsc": "BSC", "pol
 _EVM_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _TRON_RE = re.compile(r"^T[1-9A-HJ-NP-Za-km-z]{33}$")
 _BTC_SHAPE_RE = re.compile(r"^[13][1-9A-HJ-NP-Za-km-z]{25,34}$|^bc1[02-9ac-hj-np-z]{8,87}$")
-_EXTRA_EVM = frozenset({"etc", "avax", "ftm", "op", "base"})
+_EXTRA_EVM = frozenset({"etc", "ftm", "op", "base"})  # avax: X-chain addresses are not EVM
 _B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _B58_INDEX = {c: i for i, c in enumerate(_B58)}
 _BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
@@ -83,7 +85,7 @@ def normalise_address(chain: str, address: str) -> str:
     return a
 
 
-def _b58check_ok(s: str) -> bool:
+def _b58check_ok(s: str, versions: tuple[int, ...] = (0x00, 0x05, 0x6F, 0xC4)) -> bool:
     n = 0
     try:
         for ch in s:
@@ -92,7 +94,7 @@ def _b58check_ok(s: str) -> bool:
         return False
     pad = len(s) - len(s.lstrip("1"))
     raw = b"\0" * pad + n.to_bytes((n.bit_length() + 7) // 8, "big")
-    if len(raw) != 25:
+    if len(raw) != 25 or raw[0] not in versions:
         return False
     return hashlib.sha256(hashlib.sha256(raw[:-4]).digest()).digest()[:4] == raw[-4:]
 
@@ -129,5 +131,15 @@ def address_problem(chain: str, address: str) -> str | None:
                 "Bech32 checksum or characters are wrong"
         return None if _b58check_ok(address) else "Base58Check checksum or length is wrong"
     if is_evm_chain(chain):
-        return None if _EVM_RE.match(address) else "not 0x followed by 40 hex digits"
+        if not _EVM_RE.match(address):
+            return "not 0x followed by 40 hex digits"
+        return None
     return None
+
+
+def evm_checksum_problem(address: str) -> str | None:
+    """A mixed-case EVM address whose case does not match its EIP-55 checksum (a typo somewhere)."""
+    body = address[2:]
+    if not _EVM_RE.match(address) or body == body.lower() or body == body.upper():
+        return None
+    return None if to_checksum_address(address.lower()) == address else "EIP-55 checksum (letter case) is wrong"

@@ -35,7 +35,12 @@ import pyarrow as pa
 import yaml
 from yaml.resolver import Resolver
 
-from chainsleuth.attribution.addresses import address_problem, chain_for, normalise_address
+from chainsleuth.attribution.addresses import (
+    address_problem,
+    chain_for,
+    evm_checksum_problem,
+    normalise_address,
+)
 from chainsleuth.attribution.records import TAG_SCHEMA, PackIssue, ParsedActorPack, ParsedPack
 from chainsleuth.attribution.safety import MAX_PACK_BYTES, YamlLoader, check_yaml_aliases, read_limited
 from chainsleuth.attribution.taxonomy import Taxonomy
@@ -531,6 +536,8 @@ def _table(header: dict[str, Any], defaults: dict[str, Any], items: list[tuple[i
             problem = checked[k2] = address_problem(*k2)
         if problem:
             warn(lines[i], "address", ident[i], f"possibly invalid address: {problem}; kept as written")
+        elif raw[i][:2] == "0x" and (why := evm_checksum_problem(raw[i].strip())):
+            warn(lines[i], "address", raw[i].strip(), f"possibly invalid address: {why}; kept (lower-cased)")
     category = col("category")
     abuse = col("abuse")
     concepts_in = col("concepts")

@@ -50,6 +50,8 @@ class PackImport:
 class TagStore:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._packs: dict[int, tuple[str, str]] = {}   # pack_id -> (uri, kind); cleared by every pack write
+        self._actors: dict[str, str] | None = None       # actor id -> label; cleared by every ActorPack write
 
     # ------------------------------------------------------------------------------------------
     # import runs and packs
@@ -72,6 +74,7 @@ class TagStore:
                     description: str, is_public: bool | None, run_id: int | None, duplicates_merged: int = 0,
                     warnings: int = 0, origin: str = "imported") -> PackImport:
         """Store one pack and its tags (Arrow table in the attribution TAG_SCHEMA) in one transaction."""
+        self._packs = {}
         with self.db.transaction() as con:
             same = _one(con.execute("SELECT uri, pack_id, tag_count FROM tag_packs WHERE content_hash = ? LIMIT 1",
                                [content_hash]))
@@ -111,6 +114,7 @@ class TagStore:
         """Investigator-made tags into the pack ``investigator:<creator>``; a tag with the same chain,
         identifier, label and source replaces the earlier one (merged, not doubled). Returns the tag ids."""
         uri = f"investigator:{creator}"
+        self._packs = {}
         with self.db.transaction() as con:
             row = _one(con.execute("SELECT pack_id FROM tag_packs WHERE uri = ?", [uri]))
             if row is None:
@@ -150,6 +154,7 @@ class TagStore:
 
     def import_actors(self, actors: pa.Table, *, pack_uri: str, content_hash: str) -> str:
         """Store an ActorPack (replacing an earlier import of the same URI). Returns new/unchanged/replaced."""
+        self._actors = None
         with self.db.transaction() as con:
             row = _one(con.execute("SELECT content_hash FROM tag_actors WHERE pack_uri = ? LIMIT 1", [pack_uri]))
             same = _one(con.execute("SELECT 1 FROM tag_actors WHERE content_hash = ? LIMIT 1", [content_hash]))
@@ -183,15 +188,35 @@ class TagStore:
 
     def tags_for(self, identifier: str, chain: str | None = None) -> list[dict[str, Any]]:
         """Every tag of one address or tx (all chains unless ``chain``), with its pack URI and actor label."""
-        sql = (f"SELECT {_OUT_COLS}, a.label AS actor_label FROM tags t JOIN tag_packs p ON p.pack_id = t.pack_id "
-               "LEFT JOIN (SELECT actor_id, any_value(label) AS label FROM tag_actors GROUP BY actor_id) a "
-               "ON a.actor_id = t.actor WHERE t.identifier = ?")
+        # one index lookup on tags; pack URIs come from a small cache (a join would cost twice the lookup)
+        sql = f"SELECT {_OUT_COLS.split(', p.uri')[0]}, t.pack_id FROM tags t WHERE t.identifier = ?"
         params: list[Any] = [identifier]
         if chain is not None:
             sql += " AND t.chain = ?"
             params.append(chain)
         rows = self.db.execute(sql + " ORDER BY t.confidence_level DESC NULLS LAST, t.tag_id", params).fetchall()
-        return [dict(zip([*_OUT_NAMES, "actor_label"], r, strict=True)) for r in rows]
+        names = [*_OUT_NAMES[:-2], "pack_id"]
+        out = [dict(zip(names, r, strict=True)) for r in rows]
+        for t in out:
+            t["pack_uri"], t["pack_kind"] = self._pack_info(int(t.pop("pack_id")))
+        labels = self._actor_labels() if any(t["actor"] for t in out) else {}
+        for t in out:
+            t["actor_label"] = labels.get(t["actor"]) if t["actor"] else None
+        return out
+
+    def _actor_labels(self) -> dict[str, str]:
+        if self._actors is None:
+            self._actors = {str(a): str(lbl) for a, lbl in self.db.execute(
+                "SELECT actor_id, any_value(label) FROM tag_actors GROUP BY actor_id").fetchall()}
+        return self._actors
+
+    def _pack_info(self, pack_id: int) -> tuple[str, str]:
+        info = self._packs.get(pack_id)
+        if info is None:
+            self._packs = {int(i): (str(u), str(k)) for i, u, k in
+                           self.db.execute("SELECT pack_id, uri, kind FROM tag_packs").fetchall()}
+            info = self._packs.get(pack_id, ("", ""))
+        return info
 
     def tags_table(self, identifiers: list[str], chain: str | None = None) -> pa.Table:
         """Tags of many identifiers at once, as an Arrow table (columns as :meth:`tags_for`)."""
