@@ -199,8 +199,7 @@ class Economy:
         btc.credit(issuer, cb)
         self.close_tick()
         t = btc.raw_tx(issuer, list(issuer.utxos), outs, kind="opening-split")
-        for h in holders:
-            btc.credit(h, t)
+        btc.credit_all(holders, t)
         # EVM genesis allocations and token float
         for ex in self.exchanges:
             evm.allocate(ex.eth_hot, int(rng.lognormal(np.log(4000), 0.3)) * ETHER)
@@ -307,8 +306,7 @@ class Economy:
                 vv = rng.lognormal(np.log(0.01 * COIN), 1.2, size=m).astype(np.int64) + 20_000
                 t = self.withdraw(ex, [(btc.receive_address(self.wallets[int(j)]), int(x)) for j, x in zip(who, vv, strict=False)])
                 if t is not None:
-                    for j in dict.fromkeys(int(j) for j in who):
-                        btc.credit(self.wallets[j], t)
+                    btc.credit_all([self.wallets[int(j)] for j in who], t)
             elif k == "sweep":
                 ex = self.exchanges[int(rng.integers(len(self.exchanges)))]
                 self.sweep_exchange(ex)
@@ -332,8 +330,7 @@ class Economy:
                     btc.pay(p, [(btc.receive_address(self.merchants[int(j)]), share) for j in ms], feerate=f,
                             kind="settlement", largest_first=True)
                     t = btc.n_txs - 1
-                    for j in ms:
-                        btc.credit(self.merchants[int(j)], t)
+                    btc.credit_all([self.merchants[int(j)] for j in ms], t)
             elif k == "payout":
                 p = self.pools[int(rng.integers(len(self.pools)))]
                 mature = [o for o in p.utxos if btc.tx_block[btc.out_tx[o]] <= len(btc.blocks) - 100
@@ -345,8 +342,7 @@ class Economy:
                     sh = rng.dirichlet(np.ones(6)) * (total - 2 * fee - 10_000)
                     t = btc.spend(p, mature, [(btc.receive_address(self.miners[int(j)]), int(s))
                                               for j, s in zip(ms, sh, strict=False) if s > 1000], feerate=f, kind="pool-payout")
-                    for j in ms:
-                        btc.credit(self.miners[int(j)], t)
+                    btc.credit_all([self.miners[int(j)] for j in ms], t)
             elif k == "whirlpool":
                 self.whirlpool_round(f)
             elif k == "joinmarket":

@@ -153,6 +153,15 @@ class BtcLedger:
             if aw[oa[o]] == me:
                 wallet.utxos.append(o)
 
+    def credit_all(self, wallets: list[BtcWallet], tx: int) -> None:
+        """:meth:`credit` for many wallets in one pass over the outputs (batches, CoinJoins)."""
+        by_id = {id(w): w for w in wallets}
+        aw, oa = self.addr_wallet, self.out_addr
+        for o in self.tx_outputs[tx]:
+            w = by_id.get(aw[oa[o]])
+            if w is not None:
+                w.utxos.append(o)
+
     def vsize(self, in_types: list[str], out_types: list[str]) -> int:
         return VBYTES_TX + sum(VBYTES_IN[t] for t in in_types) + sum(VBYTES_OUT[t] for t in out_types)
 
@@ -245,8 +254,7 @@ class BtcLedger:
         total = sum(self.out_value[o] for o in inputs)
         t = self._add_tx(inputs, outs, kind)
         self._fees_open += total - sum(v for _, v in outs)
-        for w in ws:
-            self.credit(w, t)
+        self.credit_all(ws, t)
         return t
 
     def coinbase(self, outs: list[tuple[int, int]], kind: str = "coinbase") -> int:

@@ -44,24 +44,35 @@ def build_chain(ledger: BtcLedger, key_seed: int) -> BtcChain:
     txids = [""] * ledger.n_txs
     out_tx, out_n, out_addr, out_value = ledger.out_tx, ledger.out_n, ledger.out_addr, ledger.out_value
     atype = ledger.addr_type
+    specs: dict[int, TxSpec] = {}
+
+    def spec_of(t: int) -> TxSpec:
+        sp = specs.get(t)
+        if sp is None:
+            ins: list[tuple[str, int] | tuple[str, int, str]] = [
+                (txid_of(out_tx[o]), out_n[o], atype[out_addr[o]]) for o in ledger.tx_inputs[t]]
+            outs: list[tuple[str | bytes, int]] = [(scripts[out_addr[o]], out_value[o]) for o in ledger.tx_outputs[t]]
+            sp = specs[t] = TxSpec(inputs=ins, outputs=outs)
+        return sp
+
+    def txid_of(t: int) -> str:
+        # a transaction may spend an output created earlier in the same block, whose txid the block writer
+        # has not reported yet: serialise that parent once here to learn it
+        if not txids[t]:
+            txids[t] = build_tx(spec_of(t), net).txid
+        return txids[t]
+
     for b, txs in enumerate(ledger.blocks):
         cb = txs[0]
         cb_out = ledger.tx_outputs[cb]
         assert len(cb_out) == 1 and not ledger.tx_inputs[cb], "a coinbase pays exactly one output"
         height = bb.height + 1
-        specs = []
-        for t in txs[1:]:
-            ins: list[tuple[str, int] | tuple[str, int, str]] = [
-                (txids[out_tx[o]], out_n[o], atype[out_addr[o]]) for o in ledger.tx_inputs[t]]
-            outs: list[tuple[str | bytes, int]] = [(scripts[out_addr[o]], out_value[o]) for o in ledger.tx_outputs[t]]
-            spec = TxSpec(inputs=ins, outputs=outs)
-            # a transaction may spend an output created earlier in the same block: its txid is needed now
-            txids[t] = build_tx(spec, net).txid
-            specs.append(spec)
+        block_specs = [spec_of(t) for t in txs[1:]]
         reward = out_value[cb_out[0]]
-        block = bb.add_block(specs, time=ledger.block_time[b], coinbase_to=scripts[out_addr[cb_out[0]]],
+        block = bb.add_block(block_specs, time=ledger.block_time[b], coinbase_to=scripts[out_addr[cb_out[0]]],
                              fees=reward - bb.subsidy(height))
         for t, txid in zip(txs, block.txids, strict=True):
             assert not txids[t] or txids[t] == txid
             txids[t] = txid
+            specs.pop(t, None)
     return BtcChain(addrs, txids, bb)
