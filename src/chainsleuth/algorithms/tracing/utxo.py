@@ -417,10 +417,9 @@ def _eps(item: np.ndarray, kind: int, amount: np.ndarray, hop: int, tx: np.ndarr
 
 def _chunks(g: UtxoGraph, txs: np.ndarray) -> list[np.ndarray]:
     """Index sets over frontier rows such that each chunk's reached tx lines sum below 2**61."""
-    u = np.unique(txs)
-    total = int(g.line[u].sum(dtype=np.float64)) if u.size else 0
-    if total < _CHUNK_LIMIT:
+    if float(g.line[txs].sum(dtype=np.float64)) < _CHUNK_LIMIT:     # upper bound (repeats counted again)
         return [np.arange(txs.size)]
+    u = np.unique(txs)
     part = np.cumsum(g.line[u].astype(np.float64)) // float(_CHUNK_LIMIT)
     chunk_of = part[np.searchsorted(u, txs)]
     return [np.flatnonzero(chunk_of == c) for c in np.unique(chunk_of)]
@@ -448,8 +447,11 @@ def _expand(g: UtxoGraph, st: _State, pol: Policy, fwd: bool, fr: np.ndarray, ft
         src_rev, dst_rev, dst_big = False, pol.reverse_inputs, pol.largest_first
         acc, recv = st.acc_out, st.recv_in
     dst = _layout(dst_ptr, u, dst_val, dst_tail, reverse=dst_rev, largest_first=dst_big)
-    tot = np.zeros(k, dtype=np.int64)
-    np.add.at(tot, inv, ft)
+    if float(ft.sum(dtype=np.float64)) < 2**52:     # float sums are exact below 2**53
+        tot = np.bincount(inv, weights=ft, minlength=k).astype(np.int64)
+    else:
+        tot = np.zeros(k, dtype=np.int64)
+        np.add.at(tot, inv, ft)
     line = g.line[u]
     if pol.mode == "full":
         fresh = ~st.poisoned[u]
@@ -461,8 +463,11 @@ def _expand(g: UtxoGraph, st: _State, pol: Policy, fwd: bool, fr: np.ndarray, ft
         lseg = line[dst.seg]
         q, r = _mul_div_floor(tseg, dst.length, lseg)
         short = tot - np.add.reduceat(q, dst.seg_first)
-        rank = _segment_rank(dst.seg, r)
-        taint = q + ((rank < short[dst.seg]) & (r > 0)).astype(np.int64)
+        taint = q
+        cand = np.flatnonzero((r > 0) & (short[dst.seg] > 0))    # only these can get one of the units left
+        if cand.size:
+            rank = _segment_rank(dst.seg[cand], r[cand])
+            taint[cand] += (rank < short[dst.seg[cand]]).astype(np.int64)
     else:
         lstart = _excl_cumsum(line)            # each tx's line on the global axis
         if pol.mode == "pooled":
@@ -478,7 +483,7 @@ def _expand(g: UtxoGraph, st: _State, pol: Policy, fwd: bool, fr: np.ndarray, ft
             pos = srcl.seg_first[inv] + local
             a = srcl.gstart[pos] + acc[src_item]
             ln = ft
-            np.add.at(acc, src_item, ft)
+            acc[src_item] += ft                 # each frontier item appears once per hop
             st.touch("acc_in" if fwd else "acc_out", src_item)
         taint = _overlap(a, ln, dst.gstart, dst.length)
     # -- capacity: an item never carries more taint than its value (haircut rounding across hops) ----------
@@ -491,7 +496,7 @@ def _expand(g: UtxoGraph, st: _State, pol: Policy, fwd: bool, fr: np.ndarray, ft
             extra = np.add.reduceat(over, dst.seg_first)
             tail_rows = dst.seg_first + (dst_ptr[u + 1] - dst_ptr[u])
             taint[tail_rows] += extra
-        np.add.at(recv, dst.item[is_item], taint[is_item])
+        recv[dst.item[is_item]] += taint[is_item]   # each item appears once in the layout
         st.touch("recv_out" if fwd else "recv_in", dst.item[is_item])
     # -- results ---------------------------------------------------------------------------------------
     tail = ~is_item
