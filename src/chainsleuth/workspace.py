@@ -1386,24 +1386,30 @@ class Workspace:
         if typology not in TYPOLOGIES:
             TYPOLOGIES.get(typology)        # raises InvalidInput listing the typologies
         p = self.progress
-        steps = ["generate world", "ingest bitcoin", "ingest ethereum", "import tags", "cluster", "trace"]
-        p.start("demo", total=len(steps), unit="step")
+        steps = iter(["generate the world", "ingest Bitcoin blocks", "ingest Ethereum export", "import tags",
+                      "cluster", "trace the proceeds"])
+
+        def step() -> None:
+            p.finish()
+            p.start(f"demo: {next(steps)}", total=None)
+
+        step()
         world, key = generate_world(typology, difficulty=difficulty, seed=seed, size=size)
         out_dir = self.path / "demo" / f"{typology}-d{difficulty}-s{seed}"
         paths = world.write(out_dir)
-        p.advance(1, step=steps[0])
+        step()
         ing_btc = self.ingest_btc_blocks([paths["btc"]]) if paths.get("btc") else None
-        p.advance(1, step=steps[1])
+        step()
         ing_eth = self.ingest_etl(paths["eth"], chain="eth") if paths.get("eth") else None
-        p.advance(1, step=steps[2])
+        step()
         tags = self.import_tags([paths["tags"]]) if paths.get("tags") else {"tags_new": 0}
-        p.advance(1, step=steps[3])
+        step()
         try:
             cl: dict[str, Any] | None = self.cluster("btc")
         except ChainsleuthError as e:        # clustering unavailable on this data: say so, keep going
             cl = None
             p.note(f"clustering skipped: {e}")
-        p.advance(1, step=steps[4])
+        step()
         starts = self._case_starts(key.facts)
         by_chain: dict[tuple[str, str | None], list[str]] = {}
         for st in starts:
@@ -1419,7 +1425,7 @@ class Workspace:
                 doc = self.trace(src, "forward", pol, max_hops, 0, None, chain, asset=asset_arg)
                 traces.setdefault(f"{chain}:{asset or 'native'}", {"source": src, "chain": chain,
                                                                      "docs": {}})["docs"][pol] = doc
-        p.advance(1, step=steps[5])
+                p.advance(1, policy=pol)
         p.finish()
         proceeds: dict[tuple[str, str, Any, Any], dict[str, Any]] = {}
         exposure: dict[str, Any] = {}
