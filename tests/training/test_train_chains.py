@@ -134,3 +134,24 @@ def test_written_brief_is_in_the_language(written_worlds, tmp_path: Path, lang: 
     text = paths["brief"].read_text(encoding="utf-8")
     marker = {"en": "Case brief", "th": "สรุปคดี", "ko": "사건 개요"}[lang]
     assert text.startswith(f"# {marker}")
+
+
+def test_every_path_step_amount_is_on_the_ingested_chain(written_worlds, ingested) -> None:
+    """A step between two entities carries exactly what the receiving entity got in that transaction (in
+    that asset); a move inside one entity at most that (its change also returns to the entity)."""
+    for t, (world, key, _d) in written_worlds.items():
+        ws = ingested[t]
+        usdt = next(world.evm.address(a) for a, lab in enumerate(world.evm.acct_label) if lab == "USDT")
+        for p in key.path:
+            tx = ws.show_tx(p.txid, chain=p.chain)
+            if p.chain == "btc":
+                got = sum(o.value for o in tx.outputs if o.address and key.owners.get(f"btc:{o.address}") ==
+                          p.to_entity)
+            else:
+                want = "native" if p.asset == "ETH" else usdt
+                got = sum(x.value for x in tx.transfers if x.to and key.owners.get(f"eth:{x.to.lower()}") ==
+                          p.to_entity and (x.asset == "native" if want == "native" else x.asset.lower() == want))
+            if p.from_entity != p.to_entity:
+                assert got == p.amount, (t, p)
+            else:
+                assert 0 < p.amount <= got, (t, p)

@@ -108,3 +108,9 @@ def test_ransomware_level_2_holds_thousands_of_background_transactions() -> None
     crime = {p.txid for p in key.path}
     background = [t for t in world.btc_txids if t not in crime]
     assert len(background) >= 3000
+
+
+def test_every_typology_is_documented() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "training.md").read_text(encoding="utf-8")
+    for name in TYPOLOGIES:
+        assert f"| `{name}` |" in doc, f"typology {name} missing from docs/training.md"

@@ -60,10 +60,8 @@ def format_date(ts: int, lang: str, *, with_time: bool = False) -> str:
     d = dt.datetime.fromtimestamp(ts, dt.UTC)
     if lang == "th":
         # Babel's CLDR data for Thai formats Gregorian years; Thai usage is the Buddhist Era (+543)
-        pattern = "d MMMM" + (" HH:mm" if with_time else "")
-        return f"{format_datetime(d, pattern, locale='th')} พ.ศ. {d.year + _BE_OFFSET}" if not with_time else \
-            f"{format_datetime(d, 'd MMMM', locale='th')} พ.ศ. {d.year + _BE_OFFSET} " \
-            f"{format_datetime(d, 'HH:mm', locale='th')} UTC"
+        text = f"{format_datetime(d, 'd MMMM', locale='th')} พ.ศ. {d.year + _BE_OFFSET}"
+        return text + (f" {format_datetime(d, 'HH:mm', locale='th')} UTC" if with_time else "")
     pattern = {"en": "d MMMM y", "ko": "y년 M월 d일"}[lang] + (" HH:mm 'UTC'" if with_time else "")
     return format_datetime(d, pattern, locale=lang)
 
