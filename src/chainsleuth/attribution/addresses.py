@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 from chainsleuth.core.account import to_checksum_address
 from chainsleuth.core.chains import CHAINS, Model
 
 __all__ = ["CHAIN_CURRENCY", "address_problem", "chain_for", "evm_checksum_problem", "is_evm_chain",
-           "normalise_address"]
+           "normalise_address", "problem_checker"]
 
 #: TagPack currency / network tickers -> our chain names (others map to their lower-case ticker).
 _TICKER_CHAIN: dict[str, str] = {
@@ -43,6 +44,7 @@ _EVM_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _TRON_RE = re.compile(r"^T[1-9A-HJ-NP-Za-km-z]{33}$")
 _BTC_SHAPE_RE = re.compile(r"^[13][1-9A-HJ-NP-Za-km-z]{25,34}$|^bc1[02-9ac-hj-np-z]{8,87}$")
 _EXTRA_EVM = frozenset({"etc", "ftm", "op", "base"})  # avax: X-chain addresses are not EVM
+_BTC_CHAINS = frozenset({"btc", "btc-testnet", "btc-testnet4", "btc-signet", "btc-regtest"})
 _B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _B58_INDEX = {c: i for i, c in enumerate(_B58)}
 _BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
@@ -99,6 +101,12 @@ def _b58check_ok(s: str, versions: tuple[int, ...] = (0x00, 0x05, 0x6F, 0xC4)) -
     return hashlib.sha256(hashlib.sha256(raw[:-4]).digest()).digest()[:4] == raw[-4:]
 
 
+_GEN = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
+_POLY = tuple(  # the generator terms XOR-ed for each value of the 5 bits shifted out (BIP-173 polymod)
+    _GEN[0] * (b & 1) ^ _GEN[1] * (b >> 1 & 1) ^ _GEN[2] * (b >> 2 & 1) ^ _GEN[3] * (b >> 3 & 1) ^ _GEN[4] * (b >> 4 & 1)
+    for b in range(32))
+
+
 def _bech32_ok(s: str) -> bool:
     s = s.lower()
     pos = s.rfind("1")
@@ -109,22 +117,25 @@ def _bech32_ok(s: str) -> bool:
         values = [_BECH32_INDEX[c] for c in data]
     except KeyError:
         return False
-    gen = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
     chk = 1
     for v in [ord(x) >> 5 for x in hrp] + [0] + [ord(x) & 31 for x in hrp] + values:
-        b = chk >> 25
-        chk = (chk & 0x1FFFFFF) << 5 ^ v
-        for i in range(5):
-            chk ^= gen[i] if ((b >> i) & 1) else 0
+        chk = ((chk & 0x1FFFFFF) << 5) ^ v ^ _POLY[chk >> 25]
     witver = values[0] if values else -1
     return chk == (1 if witver == 0 else 0x2BC830A3)
+
+
+def problem_checker(chain: str) -> Callable[[str], str | None] | None:
+    """The address check for ``chain`` (None when its addresses are not checked here), for per-tag loops."""
+    if chain in _BTC_CHAINS or is_evm_chain(chain):
+        return lambda a: address_problem(chain, a)
+    return None
 
 
 def address_problem(chain: str, address: str) -> str | None:
     """Why ``address`` is not a valid address of ``chain``; None when valid or not checkable here."""
     if address != address.strip():
         return "address has surrounding whitespace"
-    if chain in ("btc", "btc-testnet", "btc-testnet4", "btc-signet", "btc-regtest"):
+    if chain in _BTC_CHAINS:
         low = address.lower()
         if low.startswith(("bc1", "tb1", "bcrt1")):
             return None if _bech32_ok(address) and address in (low, address.upper()) else \

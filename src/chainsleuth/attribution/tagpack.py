@@ -36,10 +36,10 @@ import yaml
 from yaml.resolver import Resolver
 
 from chainsleuth.attribution.addresses import (
-    address_problem,
     chain_for,
     evm_checksum_problem,
     normalise_address,
+    problem_checker,
 )
 from chainsleuth.attribution.records import TAG_SCHEMA, PackIssue, ParsedActorPack, ParsedPack
 from chainsleuth.attribution.safety import MAX_PACK_BYTES, YamlLoader, check_yaml_aliases, read_limited
@@ -333,10 +333,17 @@ class _Checker:
         self.mandatory_tag = [k for k, v in self.tag_fields.items() if v.get("mandatory") and k not in
                               ("network", "confidence")]
         self._ok: set[tuple[str, Any]] = set()
+        self._plain_text = frozenset(k for k, v in {**self.header_fields, **self.tag_fields}.items()
+                                     if v.get("type") == "text" and not v.get("taxonomy"))
 
     def check(self, name: str, value: Any) -> str | None:
         if value is None:
             return "must not be empty (null)"
+        if name in self._plain_text:  # the common case, without taxonomy: non-empty text
+            return None if type(value) is str and value.strip() else self._slow(name, value)
+        return self._slow(name, value)
+
+    def _slow(self, name: str, value: Any) -> str | None:
         try:
             key = (name, value)
             if key in self._ok:
@@ -526,14 +533,15 @@ def _table(header: dict[str, Any], defaults: dict[str, Any], items: list[tuple[i
                 seen[k] = i
                 keep.append(i)
     # address flaws the TagPack tool warns about: whitespace, checksum
-    checked: dict[tuple[str, str], str | None] = {}
+    checkers: dict[str, Callable[[str], str | None] | None] = {}
     for i in keep:
         if subject[i] != "address":
             continue
-        k2 = (chains[i], ident[i])
-        problem = checked.get(k2, "?")
-        if problem == "?":
-            problem = checked[k2] = address_problem(*k2)
+        c = chains[i]
+        check = checkers[c] if c in checkers else checkers.setdefault(c, problem_checker(c))
+        if check is None:
+            continue
+        problem = check(ident[i])
         if problem:
             warn(lines[i], "address", ident[i], f"possibly invalid address: {problem}; kept as written")
         elif raw[i][:2] == "0x" and (why := evm_checksum_problem(raw[i].strip())):
