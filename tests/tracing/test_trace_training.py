@@ -86,3 +86,32 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     ex = r["exposure"]["btc:native"]
     assert ex["by_category"][0]["category"] == "exchange" and ex["total"] > 0
     assert r["serve"].startswith("not implemented")
+
+
+def test_account_chain_bad_inputs_and_policy_table(tmp_path: Path) -> None:
+    from chainsleuth.errors import InvalidInput, NotFound, Unsupported
+
+    ws, key = _world(tmp_path, "investment_scam", 1, 5)
+    with ws:
+        st = ws._case_starts(key.facts)[0]
+        token = ws.store.graph.tx_assets("eth", st["txid"])[0]
+        eth_only = ws.store.db.execute(
+            "SELECT a.address FROM addresses a WHERE a.chain = 'eth' AND a.id IN (SELECT to_id FROM transfers "
+            "WHERE kind = 'native') AND a.id NOT IN (SELECT to_id FROM transfers WHERE asset_id IS NOT NULL "
+            "AND to_id IS NOT NULL) AND a.id NOT IN (SELECT from_id FROM transfers WHERE asset_id IS NOT NULL "
+            "AND from_id IS NOT NULL) LIMIT 1").fetchone()[0]
+        with pytest.raises(InvalidInput, match="never held"):
+            ws.trace(eth_only, asset=token)
+        with pytest.raises(NotFound, match="not a token in this workspace"):
+            ws.trace(st["txid"], asset="NOPE")
+        with pytest.raises(Unsupported, match="UTXO transactions only"):
+            ws.trace(st["txid"], policy="tiho", asset=token)
+        with pytest.raises(InvalidInput, match="moved no"):
+            ws.trace(st["txid"] + ":99", asset=token)
+        cmp = ws.trace_compare_policies(st["txid"], asset=token)
+        back = ws.trace(st["address"], "backward", "fifo", asset=token, stop_at="")
+    assert all(r["amounts"]["tiho"] is None for r in cmp["rows"]) and cmp["totals"]["tiho"] is None
+    assert all(r["amounts"]["haircut"] is not None for r in cmp["rows"])
+    # backward from the scam wallet's balance: conserved, and the victims' payments are among the edges
+    assert back["provenance"]["conserved"]
+    assert st["txid"] in {e["txid"] for e in back["edges"]} or back["provenance"]["totals"]["source_amount"] == 0
