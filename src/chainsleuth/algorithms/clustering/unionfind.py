@@ -24,7 +24,7 @@ class Forest:
     Attributes
     ----------
     labels : ndarray of int64, shape (n,)
-        Root node of each node's component (arbitrary representative; see :func:`canonical_labels`).
+        A member node of each node's component (arbitrary representative; see :func:`canonical_labels`).
     edges : ndarray of int64
         Indices (into the input edge arrays) of the edges that joined two components, grouped by round
         (sort them for input order).
@@ -65,8 +65,9 @@ def spanning_forest(n: int, u: np.ndarray, v: np.ndarray, *, sizes: np.ndarray |
     -----
     Borůvka (1926) in the data-parallel form: each round, every component picks its minimum-weight
     incident edge (weight = input position) with one reverse scatter, 2-cycles are broken towards the smaller
-    root, pointers are compressed by jumping, and edges inside a component are dropped for good. Each round
-    at least halves the number of components that still have edges, so there are at most ``log2(n)`` rounds.
+    root, pointers are compressed by jumping, components are renumbered densely (so the arrays shrink and
+    stay in cache) and edges inside a component are dropped for good. Each round at least halves the number
+    of components that still have edges, so there are at most ``log2(n)`` rounds.
 
     Complexity: O((n + m) log n) time worst case, typically a few passes over the edges; O(n + m) memory.
 
@@ -86,15 +87,14 @@ def spanning_forest(n: int, u: np.ndarray, v: np.ndarray, *, sizes: np.ndarray |
     if m and (min(int(u.min()), int(v.min())) < 0 or max(int(u.max()), int(v.max())) >= n):
         raise ValueError(f"edge endpoint outside 0..{n - 1}")
     it = np.int32 if max(n, m) < 2**31 - 1 else np.int64   # half the memory traffic when ids fit
-    p = np.arange(n, dtype=it)                        # hook pointers between roots
     size = np.ones(n, dtype=np.int64) if sizes is None else np.array(sizes, dtype=np.int64)
     eid = np.arange(m, dtype=it)
-    cu, cv = u.astype(it), v.astype(it)               # current component of each endpoint
-    none = it(-1)
-    best = np.full(n, none, dtype=it)                 # scratch: earliest edge position per component
-    # [m-1, m-1, ..., 1, 1, 0, 0]: its last 2k entries are the descending positions of k edges, twice each
-    pos_all = np.empty(2 * m, dtype=it)
-    pos_all[0::2] = pos_all[1::2] = np.arange(m - 1, -1, -1, dtype=it)
+    cu, cv = u.astype(it), v.astype(it)               # current (dense) component of each endpoint
+    k = n                                             # components are 0 .. k-1, renumbered every round
+    rep = np.arange(n, dtype=it)                      # one node of each component
+    maps: list[np.ndarray] = []                       # per round: old component -> new component
+    none = np.iinfo(it).max
+    desc = np.arange(m - 1, -1, -1, dtype=it)        # its last k entries: positions of k edges, descending
     picked: list[np.ndarray] = []
     sa: list[np.ndarray] = []
     sb: list[np.ndarray] = []
@@ -108,38 +108,43 @@ def spanning_forest(n: int, u: np.ndarray, v: np.ndarray, *, sizes: np.ndarray |
         rounds += 1
         # earliest edge per component: positions ascend with eid, so assigning positions in descending
         # order leaves the smallest one (numpy applies repeated-index assignments in order; the last stays)
-        k = len(eid)
-        ends = np.empty(2 * k, dtype=it)
-        ends[0::2], ends[1::2] = cu[::-1], cv[::-1]
-        best[ends] = pos_all[2 * (m - k):]
-        comps = np.flatnonzero(best != none)           # every component with an edge, once
+        ne = len(eid)
+        best = np.full(k, none, dtype=it)
+        best[cu[::-1]] = desc[m - ne:]
+        best_v = np.full(k, none, dtype=it)
+        best_v[cv[::-1]] = desc[m - ne:]
+        np.minimum(best, best_v, out=best)
+        comps = np.flatnonzero(best != none).astype(it)   # every component with an edge, once
         ce = best[comps]
         other = np.where(cu[ce] == comps, cv[ce], cu[ce])
-        # 2-cycles (c -> d and d -> c by the same edge): the smaller root stays a root
+        # 2-cycles (c -> d and d -> c by the same edge): the smaller stays a root
         back = best[other] == ce
         hook = ~(back & (comps < other))
         hc, ho = comps[hook], other[hook]
         picked.append(eid[best[hc]])
         sa.append(size[hc])
         sb.append(size[ho])
-        best[comps] = none
-        p[hc] = ho
-        # compress: pointer jumping over the roots touched this round
-        touched = hc
+        # hook, compress by pointer jumping, renumber the roots densely (arrays shrink every round)
+        pk = np.arange(k, dtype=it)
+        pk[hc] = ho
         while True:
-            nxt = p[p[touched]]
-            if np.array_equal(nxt, p[touched]):
+            nxt = pk[pk[hc]]
+            if np.array_equal(nxt, pk[hc]):
                 break
-            p[touched] = nxt
-        np.add.at(size, p[hc], size[hc])
-        cu, cv = p[cu], p[cv]
-    # final labels: jump every node to its root
-    labels = p.astype(np.int64)
-    while True:
-        nxt = labels[labels]
-        if np.array_equal(nxt, labels):
-            break
-        labels = nxt
+            pk[hc] = nxt
+        is_root = pk == np.arange(k, dtype=it)
+        newid = (np.cumsum(is_root) - 1).astype(it)
+        mp = newid[pk]
+        k = int(newid[-1]) + 1
+        size = np.bincount(mp, weights=size, minlength=k).astype(np.int64)
+        rep = rep[is_root]
+        maps.append(mp)
+        cu, cv = mp[cu], mp[cv]
+    # final labels: compose the renumberings from the last round back, then name each by a member node
+    comp = np.arange(k, dtype=it)
+    for mp in reversed(maps):
+        comp = comp[mp]
+    labels = rep[comp].astype(np.int64)
     if picked:
         edges = np.concatenate(picked).astype(np.int64)
         a, b = np.concatenate(sa), np.concatenate(sb)
