@@ -130,7 +130,7 @@ class Workspace:
 
     # -- ingest: EVM --------------------------------------------------------------------------------
     def ingest_evm_rpc(self, url: str, *, chain: str, from_: int | None = None, to: int | None = None,
-                       traces: str = "geth", confirmations: int = 0, blocks_per_batch: int = 20,
+                       traces: str = "auto", confirmations: int = 0, blocks_per_batch: int = 20,
                        max_batch: int = 100, rate_limit: float | None = None,
                        transport: Any = None) -> AccountIngestSummary:
         """Ingest blocks ``from_..to`` of an EVM chain from a JSON-RPC endpoint (``replay:DIR`` serves recordings).
@@ -738,56 +738,59 @@ class Workspace:
 
     # -- attribution --------------------------------------------------------------------------------
     def import_tags(self, paths: Sequence[str | Path], *, tlp: str | None = None,
-                    max_bytes: int | None = None) -> dict[str, Any]:
+                    max_bytes: int | None = None, workers: int | None = None) -> dict[str, Any]:
         """Import tag files or directories (TagPack .yaml[.gz], ActorPacks, OFAC lists, Etherscan labels,
-        tag CSV). Each pack is one transaction; a pack already stored (same content) is skipped; a bad pack
-        raises before anything of it is written (packs before it stay imported)."""
-        from chainsleuth.attribution import IMPORTERS, TLP_LEVELS, Taxonomy, detect_importer, discover_files
+        tag CSV). Each pack is one transaction; a pack already stored (same name and content) is skipped
+        unparsed; a bad pack raises before anything of it is written (packs before it stay imported).
+        Packs are parsed ahead in ``workers`` processes (default: up to 2 when there are many files)."""
+        import os
+
+        from chainsleuth.attribution import TLP_LEVELS, ParsedActorPack, detect_importer, discover_files
+        from chainsleuth.attribution.importers import parse_files
         from chainsleuth.attribution.safety import MAX_PACK_BYTES, read_limited
-        from chainsleuth.attribution.tagpack import read_actorpack
 
         if tlp is not None and tlp not in TLP_LEVELS:
             raise InvalidInput(f"unknown TLP level {tlp!r}; allowed: {', '.join(TLP_LEVELS)}", field="--tlp",
                                value=tlp)
         t0 = time.perf_counter()
         files = discover_files([Path(p) for p in paths])
-        tax = Taxonomy.packaged()
         limit = max_bytes or MAX_PACK_BYTES
         store = self.store
-        run_id = store.tags.start_run(";".join(str(p) for p in paths), __version__)
         counts = {"new": 0, "unchanged": 0, "replaced": 0}
         packs: list[dict[str, Any]] = []
         warnings: list[dict[str, Any]] = []
-        tags_new = 0
-        self.progress.start("import tags", total=len(files), unit="files")
+        jobs: list[tuple[Path, str]] = []
         for f in files:
             kind = detect_importer(f)
             same = store.tags.pack_with_hash(read_limited(f, limit)[1])
             if same is not None:  # same name and content already stored: nothing to parse or write
                 counts["unchanged"] += 1
                 packs.append({"uri": str(f), "kind": kind, "status": "unchanged", "same_as": same})
-                self.progress.advance(1, tags=tags_new)
-                continue
-            if kind == "actorpack":
-                ap = read_actorpack(f, taxonomy=tax, max_bytes=limit)
-                status = store.tags.import_actors(ap.actors, pack_uri=str(f), content_hash=ap.content_hash)
+            else:
+                jobs.append((f, kind))
+        if workers is None:
+            workers = min(2, os.cpu_count() or 1) if len(jobs) >= 8 else 1
+        run_id = store.tags.start_run(";".join(str(p) for p in paths), __version__)
+        tags_new = 0
+        self.progress.start("import tags", total=len(jobs), unit="files")
+        for f, parsed in parse_files(jobs, max_bytes=limit, tlp=tlp, workers=workers):
+            if isinstance(parsed, ParsedActorPack):
+                status = store.tags.import_actors(parsed.actors, pack_uri=str(f), content_hash=parsed.content_hash)
                 counts[status] += 1
                 packs.append({"uri": str(f), "kind": "actorpack", "status": status, "tags": 0,
-                              "actors": ap.actors.num_rows, "warnings": len(ap.issues)})
-                warnings += [i.to_dict() for i in ap.issues]
+                              "actors": parsed.actors.num_rows, "warnings": len(parsed.issues)})
             else:
-                pk = IMPORTERS.get(kind)(f, taxonomy=tax, max_bytes=limit, tlp=tlp)
-                r = store.tags.import_pack(pk.tags, uri=pk.uri, content_hash=pk.content_hash, kind=pk.kind,
-                                           title=pk.title, creator=pk.creator, description=pk.description,
-                                           is_public=pk.is_public, run_id=run_id,
-                                           duplicates_merged=pk.duplicates_merged, warnings=len(pk.issues))
+                r = store.tags.import_pack(parsed.tags, uri=parsed.uri, content_hash=parsed.content_hash,
+                                           kind=parsed.kind, title=parsed.title, creator=parsed.creator,
+                                           description=parsed.description, is_public=parsed.is_public,
+                                           run_id=run_id, duplicates_merged=parsed.duplicates_merged,
+                                           warnings=len(parsed.issues))
                 counts[r.status] += 1
-                if r.status != "unchanged":
-                    tags_new += r.tags
-                packs.append({"uri": pk.uri, "kind": pk.kind, "status": r.status, "tags": r.tags,
-                              "duplicates_merged": pk.duplicates_merged, "warnings": len(pk.issues),
+                tags_new += r.tags if r.status != "unchanged" else 0
+                packs.append({"uri": parsed.uri, "kind": parsed.kind, "status": r.status, "tags": r.tags,
+                              "duplicates_merged": parsed.duplicates_merged, "warnings": len(parsed.issues),
                               "same_as": r.same_as})
-                warnings += [i.to_dict() for i in pk.issues]
+            warnings += [i.to_dict() for i in parsed.issues]
             self.progress.advance(1, tags=tags_new)
         self.progress.finish()
         store.tags.finish_run(run_id, new=counts["new"], unchanged=counts["unchanged"], replaced=counts["replaced"],

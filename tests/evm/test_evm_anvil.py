@@ -71,7 +71,8 @@ def _ingest(path: Path, url: str, traces: str) -> Workspace:
 
 @pytest.fixture(scope="module")
 def ingested(world: dict[str, Any], anvil_module: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Workspace]:
-    out = {t: _ingest(tmp_path_factory.mktemp(t), anvil_module.url, t) for t in ("geth", "parity")}
+    out = {t: _ingest(tmp_path_factory.mktemp(t), anvil_module.url, t) for t in ("geth", "parity", "auto")}
+    assert out["auto"].stats().chains["eth-anvil"]["blocks_without_traces"] == 0
     yield out
     for ws in out.values():
         ws.close()
@@ -158,7 +159,9 @@ def test_evm_geth_and_parity_traces_agree(ingested: dict[str, Workspace]) -> Non
             "LEFT JOIN addresses f ON f.chain = x.chain AND f.id = x.from_id "
             "LEFT JOIN addresses o ON o.chain = x.chain AND o.id = x.to_id").fetchall(), key=str)
 
-    assert rows(ingested["geth"]) == rows(ingested["parity"])
+    assert rows(ingested["geth"]) == rows(ingested["parity"]) == rows(ingested["auto"])
+    traces = ingested["auto"].store.db.execute("SELECT DISTINCT traces FROM account_blocks").fetchall()
+    assert traces == [("parity",)]   # anvil has trace_block: auto picks it
 
 
 def test_evm_fees_split_between_fee_recipient_and_burn(ingested: dict[str, Workspace], anvil_module: Any,

@@ -152,10 +152,11 @@ def test_evm_node_without_traces_refuses_unless_traces_none(anvil: Any, tmp_path
 
     ws = _ws(tmp_path)
     before = _snapshot(ws)
-    for mode, method in (("geth", "debug_traceBlockByNumber"), ("parity", "trace_block")):
+    for mode, methods in (("geth", ["debug_traceBlockByNumber"]), ("parity", ["trace_block"]),
+                          ("auto", ["trace_block", "debug_traceBlockByNumber"])):
         with pytest.raises(Unsupported) as e:
             ws.ingest_evm_rpc(anvil.url, chain="eth-anvil", traces=mode, transport=httpx.MockTransport(no_traces))
-        assert method in str(e.value) and "--traces none" in str(e.value)
+        assert all(m in str(e.value) for m in methods) and "--traces none" in str(e.value)
         assert _snapshot(ws) == before
     s = ws.ingest_evm_rpc(anvil.url, chain="eth-anvil", traces="none", transport=httpx.MockTransport(no_traces))
     assert s.blocks_new == 3 and s.traces == "none" and any("internal" in n for n in s.notes)

@@ -42,8 +42,9 @@ def evm_rpc(
     from_: Annotated[int | None, typer.Option("--from", help="First block (default: after the checkpoint, "
                                                              "else 0).")] = None,
     to: Annotated[int | None, typer.Option("--to", help="Last block (default: head minus --confirmations).")] = None,
-    traces: Annotated[str, typer.Option(help="Internal transfers from 'geth' (debug_traceBlockByNumber), "
-                                             "'parity' (trace_block) or 'none' (data lacks them).")] = "geth",
+    traces: Annotated[str, typer.Option(help="Internal transfers from 'parity' (trace_block), 'geth' "
+                                             "(debug_traceBlockByNumber), 'auto' (parity if the node has it, "
+                                             "else geth) or 'none' (data lacks them).")] = "auto",
     confirmations: Annotated[int, typer.Option(help="Stay this many blocks below the head.")] = 0,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:

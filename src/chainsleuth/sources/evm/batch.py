@@ -30,8 +30,9 @@ def native_transfer(tx: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
-    cols = {f.name: [r.get(f.name) for r in rows] for f in schema}
-    return pa.Table.from_pydict(cols, schema=schema)
+    """Rows -> table; keys outside the schema are ignored, missing ones are null (from_pylist runs in C++,
+    several times faster than building Python columns first)."""
+    return pa.Table.from_pylist(rows, schema=schema)
 
 
 def build_batch(blocks: list[dict[str, Any]], txs: list[dict[str, Any]], transfers: list[dict[str, Any]],

@@ -23,7 +23,7 @@ from chainsleuth.sources.evm.rpc import JsonRpcClient, RpcErrorResult, describe_
 
 __all__ = ["TRACE_MODES", "AccountSource", "EvmRpcSource", "open_evm_source"]
 
-TRACE_MODES = ("geth", "parity", "none")
+TRACE_MODES = ("auto", "parity", "geth", "none")
 _SEL_NAME, _SEL_SYMBOL, _SEL_DECIMALS = "0x06fdde03", "0x95d89b41", "0x313ce567"
 
 
@@ -42,13 +42,14 @@ class AccountSource(Protocol):
 class EvmRpcSource:
     """Blocks, receipts, traces and token metadata from one JSON-RPC endpoint.
 
-    ``traces``: 'geth' (``debug_traceBlockByNumber`` with ``callTracer``), 'parity' (``trace_block``) or 'none'
-    (no internal transfers; blocks are marked ``traces='none'``).
+    ``traces``: 'geth' (``debug_traceBlockByNumber`` with ``callTracer``), 'parity' (``trace_block``), 'auto'
+    (Parity's when the node has it, else geth's) or 'none' (no internal transfers; blocks are marked
+    ``traces='none'``).
     """
 
     kind = "evm-rpc"
 
-    def __init__(self, client: JsonRpcClient, chain: str, *, traces: str = "geth", blocks_per_batch: int = 20,
+    def __init__(self, client: JsonRpcClient, chain: str, *, traces: str = "auto", blocks_per_batch: int = 20,
                  known_tokens: set[str] | None = None, workers: int = 4) -> None:
         if traces not in TRACE_MODES:
             raise InvalidInput(f"unknown trace mode {traces!r}; choose one of: {', '.join(TRACE_MODES)}",
@@ -100,16 +101,31 @@ class EvmRpcSource:
         return out
 
     def check_traces(self, number: int) -> None:
-        """Fail early, naming the method, when the node lacks the chosen trace method."""
+        """Fail early, naming the method, when the node lacks the chosen trace method. ``auto`` picks
+        Parity's ``trace_block`` when the node has it (cheap: no re-execution on Erigon/reth/anvil), else
+        geth's ``debug_traceBlockByNumber``."""
         if self.traces == "none":
             return
-        try:
-            self._trace_calls([number])
-        except Unsupported as e:
-            raise Unsupported(
-                f"{e.message}. Pass --traces parity for Erigon/Nethermind/reth/anvil-style 'trace_block', "
-                "--traces geth for 'debug_traceBlockByNumber', or --traces none to ingest without internal "
-                "transfers (the data is then marked as lacking them)", **e.details) from None
+        modes = ["parity", "geth"] if self.traces == "auto" else [self.traces]
+        last: Unsupported | None = None
+        for mode in modes:
+            self.traces = mode
+            try:
+                self._trace_calls([number])
+                return
+            except Unsupported as e:
+                last = e
+        assert last is not None
+        tried = " nor ".join("trace_block" if mm == "parity" else "debug_traceBlockByNumber" for mm in modes)
+        self.traces = modes[0] if len(modes) == 1 else "auto"
+        raise Unsupported(
+            f"{last.message}. Pass --traces parity for Erigon/Nethermind/reth/anvil-style 'trace_block', "
+            "--traces geth for 'debug_traceBlockByNumber', or --traces none to ingest without internal "
+            f"transfers (the data is then marked as lacking them); the node has neither {tried}"
+            if len(modes) > 1 else
+            f"{last.message}. Pass --traces parity for Erigon/Nethermind/reth/anvil-style 'trace_block', "
+            "--traces geth for 'debug_traceBlockByNumber', or --traces none to ingest without internal "
+            "transfers (the data is then marked as lacking them)", **last.details) from None
 
     # -- blocks ------------------------------------------------------------------------------------
     def iter_blocks(self, start: int, end: int) -> Iterator[AccountBatch]:
@@ -179,6 +195,8 @@ class EvmRpcSource:
 
     def fetch(self, numbers: list[int]) -> AccountBatch:
         """One batch: the blocks ``numbers`` with receipts, traces and new tokens' metadata."""
+        if self.traces == "auto":
+            self.check_traces(numbers[0])
         def get_blocks(chunk: Sequence[int]) -> list[Any]:
             return list(self.client.batch([("eth_getBlockByNumber", [hex(n), True]) for n in chunk]))
 
@@ -278,7 +296,7 @@ class EvmRpcSource:
         return out
 
 
-def open_evm_source(uri: str, chain: str, *, traces: str = "geth", timeout: float = 30.0, retries: int = 5,
+def open_evm_source(uri: str, chain: str, *, traces: str = "auto", timeout: float = 30.0, retries: int = 5,
                     transport: httpx.BaseTransport | None = None, max_batch: int = 100,
                     rate_limit: float | None = None, blocks_per_batch: int = 20,
                     known_tokens: set[str] | None = None, workers: int = 4) -> EvmRpcSource:
