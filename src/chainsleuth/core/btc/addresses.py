@@ -11,7 +11,6 @@ rare types (bare multisig, non-standard, unknown witness versions) go through
 from __future__ import annotations
 
 from collections.abc import Sequence
-from hashlib import sha256
 
 import numpy as np
 import pyarrow as pa
@@ -24,23 +23,26 @@ from chainsleuth.core.btc.encoding import (
     BECH32M_CONST,
     _hrp_state,
     hash160,
+    sha256_small,
 )
 from chainsleuth.core.btc.script import classify_script
 from chainsleuth.core.chains import BtcNetwork
 
 __all__ = ["base58check_many", "bech32_many", "derive_addresses", "script_columns"]
 
-_B58 = np.frombuffer(B58_ALPHABET.encode(), dtype=np.uint8)
 _B32 = np.frombuffer(BECH32_CHARSET.encode(), dtype=np.uint8)
 _POLY_NP = np.asarray(_POLY, dtype=np.uint32)
 _D5 = np.uint64(58 ** 5)
+# bytes.translate tables: digit value -> alphabet character (a C loop, far cheaper than numpy fancy indexing)
+_B58_TR = bytes(B58_ALPHABET.encode()) + bytes(256 - 58)
+_B32_TR = bytes(BECH32_CHARSET.encode()) + bytes(256 - 32)
 
 
 def _strings(flat: np.ndarray, lengths: np.ndarray) -> pa.Array:
     offsets = np.zeros(len(lengths) + 1, dtype=np.int32)
     np.cumsum(lengths, out=offsets[1:])
-    return pa.StringArray.from_buffers(len(lengths), pa.py_buffer(offsets.tobytes()),
-                                       pa.py_buffer(np.ascontiguousarray(flat, dtype=np.uint8).tobytes()))
+    return pa.StringArray.from_buffers(len(lengths), pa.py_buffer(offsets),
+                                       pa.py_buffer(np.ascontiguousarray(flat, dtype=np.uint8)))
 
 
 def base58check_many(payloads: np.ndarray) -> pa.Array:
@@ -54,32 +56,35 @@ def base58check_many(payloads: np.ndarray) -> pa.Array:
     if n == 0:
         return pa.array([], pa.string())
     buf = np.ascontiguousarray(payloads, dtype=np.uint8)
-    raw = buf.tobytes()
-    checks = b"".join([sha256(sha256(raw[i:i + 21]).digest()).digest()[:4] for i in range(0, 21 * n, 21)])
+    sha = sha256_small
+    digests = b"".join([sha(sha(k).digest()).digest() for k in buf.view("V21").ravel().tolist()])
     full = np.zeros((n, 28), dtype=np.uint8)          # 3 zero bytes of padding + 25 bytes
     full[:, 3:24] = buf
-    full[:, 24:] = np.frombuffer(checks, dtype=np.uint8).reshape(n, 4)
+    full[:, 24:] = np.frombuffer(digests, dtype=np.uint8).reshape(n, 32)[:, :4]
     limbs = full.view(">u4").astype(np.uint64)        # N x 7 big-endian 32-bit limbs
     digits = np.zeros((n, 35), dtype=np.uint8)        # most significant first
     col = 35
-    for _ in range(7):                                # 7 passes x 5 digits = 35 >= 34.1 digits of 200 bits
+    for k in range(7):                                # 7 passes x 5 digits = 35 >= 34.1 digits of 200 bits
+        # after k passes the value is below 2**(200 - 29.29 k): leading limbs are zero, skip them
+        first = max(0, 7 - -(-int(200 - 29.29 * k + 1) // 32))
         rem = np.zeros(n, dtype=np.uint64)
-        for j in range(7):
+        for j in range(first, 7):
             cur = (rem << np.uint64(32)) | limbs[:, j]
-            limbs[:, j] = cur // _D5
-            rem = cur - limbs[:, j] * _D5
+            q = cur // _D5
+            limbs[:, j] = q
+            rem = cur - q * _D5
         r32 = rem.astype(np.uint32)
         for _k in range(5):
             col -= 1
-            q = r32 // np.uint32(58)
-            digits[:, col] = r32 - q * np.uint32(58)
-            r32 = q
+            q32 = r32 // np.uint32(58)
+            digits[:, col] = r32 - q32 * np.uint32(58)
+            r32 = q32
     nz = digits != 0
     lead_digits = np.where(nz.any(axis=1), nz.argmax(axis=1), 35)
     zb = full[:, 3:] != 0
     lead_bytes = np.where(zb.any(axis=1), zb.argmax(axis=1), 25)
     start = lead_digits - lead_bytes
-    chars = _B58[digits]
+    chars = np.frombuffer(digits.tobytes().translate(_B58_TR), dtype=np.uint8).reshape(n, 35)
     keep = np.arange(35)[None, :] >= start[:, None]
     return _strings(chars[keep], 35 - start)
 
@@ -113,7 +118,8 @@ def bech32_many(hrp: str, version: int, programs: np.ndarray) -> pa.Array:
     width = len(hrp) + 1 + ngroups + 1 + 6
     out = np.empty((n, width), dtype=np.uint8)
     out[:, :len(hrp) + 1] = np.frombuffer((hrp + "1").encode(), dtype=np.uint8)
-    out[:, len(hrp) + 1:len(hrp) + 2 + ngroups] = _B32[data]
+    out[:, len(hrp) + 1:len(hrp) + 2 + ngroups] = np.frombuffer(
+        data.astype(np.uint8).tobytes().translate(_B32_TR), dtype=np.uint8).reshape(n, ngroups + 1)
     for k in range(6):
         out[:, width - 6 + k] = _B32[(chk >> np.uint32(5 * (5 - k))) & np.uint32(31)]
     return _strings(out.ravel(), np.full(n, width, dtype=np.int64))

@@ -35,6 +35,7 @@ __all__ = [
     "encode_segwit_address",
     "hash160",
     "ripemd160",
+    "sha256_small",
     "sha256d",
 ]
 
@@ -57,6 +58,15 @@ for _b in range(32):
             _x ^= _GEN[_i]
     _POLY.append(_x)
 del _b, _x, _i
+
+
+try:  # CPython's own SHA-256: less call overhead than OpenSSL's for inputs of one block (<= 55 bytes)
+    from _sha256 import sha256 as sha256_small  # Python 3.11
+except ImportError:  # pragma: no cover
+    try:
+        from _sha2 import sha256 as sha256_small  # type: ignore[no-redef]  # Python 3.12+
+    except ImportError:
+        sha256_small = sha256  # type: ignore[assignment]
 
 
 def sha256d(data: bytes) -> bytes:

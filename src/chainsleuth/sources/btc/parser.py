@@ -22,13 +22,16 @@ proof of work, signatures, scripts, amounts against prevouts, or the witness com
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 from hashlib import sha256
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from chainsleuth.core.btc.addresses import script_columns
+from chainsleuth.core.btc.encoding import sha256_small
 from chainsleuth.core.chains import BtcNetwork, get_chain
 from chainsleuth.core.records import BLOCK_SCHEMA, INPUT_SCHEMA, OUTPUT_SCHEMA, TX_SCHEMA, UtxoBatch
 from chainsleuth.errors import InvalidInput, ParseError
@@ -114,6 +117,7 @@ class BlockParser:
         self.network: BtcNetwork = c.btc_network
         self._linked: dict[bytes, int] = {}   # block hash (internal order) -> height, linked from genesis
         self._genesis = bytes.fromhex(self.network.genesis_hash)[::-1]
+        self._chain_scalar = pa.scalar(chain, pa.string())    # building a scalar costs ~0.2 ms: once
         self._reset()
 
     # -- column lists ---------------------------------------------------------------------------------
@@ -136,26 +140,19 @@ class BlockParser:
         # txs
         self.t_txid: list[bytes] = []      # internal byte order; hex (display order) built per batch
         self.t_wtxid: list[bytes] = []
-        self.t_version: list[int] = []
-        self.t_locktime: list[int] = []
-        self.t_size: list[int] = []
-        self.t_stripped: list[int] = []
-        self.t_witness: list[bool] = []
-        self.t_nin: list[int] = []
-        self.t_nout: list[int] = []
+        #: (version, locktime, size, stripped_size, has_witness, n_in, n_out) per tx
+        self.t_rows: list[tuple[int, int, int, int, bool, int, int]] = []
         # outputs
         self.o_value: list[int] = []
         self.o_script: list[bytes] = []
         # inputs
-        self.i_prev: list[bytes] = []      # internal byte order, 32 zero bytes for the coinbase
-        self.i_prevn: list[int | None] = []
-        self.i_seq: list[int] = []
-        self.i_sslen: list[int] = []
+        #: (prev txid internal order, prev_n or None for the coinbase, scriptSig size, sequence) per input
+        self.i_rows: list[tuple[bytes, int | None, int, int]] = []
         self.i_wit: list[int] = []
 
     def _marks(self) -> tuple[int, int, int, int]:
         # the lists of each group (blocks, txs, outputs, inputs) have equal lengths between blocks
-        return len(self.b_hash), len(self.t_txid), len(self.o_value), len(self.i_seq)
+        return len(self.b_hash), len(self.t_txid), len(self.o_value), len(self.i_rows)
 
     @property
     def n_txs(self) -> int:
@@ -216,11 +213,12 @@ class BlockParser:
         p, stripped_total, cb_script = self._parse_txs(buf, p, limit, ntx, txids_raw, source_file,
                                                         source_offset - pos)
         # merkle root
+        sha, sha2 = sha256, sha256_small
         level = txids_raw
         while len(level) > 1:
             if len(level) & 1:
                 level.append(level[-1])
-            level = [sha256(sha256(level[i] + level[i + 1]).digest()).digest() for i in range(0, len(level), 2)]
+            level = [sha2(sha(level[i] + level[i + 1]).digest()).digest() for i in range(0, len(level), 2)]
         if level[0] != merkle:
             raise ParseError(f"merkle root mismatch in block {bhash[::-1].hex()}: header has {merkle[::-1].hex()}, "
                              f"transactions give {level[0][::-1].hex()}", file=source_file, offset=source_offset)
@@ -271,26 +269,23 @@ class BlockParser:
 
     def _parse_txs(self, buf: bytes, p: int, limit: int, ntx: int, txids_raw: list[bytes], source_file: str,
                    file_delta: int) -> tuple[int, int, bytes]:
-        """The hot loop. ``file_delta`` maps a position in ``buf`` to a file offset (pos + delta)."""
+        """The hot loop. ``file_delta`` maps a position in ``buf`` to a file offset (pos + delta).
+
+        Per transaction one tuple goes to ``t_rows`` and per input one to ``i_rows`` (fewer list appends
+        than one list per column); :meth:`flush` unzips them into columns.
+        """
         u32 = _U32
         vq = _VQ
         inp = _INP
         sha = sha256
+        sha2 = sha256_small          # second round (32 bytes): cheaper than OpenSSL for one block
         t_txid = self.t_txid.append
         t_wtxid = self.t_wtxid.append
-        t_version = self.t_version.append
-        t_locktime = self.t_locktime.append
-        t_size = self.t_size.append
-        t_stripped = self.t_stripped.append
-        t_witness = self.t_witness.append
-        t_nin = self.t_nin.append
-        t_nout = self.t_nout.append
+        t_row = self.t_rows.append
         o_value = self.o_value.append
         o_script = self.o_script.append
-        i_prev = self.i_prev.append
-        i_prevn = self.i_prevn.append
-        i_seq = self.i_seq.append
-        i_sslen = self.i_sslen.append
+        i_row = self.i_rows.append
+        i_rows = self.i_rows
         i_wit = self.i_wit.append
         i_wit_ext = self.i_wit.extend
         txid_append = txids_raw.append
@@ -322,16 +317,14 @@ class BlockParser:
                 p += 37
                 if ls >= 0xFD:
                     ls, p = _big_varint(buf, p, ls)
-                i_prev(prev)
-                if ti == 0 and pn == 0xFFFFFFFF and prev == _NULL32:
-                    i_prevn(None)
-                    cb_script = buf[p:p + ls]
-                else:
-                    i_prevn(pn)
-                i_sslen(ls)
                 p += ls
-                i_seq(u32(buf, p)[0])
+                i_row((prev, pn, ls, u32(buf, p)[0]))
                 p += 4
+            if ti == 0 and n_in == 1:
+                prev, pn, ls, seq = i_rows[-1]
+                if pn == 0xFFFFFFFF and prev == _NULL32:       # the coinbase input
+                    i_rows[-1] = (prev, None, ls, seq)
+                    cb_script = buf[p - 4 - ls:p - 4]
             if p > limit:
                 raise ParseError(f"transaction {ti}: input scripts run past the end of the block",
                                  file=source_file, offset=start + file_delta)
@@ -373,38 +366,37 @@ class BlockParser:
                 if p > limit:
                     raise ParseError(f"transaction {ti}: witness data runs past the end of the block",
                                      file=source_file, offset=start + file_delta)
-            else:
-                i_wit_ext([0] * n_in)
-            t_locktime(u32(buf, p)[0])
-            p += 4
-            if p > limit:
-                raise ParseError(f"transaction {ti} runs past the end of the block", file=source_file,
-                                 offset=start + file_delta)
-            if segwit:
+                p += 4
+                if p > limit:
+                    raise ParseError(f"transaction {ti} runs past the end of the block", file=source_file,
+                                     offset=start + file_delta)
                 stripped = buf[start:start + 4] + buf[body:body_end] + buf[p - 4:p]
-                h = sha(sha(stripped).digest()).digest()
-                t_wtxid(sha(sha(buf[start:p]).digest()).digest())
+                h = sha2(sha(stripped).digest()).digest()
+                t_wtxid(sha2(sha(buf[start:p]).digest()).digest())
                 sl = len(stripped)
             else:
-                h = sha(sha(buf[start:p]).digest()).digest()
+                i_wit_ext([0] * n_in)
+                p += 4
+                if p > limit:
+                    raise ParseError(f"transaction {ti} runs past the end of the block", file=source_file,
+                                     offset=start + file_delta)
+                h = sha2(sha(buf[start:p]).digest()).digest()
                 t_wtxid(h)
                 sl = p - start
             t_txid(h)
             txid_append(h)
             stripped_total += sl
-            t_stripped(sl)
-            t_size(p - start)
-            t_version(version)
-            t_witness(segwit)
-            t_nin(n_in)
-            t_nout(n_out)
+            t_row((version, u32(buf, p - 4)[0], p - start, sl, segwit, n_in, n_out))
         return p, stripped_total, cb_script
 
     # -- batch ----------------------------------------------------------------------------------------
     def flush(self) -> UtxoBatch:
         """Build the Arrow tables of everything parsed since the last flush and clear the lists."""
-        chain = self.chain
-        nb, nt, no, ni = len(self.b_hash), len(self.t_txid), len(self.o_value), len(self.i_seq)
+        nb, nt, no, ni = len(self.b_hash), len(self.t_txid), len(self.o_value), len(self.i_rows)
+        t_cols: list[tuple[Any, ...]] = list(zip(*self.t_rows, strict=True)) if nt else [()] * 7
+        t_version, t_locktime, t_size, t_stripped, t_witness, t_nin, t_nout = t_cols
+        i_cols: list[tuple[Any, ...]] = list(zip(*self.i_rows, strict=True)) if ni else [()] * 4
+        i_prev, i_prevn, i_sslen, i_seq = i_cols
         ntx_b = np.asarray(self.b_ntx, dtype=np.int64)
         block_hashes = pa.array(self.b_hash, pa.string())
         if int(ntx_b.sum()) == nt:
@@ -414,18 +406,18 @@ class BlockParser:
         else:  # transactions parsed without a block (parse_transactions)
             tx_block_arr = pa.array([""] * nt, pa.string())
             block_index = np.arange(nt, dtype=np.int32)
-        size = np.asarray(self.t_size, dtype=np.int64)
-        stripped = np.asarray(self.t_stripped, dtype=np.int64)
+        size = np.asarray(t_size, dtype=np.int64)
+        stripped = np.asarray(t_stripped, dtype=np.int64)
         weight = stripped * 3 + size
-        n_in = np.asarray(self.t_nin, dtype=np.int64)
-        n_out = np.asarray(self.t_nout, dtype=np.int64)
+        n_in = np.asarray(t_nin, dtype=np.int64)
+        n_out = np.asarray(t_nout, dtype=np.int64)
         values = np.asarray(self.o_value, dtype=np.int64)
         out_cum = np.concatenate([[0], np.cumsum(values)]) if no else np.zeros(1, dtype=np.int64)
         out_end = np.cumsum(n_out)
         output_value = out_cum[out_end] - out_cum[out_end - n_out] if nt else np.zeros(0, dtype=np.int64)
         is_cb = block_index == 0
         txids = _hex_column(self.t_txid)
-        c = pa.scalar(chain)
+        c = self._chain_scalar
         blocks = pa.table({
             "chain": pa.repeat(c, nb), "hash": block_hashes,
             "height": pa.array(self.b_height, pa.int64()), "height_source": pa.array(self.b_hsrc, pa.string()),
@@ -441,10 +433,10 @@ class BlockParser:
         txs = pa.table({
             "chain": pa.repeat(c, nt), "txid": txids,
             "wtxid": _hex_column(self.t_wtxid), "block_hash": tx_block_arr,
-            "block_index": pa.array(block_index, pa.int32()), "version": pa.array(self.t_version, pa.int64()),
-            "locktime": pa.array(self.t_locktime, pa.int64()), "size": pa.array(size, pa.int64()),
+            "block_index": pa.array(block_index, pa.int32()), "version": pa.array(t_version, pa.int64()),
+            "locktime": pa.array(t_locktime, pa.int64()), "size": pa.array(size, pa.int64()),
             "vsize": pa.array((weight + 3) // 4, pa.int64()), "weight": pa.array(weight, pa.int64()),
-            "is_coinbase": pa.array(is_cb, pa.bool_()), "has_witness": pa.array(self.t_witness, pa.bool_()),
+            "is_coinbase": pa.array(is_cb, pa.bool_()), "has_witness": pa.array(t_witness, pa.bool_()),
             "n_in": pa.array(n_in, pa.int32()), "n_out": pa.array(n_out, pa.int32()),
             "output_value": pa.array(output_value, pa.int64()),
         }, schema=TX_SCHEMA)
@@ -460,19 +452,19 @@ class BlockParser:
         in_end = np.cumsum(n_in)
         in_starts = np.repeat(in_end - n_in, n_in)
         in_tx = pa.array(np.repeat(tx_pos, n_in))
-        prev_n = pa.array(self.i_prevn, pa.int64())
+        prev_n = pa.array(i_prevn, pa.int64())
         inputs = pa.table({
             "chain": pa.repeat(c, ni), "txid": txids.take(in_tx), "block_hash": tx_block_arr.take(in_tx),
             "n": pa.array((np.arange(ni, dtype=np.int64) - in_starts).astype(np.int32), pa.int32()),
-            "prev_txid": _hex_column(self.i_prev, prev_n.is_valid()), "prev_n": prev_n,
-            "sequence": pa.array(self.i_seq, pa.int64()), "script_sig_size": pa.array(self.i_sslen, pa.int32()),
+            "prev_txid": _hex_column(i_prev, prev_n.is_valid()), "prev_n": prev_n,
+            "sequence": pa.array(i_seq, pa.int64()), "script_sig_size": pa.array(i_sslen, pa.int32()),
             "witness_items": pa.array(self.i_wit, pa.int32()),
         }, schema=INPUT_SCHEMA)
         self._reset()
         return UtxoBatch(blocks, txs, outputs, inputs)
 
 
-def _hex_column(hashes: list[bytes], valid: pa.Array | None = None) -> pa.Array:
+def _hex_column(hashes: Sequence[bytes], valid: pa.Array | None = None) -> pa.Array:
     """Display-order hex strings of 32-byte hashes in internal order (reversed), as one Arrow column."""
     n = len(hashes)
     if n == 0:
