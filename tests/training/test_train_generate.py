@@ -114,3 +114,16 @@ def test_every_typology_is_documented() -> None:
     doc = (Path(__file__).resolve().parents[2] / "docs" / "training.md").read_text(encoding="utf-8")
     for name in TYPOLOGIES:
         assert f"| `{name}` |" in doc, f"typology {name} missing from docs/training.md"
+
+
+def test_output_does_not_depend_on_the_process(tmp_path: Path) -> None:
+    """Another interpreter (another hash seed) writes the same bytes."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from chainsleuth.training import generate_world; "
+            "w, _ = generate_world('sanctions_evasion', 3, 9, size=120); w.write(sys.argv[1])")
+    for i, seed in enumerate(("1", "2")):
+        subprocess.run([sys.executable, "-c", code, str(tmp_path / f"p{i}")], check=True, timeout=120,
+                       env={**__import__("os").environ, "PYTHONHASHSEED": seed})
+    assert _digest(tmp_path / "p0") == _digest(tmp_path / "p1")

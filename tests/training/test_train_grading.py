@@ -94,3 +94,14 @@ def test_feedback_in_thai_and_korean(key) -> None:
     th = grade(key, {}, lang="th")["questions"][0]["feedback"]
     ko = grade(key, {}, lang="ko")["questions"][0]["feedback"]
     assert th.startswith("ยังไม่ได้ตอบ") and ko.startswith("답하지 않았습니다")
+
+
+def test_services_may_be_named_by_tag_label_or_actor(key) -> None:
+    x = key.answers["exchanges"][0]
+    e = key.entities[x["exchange"]]
+    asset, v = next(iter(x["amounts"].items()))
+    actor = e.name.lower().replace(" ", "_")
+    for name in (e.name.upper(), f"{e.name} hot wallet", actor, e.id):
+        g = grade(key, {"exchanges": [f"{name} = {format_amount(v, asset)}"]})
+        q = next(q for q in g["questions"] if q["id"] == "exchanges")
+        assert q["credit"] > 0, name

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,8 +53,8 @@ STORY = {
                      "the money went."),
     "darknet_market": _m("{market} is a darknet market. Buyers pay into deposit addresses of the market; the market "
                          "holds the funds in escrow, pays its vendors and keeps a commission. An undercover purchase "
-                         "from the vendor \"{vendor}\" was paid from the address below. Identify the vendor's wallet "
-                         "and where the vendor cashed out."),
+                         "from the vendor \"{vendor}\" was paid to the market address below. Identify the vendor's "
+                         "wallet and where the vendor cashed out."),
     "investment_scam": _m("{n} people were persuaded by an online contact to invest in the trading platform "
                           "\"{platform}\". They bought USDT and sent it to the deposit addresses the platform gave "
                           "them. The platform does not exist. Follow the money from the victims' payments."),
@@ -68,6 +69,8 @@ T_FACT_PAYMENT = _m("{date}: {who} paid {amount} to {address} (transaction {txid
 T_FACT_THEFT = _m("{date}: {amount} left the exchange's hot wallet {address} (transaction {txid}).")
 T_FACT_SANCTIONED = _m("Sanctioned address: {address}")
 T_START = _m("Starting points")
+T_VICTIM = _m("Victim {n}")
+T_OFFICER = _m("Undercover officer")
 
 # -- questions ------------------------------------------------------------------------------------------------
 Q_TEXT = {
@@ -201,7 +204,9 @@ def brief_markdown(key: AnswerKey, lang: str = "en") -> str:
                        entity=f.get("entity", "")), ""]
     L += [f"## {_(T_START)}", ""]
     for v in f.get("victims", []):
-        L.append("- " + _(T_FACT_PAYMENT).format(date=format_date(v["time"], lang, with_time=True), who=v["name"],
+        m = re.fullmatch(r"Victim (\d+)", v["name"])
+        who = _(T_VICTIM).format(n=m.group(1)) if m else _(T_OFFICER) if v["name"] == T_OFFICER else v["name"]
+        L.append("- " + _(T_FACT_PAYMENT).format(date=format_date(v["time"], lang, with_time=True), who=who,
                                                  amount=format_amount(v["amount"], v.get("asset", "BTC")),
                                                  address=v["address"], txid=v["txid"]))
     if "theft" in f:

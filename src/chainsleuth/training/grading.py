@@ -110,7 +110,7 @@ def grade(key: AnswerKey, answers: dict[str, Any], hints: dict[str, int] | None 
     hints = hints or {}
     results = []
     score = total = 0
-    names = {e.name.lower(): e.id for e in key.entities.values()} | {e.id.lower(): e.id for e in key.entities.values()}
+    names = _names(key)
     for q in questions_for(key, lang):
         total += q.points
         val = answers.get(q.id)
@@ -128,6 +128,27 @@ def grade(key: AnswerKey, answers: dict[str, Any], hints: dict[str, int] | None 
     return {"score": score, "total": total, "questions": results}
 
 
+def _names(key: AnswerKey) -> dict[str, str]:
+    """Ways a trainee may name a service: its name, entity id, or TagPack actor id, any case."""
+    out: dict[str, str] = {}
+    for e in key.entities.values():
+        if e.kind in ("exchange", "otc", "nested_exchange"):
+            out[e.name.lower()] = e.id
+            out[e.id.lower()] = e.id
+            out[re.sub(r"[^a-z0-9]+", "_", e.name.lower()).strip("_")] = e.id
+    return out
+
+
+def _resolve_name(name: str, names: dict[str, str]) -> str | None:
+    """An exact name, else the longest service name contained in what was written (a tag label such as
+    "Orca Exchange hot wallet" names Orca Exchange)."""
+    n = name.strip().lower()
+    if n in names:
+        return names[n]
+    hits = [k for k in names if len(k) > 3 and k in n]
+    return names[max(hits, key=len)] if hits else None
+
+
 def _grade_one(qid: str, kind: str, val: Any, key: AnswerKey, names: dict[str, str],
                _: Any) -> tuple[str, float, str]:
     a = key.answers
@@ -141,7 +162,7 @@ def _grade_one(qid: str, kind: str, val: Any, key: AnswerKey, names: dict[str, s
         got: dict[tuple[str, str], int] = {}
         wrong = 0
         for name, amt in _amount_lines(val):
-            eid = names.get(name.lower())
+            eid = _resolve_name(name, names)
             v, asset = _parse_amount(amt)
             if eid is None or (eid, asset) not in truth:
                 wrong += 1

@@ -89,7 +89,8 @@ class _Case:
     def noisy(self, v: int) -> int:
         if self.lv.noise == 0:
             return int(v)
-        return max(int(v * (1 + self.rng.uniform(-self.lv.noise, self.lv.noise))), 1)
+        ppm = round((1 + self.rng.uniform(-self.lv.noise, self.lv.noise)) * 10_000)   # exact integer maths
+        return max(int(v) * ppm // 10_000, 1)
 
     def dormant(self) -> int:
         lo, hi = self.lv.dormancy
