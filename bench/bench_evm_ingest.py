@@ -182,6 +182,21 @@ def run_ethetl(exe: str, url: str, work: Path, end: int) -> dict[str, float]:
             "transfers": n["token_transfers"] + n["traces"]}
 
 
+def node_floor(url: str, end: int, per_request: int = 20) -> float:
+    """Seconds the node alone needs to serve what both tools ask for (full blocks, receipts, Parity traces),
+    in batched requests with no processing of the answers: the floor under any client."""
+    http = httpx.Client(timeout=120)
+    t0 = time.perf_counter()
+    for lo in range(0, end + 1, per_request):
+        nums = range(lo, min(end, lo + per_request - 1) + 1)
+        for method, params in (("eth_getBlockByNumber", lambda n: [hex(n), True]),
+                               ("eth_getBlockReceipts", lambda n: [hex(n)]), ("trace_block", lambda n: [hex(n)])):
+            body = [{"jsonrpc": "2.0", "id": n, "method": method, "params": params(n)} for n in nums]
+            http.post(url, json=body).read()
+    http.close()
+    return time.perf_counter() - t0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--blocks", type=int, default=300)
@@ -223,6 +238,8 @@ def main() -> None:
                     their_runs.append(run_ethetl(args.ethetl, url, Path(d), end))
             print(f"round {i + 1}: chainsleuth {ours_runs[-1]['seconds']:.2f} s"
                   + (f", ethereum-etl {their_runs[-1]['seconds']:.2f} s" if their_runs else ""), flush=True)
+        floor = node_floor(url, end)
+        print(f"node floor (raw requests, no processing): {floor:.2f} s = {(end + 1) / floor:.1f} blocks/s", flush=True)
         ours = min(ours_runs, key=lambda r: r["seconds"])
         theirs = min(their_runs, key=lambda r: r["seconds"]) if their_runs else None
         for name, r in (("chainsleuth", ours), ("ethereum-etl", theirs)):
