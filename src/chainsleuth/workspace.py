@@ -676,6 +676,42 @@ class Workspace:
                 "pairs_in_set1": agree["true_pairs"], "pairs_in_set2": agree["predicted_pairs"],
                 "pairs_in_both": agree["correct_pairs"]}
 
+    def explain_tx(self, txid: str, *, chain: str | None = None) -> dict[str, Any]:
+        """Per transaction: is it a CoinJoin (and which), and which output each change heuristic (and their
+        consensus) takes for change, with the evidence. Reads the tx, the txs spending its outputs and the
+        first appearance of its output addresses."""
+        from chainsleuth.algorithms.clustering import CHANGE_HEURISTICS, change_consensus, detect_change
+        from chainsleuth.algorithms.patterns.coinjoin import detect_coinjoins
+        from chainsleuth.algorithms.txarrays import TxArrays
+
+        t = txid.lower().removeprefix("0x")
+        if len(t) != 64 or any(ch not in "0123456789abcdef" for ch in t):
+            raise InvalidInput(f"{txid!r} is not a transaction id (64 hex digits)", value=txid)
+        c = self._utxo_chain_for(self.store.utxo.find_tx_chains, t, chain, "transaction")
+        ctx = self.store.clusters.tx_context(c, t)
+        if ctx is None:
+            raise NotFound(f"transaction {t} is not in this workspace on {c}", value=t)
+        cols, names = self.store.clusters.tx_arrays(c, tx_ids=[ctx["tx_id"], *ctx["spenders"]])
+        arrays = TxArrays.from_columns(cols, names)
+        row = arrays.row_of(ctx["tx_id"])
+        cj = detect_coinjoins(arrays, chain=c)
+        guesses = detect_change(arrays, CHANGE_HEURISTICS, exclude_rows=np.flatnonzero(cj.mask),
+                                first_seen=ctx["first_seen"])
+        guesses["consensus"] = change_consensus(dict(guesses), arrays.n_tx)
+        texts = self.store.clusters.addresses_text(c, [int(a) for a in arrays.out_address if a >= 0])
+        change: dict[str, Any] = {}
+        for h, g in guesses.items():
+            hit = np.flatnonzero(g.tx_row == row)
+            if len(hit) == 0:
+                change[h] = None
+                continue
+            ev = g.evidence(int(hit[0]), arrays).to_dict()
+            ev["details"]["address"] = texts.get(ev["details"]["address_id"])
+            change[h] = ev
+        ev_cj = cj.evidence(row)
+        return {"txid": t, "chain": c, "coinjoin": None if ev_cj is None else ev_cj.to_dict(), "change": change,
+                "inputs_known": bool(arrays.n_in[row] > 0 and (arrays.in_address[arrays.in_tx == ctx["tx_id"]] >= 0).all())}
+
     #: ledger transaction kinds of the training worlds -> CoinJoin detector types
     _TRAINING_COINJOIN_KINDS: ClassVar[dict[str, str]] = {"coinjoin-wasabi": "wasabi1", "coinjoin-wasabi2": "wasabi2",
                                                           "coinjoin-whirlpool": "whirlpool",

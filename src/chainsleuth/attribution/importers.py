@@ -20,21 +20,22 @@ import csv
 import io
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
 
-from chainsleuth.attribution.records import ParsedPack
+from chainsleuth.attribution.records import ParsedActorPack, ParsedPack
 from chainsleuth.attribution.safety import MAX_PACK_BYTES, read_limited
-from chainsleuth.attribution.tagpack import build_pack, read_tagpack
+from chainsleuth.attribution.tagpack import build_pack, read_actorpack, read_tagpack
 from chainsleuth.attribution.taxonomy import Taxonomy
 from chainsleuth.core.registry import Registry
 from chainsleuth.errors import InvalidInput, ParseError
 
-__all__ = ["IMPORTERS", "Importer", "detect_importer", "discover_files", "read_csv_tags", "read_etherscan_csv",
-           "read_etherscan_json", "read_ofac_list"]
+__all__ = ["IMPORTERS", "Importer", "detect_importer", "discover_files", "parse_files", "read_csv_tags",
+           "read_etherscan_csv", "read_etherscan_json", "read_ofac_list"]
 
 _OFAC_RE = re.compile(r"^sanctioned_addresses_([A-Za-z0-9]+)\.txt(\.gz)?$")
 OFAC_SOURCE = "https://sanctionssearch.ofac.treas.gov/"
@@ -265,3 +266,29 @@ def discover_files(paths: list[Path]) -> list[Path]:
         else:
             raise InvalidInput(f"{p}: no such file or directory", file=str(p))
     return out
+
+
+def _parse_one(path: Path, kind: str, max_bytes: int, tlp: str | None) -> ParsedPack | ParsedActorPack:
+    tax = Taxonomy.packaged()
+    if kind == "actorpack":
+        return read_actorpack(path, taxonomy=tax, max_bytes=max_bytes)
+    return IMPORTERS.get(kind)(path, taxonomy=tax, max_bytes=max_bytes, tlp=tlp)
+
+
+def parse_files(jobs: list[tuple[Path, str]], *, max_bytes: int = MAX_PACK_BYTES, tlp: str | None = None,
+                workers: int = 1) -> Iterator[tuple[Path, ParsedPack | ParsedActorPack]]:
+    """Parse (path, importer) jobs, yielding results in job order; the first failing file raises when its
+    turn comes (files before it have been yielded). With ``workers > 1`` files are parsed ahead in worker
+    processes while the caller stores the earlier ones; pending work is cancelled on error or early exit."""
+    if workers <= 1 or len(jobs) < 2:
+        for path, kind in jobs:
+            yield path, _parse_one(path, kind, max_bytes, tlp)
+        return
+    ex = ProcessPoolExecutor(max_workers=workers)
+    try:
+        futures: list[Future[ParsedPack | ParsedActorPack]] = [
+            ex.submit(_parse_one, path, kind, max_bytes, tlp) for path, kind in jobs]
+        for (path, _), fut in zip(jobs, futures, strict=True):
+            yield path, fut.result()
+    finally:
+        ex.shutdown(wait=True, cancel_futures=True)
