@@ -116,3 +116,29 @@ def test_clust_consensus_and_evidence() -> None:
     g2 = detect_change(t2, ["script-type", "round-amount"])
     assert len(g2["script-type"]) == 1 and len(g2["round-amount"]) == 1
     assert len(change_consensus(g2, 1)) == 0
+
+
+def test_clust_explain_tx_through_workspace(tmp_path) -> None:
+    """Per-transaction view: a CoinJoin says so and gets no change guess; a payment gets guesses whose
+    evidence names a real output of the transaction."""
+    from chainsleuth.workspace import Workspace
+
+    from .conftest import build_clust_world  # type: ignore[import-not-found]
+
+    world = build_clust_world(tmp_path / "b", seed=7)
+    with Workspace(tmp_path / "ws") as ws:
+        ws.ingest_btc_blocks(world.blocks, chain="btc-regtest")
+        cj_txid, kind = next(iter(world.coinjoins.items()))
+        e = ws.explain_tx(cj_txid)
+        assert e["coinjoin"]["heuristic"] == f"coinjoin:{kind}" and all(v is None for v in e["change"].values())
+        spoke = 0
+        for txid in world.txids:
+            if txid in world.coinjoins:
+                continue
+            e = ws.explain_tx(txid)
+            tx = ws.show_tx(txid)
+            for ev in e["change"].values():
+                if ev is not None:
+                    spoke += 1
+                    assert tx.outputs[ev["details"]["output"]].address == ev["details"]["address"]
+        assert spoke > 0

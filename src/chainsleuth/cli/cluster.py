@@ -22,6 +22,8 @@ def cluster(
     chain: ChainOpt = None,
     compare: Annotated[tuple[str, str] | None, typer.Option(
         help="Compare two cluster sets (name or id): which clusters split and which merge.")] = None,
+    explain_tx: Annotated[str | None, typer.Option(
+        help="Show, for one transaction, the CoinJoin verdict and each change heuristic's guess with evidence.")] = None,
     batch: Annotated[bool, typer.Option("--batch", help="Rebuild the set instead of extending it.")] = False,
     include_coinjoins: Annotated[bool, typer.Option(
         "--include-coinjoins", help="Let co-spend merge CoinJoin inputs (wrong on purpose; for comparison).")] = False,
@@ -30,6 +32,19 @@ def cluster(
     json_: JsonOpt = False,
 ) -> None:
     """Cluster addresses (co-spend by default, CoinJoins left out) and keep the evidence of every merge."""
+    if explain_tx is not None:
+        with open_workspace(read_only=True) as ws:
+            e = ws.explain_tx(explain_tx, chain=chain)
+        if json_:
+            print_json(e)
+            return
+        cj = e["coinjoin"]
+        out_console.print(f"tx {e['txid']} on {e['chain']}: "
+                          + (f"{cj['summary']} ({cj['source']})" if cj else "not a CoinJoin"))
+        for h, ev in e["change"].items():
+            out_console.print(f"  {h:<16} " + (f"output {ev['details']['output']} -> {ev['details']['address']} "
+                                              f"(confidence {ev['confidence']:.2f})" if ev else "abstains"))
+        return
     if compare is not None:
         with open_workspace(read_only=True) as ws:
             r = ws.compare_clusterings(compare[0], compare[1], chain=chain)

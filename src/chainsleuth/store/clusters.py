@@ -64,17 +64,22 @@ class ClusterStore:
         return {"txs": int(row[0]), "inputs": int(row[1]), "inputs_resolved": int(row[2]),
                 "addresses": int(row[3]), "max_tx_id": int(row[4])}
 
-    def tx_arrays(self, chain: str, *, after_tx_id: int = -1, set_id: int | None = None
-                  ) -> tuple[dict[str, np.ndarray], tuple[str, ...]]:
+    def tx_arrays(self, chain: str, *, after_tx_id: int = -1, set_id: int | None = None,
+                  tx_ids: list[int] | None = None) -> tuple[dict[str, np.ndarray], tuple[str, ...]]:
         """Columns of :class:`chainsleuth.algorithms.txarrays.TxArrays` for txs with ``tx_id > after_tx_id``
-        (plus the set's pending txs when ``set_id`` is given), in bulk numpy form, and the script type names.
+        (plus the set's pending txs when ``set_id`` is given), or exactly the ``tx_ids`` given, in bulk numpy
+        form, and the script type names.
 
         Unknown values are -1: unresolved input address/value, OP_RETURN address, unspent outputs.
         """
         names = tuple(r[0] for r in _rows(self.db.execute(
             "SELECT DISTINCT script_type FROM outputs WHERE chain = ? ORDER BY 1", [chain])))
-        sel = "(x.tx_id > ? OR x.tx_id IN (SELECT tx_id FROM cluster_pending WHERE chain = ? AND set_id = ?))"
-        p = [chain, after_tx_id, chain, -1 if set_id is None else set_id]
+        if tx_ids is not None:
+            sel = "(x.tx_id IN (SELECT unnest(?)) AND ? = ? AND ? = ?)"
+            p = [chain, list(tx_ids), 0, 0, 0, 0]
+        else:
+            sel = "(x.tx_id > ? OR x.tx_id IN (SELECT tx_id FROM cluster_pending WHERE chain = ? AND set_id = ?))"
+            p = [chain, after_tx_id, chain, -1 if set_id is None else set_id]
         txs = self.db.execute(
             "SELECT x.tx_id, coalesce(b.height, -1) AS height, x.version, x.locktime, x.is_coinbase "
             "FROM txs x LEFT JOIN blocks b ON b.chain = x.chain AND b.hash = x.block_hash "
@@ -96,6 +101,21 @@ class ClusterStore:
             for k, v in part.items():
                 cols[k] = np.asarray(v)
         return cols, names
+
+    def tx_context(self, chain: str, txid: str) -> dict[str, Any] | None:
+        """A tx's dense id, the txs spending its outputs, and the first tx paying each of its output addresses."""
+        rows = _rows(self.db.execute("SELECT max(tx_id) FROM txs WHERE chain = ? AND txid = ?", [chain, txid]))
+        if not rows or rows[0][0] is None:
+            return None
+        tx_id = int(rows[0][0])
+        spenders = [int(r[0]) for r in _rows(self.db.execute(
+            "SELECT DISTINCT spent_tx_id FROM outputs WHERE chain = ? AND tx_id = ? AND spent_tx_id IS NOT NULL",
+            [chain, tx_id]))]
+        first = {int(a): int(t) for a, t in _rows(self.db.execute(
+            "SELECT o.address_id, min(o.tx_id) FROM outputs o WHERE o.chain = ? AND o.address_id IN "
+            "(SELECT address_id FROM outputs WHERE chain = ? AND tx_id = ? AND address_id IS NOT NULL) "
+            "GROUP BY o.address_id", [chain, chain, tx_id]))}
+        return {"tx_id": tx_id, "spenders": spenders, "first_seen": first}
 
     def unresolved_tx_ids(self, chain: str) -> np.ndarray:
         """Transactions with at least one input whose prevout is not resolved."""

@@ -10,7 +10,7 @@ Candidates: not coinbase, not a detected CoinJoin, two or more outputs, every in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,8 +90,10 @@ class ChangeGuesses:
 class _Ctx:
     """Per-run derived arrays shared by the heuristics."""
 
-    def __init__(self, t: TxArrays, exclude_rows: np.ndarray | None) -> None:
+    def __init__(self, t: TxArrays, exclude_rows: np.ndarray | None,
+                 first_seen: Mapping[int, int] | None = None) -> None:
         self.t = t
+        self.first_seen = first_seen
         n = t.n_tx
         self.orow, self.irow = t.out_tx_row, t.in_tx_row
         unknown_in = np.bincount(self.irow, weights=t.in_address < 0, minlength=n) > 0
@@ -124,6 +126,10 @@ def _one_time_change(c: _Ctx) -> tuple[np.ndarray, np.ndarray]:
     has = t.out_address >= 0
     first = np.full(int(t.out_address.max(initial=-1)) + 1, np.iinfo(np.int64).max, dtype=np.int64)
     np.minimum.at(first, t.out_address[has], t.out_tx[has])
+    if c.first_seen:   # history beyond the arrays (explaining one transaction)
+        ids = np.fromiter(c.first_seen.keys(), dtype=np.int64)
+        ok = ids < len(first)
+        first[ids[ok]] = np.minimum(first[ids[ok]], np.fromiter(c.first_seen.values(), dtype=np.int64)[ok])
     key = t.out_tx * c.stride + (t.out_address + 1)
     _, inv, cnt = np.unique(key, return_inverse=True, return_counts=True)
     new = has & (first[np.where(has, t.out_address, 0)] == t.out_tx) & (cnt[inv] == 1)
@@ -200,7 +206,8 @@ _DETECTORS: dict[str, Callable[[_Ctx], tuple[np.ndarray, np.ndarray]]] = {
 
 
 def detect_change(t: TxArrays, heuristics: Sequence[str] = CHANGE_HEURISTICS, *,
-                  exclude_rows: np.ndarray | None = None) -> dict[str, ChangeGuesses]:
+                  exclude_rows: np.ndarray | None = None,
+                  first_seen: Mapping[int, int] | None = None) -> dict[str, ChangeGuesses]:
     """Run change heuristics over every candidate transaction.
 
     Parameters
@@ -212,6 +219,8 @@ def detect_change(t: TxArrays, heuristics: Sequence[str] = CHANGE_HEURISTICS, *,
         Names from :data:`CHANGE_HEURISTICS`.
     exclude_rows : ndarray of int, optional
         Transaction rows never to guess on (detected CoinJoins).
+    first_seen : mapping of int to int, optional
+        Address id -> first tx_id paying it, for history outside ``t`` (one-time change on a single tx).
 
     Returns
     -------
@@ -237,7 +246,7 @@ def detect_change(t: TxArrays, heuristics: Sequence[str] = CHANGE_HEURISTICS, *,
     unknown = [h for h in heuristics if h not in _DETECTORS]
     if unknown:
         raise ValueError(f"unknown change heuristic(s) {unknown}; choose from {', '.join(CHANGE_HEURISTICS)}")
-    c = _Ctx(t, exclude_rows)
+    c = _Ctx(t, exclude_rows, first_seen)
     out: dict[str, ChangeGuesses] = {}
     for h in heuristics:
         rows, orows = _DETECTORS[h](c)
