@@ -14,15 +14,16 @@ SMALL = 300
 
 @pytest.fixture(scope="session")
 def written_worlds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[object, object, Path]]:
-    """One small world per typology at difficulty 3 (every mechanism), written to disk."""
-    from chainsleuth.training import TYPOLOGIES
+    """One small world per typology and difficulty, written to disk; keyed "<typology>-<difficulty>"."""
+    from chainsleuth.training import LEVELS, TYPOLOGIES
 
     out = {}
     for t in TYPOLOGIES:
-        world, key = generate_world(t, 3, 11, size=SMALL)
-        d = tmp_path_factory.mktemp(f"world-{t}")
-        world.write(d)
-        out[t] = (world, key, d)
+        for lv in LEVELS:
+            world, key = generate_world(t, lv, 10 + lv, size=SMALL if lv == 3 else SMALL // 2)
+            d = tmp_path_factory.mktemp(f"world-{t}-{lv}")
+            world.write(d)
+            out[f"{t}-{lv}"] = (world, key, d)
     return out
 
 

@@ -129,7 +129,7 @@ def test_ethereum_exports_are_consistent_without_our_reader(written_worlds) -> N
 
 @pytest.mark.parametrize("lang", ["en", "th", "ko"])
 def test_written_brief_is_in_the_language(written_worlds, tmp_path: Path, lang: str) -> None:
-    world, _key, _d = written_worlds["ransomware"]
+    world, _key, _d = written_worlds["ransomware-3"]
     paths = world.write(tmp_path, lang=lang)
     text = paths["brief"].read_text(encoding="utf-8")
     marker = {"en": "Case brief", "th": "สรุปคดี", "ko": "사건 개요"}[lang]
