@@ -5,7 +5,7 @@ Layout of ``out_dir``::
     trainee/                      what the trainee gets (no seed, no answers)
       btc/blk00000.dat            Bitcoin Core block files (mainnet magic), genesis first
       eth/blocks.csv ...          ethereum-etl exports: blocks, transactions, receipts, logs,
-                                  token_transfers, traces (CSV, columns as ethereum-etl writes them)
+                                  token_transfers, traces, tokens (CSV, columns as ethereum-etl writes them)
       tags/training-tags.yaml     TagPack (GraphSense format) for the services an investigator would know
       brief.md                    the case brief, in the chosen language
       questions.json              the exercise questions (ids, text, answer format, hint count)
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ETL_FILES", "tagpack_yaml", "write_etl", "write_world"]
 
-ETL_FILES = ("blocks", "transactions", "receipts", "logs", "token_transfers", "traces")
+ETL_FILES = ("blocks", "transactions", "receipts", "logs", "token_transfers", "traces", "tokens")
 _EMPTY_UNCLES = "0x1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347"
 _ZERO_ADDR = "0x" + "0" * 40
 _BLOOM = "0x" + "0" * 512
@@ -49,7 +49,10 @@ _HEADERS = {
     "token_transfers": "token_address,from_address,to_address,value,transaction_hash,log_index,block_number",
     "traces": "block_number,transaction_hash,transaction_index,from_address,to_address,value,input,output,"
               "trace_type,call_type,reward_type,gas,gas_used,subtraces,trace_address,error,status,trace_id",
+    "tokens": "address,symbol,name,decimals,total_supply,block_number",
 }
+#: ERC-20 contracts of the worlds: ledger label -> (symbol, name, decimals)
+_TOKENS = {"USDT": ("USDT", "Tether USD (training)", 6)}
 
 
 def write_world(world: World, out: Path, *, lang: str = "en") -> dict[str, Path]:
@@ -134,6 +137,12 @@ def write_etl(evm: EvmLedger, d: Path) -> Path:
             for k, (f, to, v) in enumerate(tx.internal):
                 w["traces"].writerow([b, th, idx, addr(f), addr(to), v, "0x", "0x", "call", "call", "", 2300, 0, 0,
                                       str(k), "", 1, f"call_{th}_{k}"])
+    for a, label in enumerate(evm.acct_label):
+        if label in _TOKENS and evm.acct_contract[a]:
+            sym, name, dec = _TOKENS[label]
+            minted = [(tx.block, v) for tx in evm.txs for tok, f, _to, v in tx.logs if tok == a and f < 0]
+            w["tokens"].writerow([addr(a), sym, name, dec, sum(v for _, v in minted),
+                                  min((b for b, _ in minted), default=0)])
     for k in ETL_FILES:
         (d / f"{k}.csv").write_text(bufs[k].getvalue(), encoding="utf-8")
     return d
