@@ -850,7 +850,10 @@ class Workspace:
     def _tag_identifier(address: str) -> str:
         from chainsleuth.attribution.addresses import normalise_address
 
-        return normalise_address("", address)
+        a = address.strip()
+        if len(a.removeprefix("0x")) == 64 and all(c in "0123456789abcdefABCDEF" for c in a.removeprefix("0x")):
+            return a.lower()  # a transaction hash
+        return normalise_address("", a)
 
     def list_tags(self, address: str, *, chain: str | None = None) -> list[dict[str, Any]]:
         """Every tag of an address (or tx hash), strongest first, with provenance; plus the tags its cluster
