@@ -61,30 +61,31 @@ def base58check_many(payloads: np.ndarray) -> pa.Array:
     full = np.zeros((n, 28), dtype=np.uint8)          # 3 zero bytes of padding + 25 bytes
     full[:, 3:24] = buf
     full[:, 24:] = np.frombuffer(digests, dtype=np.uint8).reshape(n, 32)[:, :4]
-    limbs = full.view(">u4").astype(np.uint64)        # N x 7 big-endian 32-bit limbs
-    digits = np.zeros((n, 35), dtype=np.uint8)        # most significant first
+    # limb-major (7 x N) and digit-major (35 x N) layouts keep every numpy operation on contiguous rows
+    limbs = np.ascontiguousarray(full.view(">u4").astype(np.uint64).T)   # big-endian 32-bit limbs
+    digits = np.empty((35, n), dtype=np.uint8)        # most significant first
     col = 35
     for k in range(7):                                # 7 passes x 5 digits = 35 >= 34.1 digits of 200 bits
         # after k passes the value is below 2**(200 - 29.29 k): leading limbs are zero, skip them
         first = max(0, 7 - -(-int(200 - 29.29 * k + 1) // 32))
         rem = np.zeros(n, dtype=np.uint64)
         for j in range(first, 7):
-            cur = (rem << np.uint64(32)) | limbs[:, j]
+            cur = (rem << np.uint64(32)) | limbs[j]
             q = cur // _D5
-            limbs[:, j] = q
+            limbs[j] = q
             rem = cur - q * _D5
         r32 = rem.astype(np.uint32)
         for _k in range(5):
             col -= 1
             q32 = r32 // np.uint32(58)
-            digits[:, col] = r32 - q32 * np.uint32(58)
+            digits[col] = r32 - q32 * np.uint32(58)
             r32 = q32
     nz = digits != 0
-    lead_digits = np.where(nz.any(axis=1), nz.argmax(axis=1), 35)
+    lead_digits = np.where(nz.any(axis=0), nz.argmax(axis=0), 35)
     zb = full[:, 3:] != 0
     lead_bytes = np.where(zb.any(axis=1), zb.argmax(axis=1), 25)
     start = lead_digits - lead_bytes
-    chars = np.frombuffer(digits.tobytes().translate(_B58_TR), dtype=np.uint8).reshape(n, 35)
+    chars = np.frombuffer(np.ascontiguousarray(digits.T).tobytes().translate(_B58_TR), dtype=np.uint8).reshape(n, 35)
     keep = np.arange(35)[None, :] >= start[:, None]
     return _strings(chars[keep], 35 - start)
 
@@ -108,10 +109,11 @@ def bech32_many(hrp: str, version: int, programs: np.ndarray) -> pa.Array:
     data = np.empty((n, ngroups + 1), dtype=np.uint32)
     data[:, 0] = version
     data[:, 1:] = groups
+    cols = np.ascontiguousarray(data.T)               # one contiguous row per character position
     chk = np.full(n, _hrp_state(hrp), dtype=np.uint32)
     mask, five = np.uint32(0x1FFFFFF), np.uint32(5)
     for j in range(ngroups + 1):
-        chk = ((chk & mask) << five) ^ data[:, j] ^ _POLY_NP[chk >> np.uint32(25)]
+        chk = ((chk & mask) << five) ^ cols[j] ^ _POLY_NP[chk >> np.uint32(25)]
     for _ in range(6):
         chk = ((chk & mask) << five) ^ _POLY_NP[chk >> np.uint32(25)]
     chk ^= np.uint32(1 if version == 0 else BECH32M_CONST)

@@ -21,6 +21,7 @@ proof of work, signatures, scripts, amounts against prevouts, or the witness com
 
 from __future__ import annotations
 
+import gc
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -172,6 +173,8 @@ class BlockParser:
         ``source_file`` and the byte offset (``source_offset`` is the file offset of ``buf[pos]``).
         """
         marks = self._marks()
+        gc_was_on = gc.isenabled()
+        gc.disable()        # the loop allocates many small acyclic objects: collect once per block, not per 700
         try:
             end = self._parse_block(buf, pos, limit, source_file, source_offset)
             if exact and end != limit:
@@ -185,6 +188,9 @@ class BlockParser:
         except ParseError:
             self._rollback(marks)
             raise
+        finally:
+            if gc_was_on:
+                gc.enable()
 
     def _rollback(self, marks: tuple[int, int, int, int]) -> None:
         group = {"b_": marks[0], "t_": marks[1], "o_": marks[2], "i_": marks[3]}
@@ -358,10 +364,11 @@ class BlockParser:
                                          "remain", file=source_file, offset=p + file_delta)
                     for _ in range(nw):
                         lw = buf[p]
-                        p += 1
-                        if lw >= 0xFD:
-                            lw, p = _big_varint(buf, p, lw)
-                        p += lw
+                        if lw < 0xFD:
+                            p += lw + 1
+                        else:
+                            lw, p = _big_varint(buf, p + 1, lw)
+                            p += lw
                     i_wit(nw)
                 if p > limit:
                     raise ParseError(f"transaction {ti}: witness data runs past the end of the block",
@@ -392,6 +399,15 @@ class BlockParser:
     # -- batch ----------------------------------------------------------------------------------------
     def flush(self) -> UtxoBatch:
         """Build the Arrow tables of everything parsed since the last flush and clear the lists."""
+        gc_was_on = gc.isenabled()
+        gc.disable()
+        try:
+            return self._flush()
+        finally:
+            if gc_was_on:
+                gc.enable()
+
+    def _flush(self) -> UtxoBatch:
         nb, nt, no, ni = len(self.b_hash), len(self.t_txid), len(self.o_value), len(self.i_rows)
         t_cols: list[tuple[Any, ...]] = list(zip(*self.t_rows, strict=True)) if nt else [()] * 7
         t_version, t_locktime, t_size, t_stripped, t_witness, t_nin, t_nout = t_cols
