@@ -42,6 +42,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     with Workspace(ws_dir) as ws:
         ws.ingest_btc_blocks([d / "blocks"], chain="btc")
         ws.import_tags([d / "tags.yaml"])
+        ws.cluster("btc")                   # co-spend: C and X (both inputs of tx2) share a cluster
     return {"ws": ws_dir, "a": a, "b": b, "c": c, "d": dd, "e": e, "x": x, "cb1": b1.txids[0],
             "tx1": b2.txids[1], "tx2": b3.txids[1]}
 
@@ -107,6 +108,23 @@ def test_backward_from_exchange_deposit(world: dict[str, Any]) -> None:
     assert {(e["from"], e["amount"]) for e in doc["edges"] if e["hop"] == 1} == {
         (world["c"], 1_999_990_000), (world["x"], 2_000_010_000)}
     assert set(doc["provenance"]["endpoint_reasons"]) == {"coinbase"}
+
+
+def test_clusters_in_endpoints_and_cluster_paths(world: dict[str, Any]) -> None:
+    with Workspace(world["ws"], read_only=True) as ws:
+        doc = ws.trace(f"{world['cb1']}:0", "forward", "fifo")
+        cid = ws.store.clusters.cluster_of("btc", ws.store.utxo.address_id("btc", world["c"]))
+        p = ws.find_path(f"cluster:{cid}", world["d"])
+    assert cid is not None and cid == ws_cluster_of(world, "x")
+    assert doc["provenance"]["cluster_set"]["name"] == "co-spend"
+    assert all(ep["cluster"] is not None for ep in doc["endpoints"] if ep["address"])
+    # from the cluster {C, X} one spend (tx2) reaches D
+    assert [(s["txid"], s["to"]) for s in p["steps"]] == [(world["tx2"], world["d"])]
+
+
+def ws_cluster_of(world: dict[str, Any], who: str) -> int | None:
+    with Workspace(world["ws"], read_only=True) as ws:
+        return ws.store.clusters.cluster_of("btc", ws.store.utxo.address_id("btc", world[who]))
 
 
 def test_exposure_sankey_path_and_peel(world: dict[str, Any]) -> None:
