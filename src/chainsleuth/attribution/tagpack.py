@@ -236,7 +236,7 @@ def scan_tagpack(text: str, *, file: str) -> tuple[dict[str, Any], dict[str, int
     for start, fields in items:
         if "__raw__" in fields:
             a, b = fields["__raw__"]
-            chunk = "\n".join(lines[a:b])
+            chunk = "\n".join(lines[a:b]) + "\n"
             try:
                 loaded = yaml.load(chunk, Loader=YamlLoader)
             except yaml.YAMLError as e:
@@ -339,6 +339,8 @@ class _Checker:
     def check(self, name: str, value: Any) -> str | None:
         if value is None:
             return "must not be empty (null)"
+        if name == "context" and isinstance(value, dict):  # YAML context is stored as JSON (as the tool does)
+            return None
         if name in self._plain_text:  # the common case, without taxonomy: non-empty text
             return None if type(value) is str and value.strip() else self._slow(name, value)
         return self._slow(name, value)
