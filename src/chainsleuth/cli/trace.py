@@ -18,7 +18,7 @@ __all__ = ["app", "path"]
 app = typer.Typer(help="Trace funds: forward (where did it go) or backward (where did it come from), under the "
                        "allocation rule you choose (poison, haircut, fifo, lifo, tiho).", no_args_is_help=True)
 
-SourceArg = Annotated[str, typer.Argument(help="TXID:VOUT (one output; on EVM chains TXHASH:INDEX picks one "
+SourceArg = Annotated[str, typer.Argument(metavar="SOURCE", help="TXID:VOUT (one output; on EVM chains TXHASH:INDEX picks one "
                                                 "transfer), TXID (all its outputs) or an address.")]
 PolicyOpt = Annotated[str, typer.Option("--policy", "-p", help="poison, haircut, fifo, lifo or tiho "
                                                                 "(docs/tracing.md explains each).")]
@@ -166,7 +166,7 @@ def exposure(source: SourceArg,
 
 
 @app.command()
-def peel(source: Annotated[str, typer.Argument(help="TXID:VOUT where the chain starts.")],
+def peel(source: Annotated[str, typer.Argument(metavar="SOURCE", help="TXID:VOUT where the chain starts.")],
          max_hops: Annotated[int, typer.Option("--max-hops", help="Follow at most this many steps.")] = 100,
          json_: JsonOpt = False, chain: ChainOpt = None) -> None:
     """Follow a peel chain: at each transaction keep to the change output, with the evidence for it."""
