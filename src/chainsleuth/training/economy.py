@@ -265,7 +265,8 @@ class Economy:
 
     def close_tick(self) -> None:
         w = self.w
-        w.btc.close_block(self.pool_for_block(), interval=int(self.rng.integers(240, 1100)))
+        # block intervals are exponential with a 10-minute mean (Poisson block arrivals)
+        w.btc.close_block(self.pool_for_block(), interval=int(np.clip(self.rng.exponential(600.0), 15, 5400)))
         w.evm.close_block(self.validators[int(self.rng.integers(len(self.validators)))], interval=12)
         w.evm.time = w.btc.time + 7
         w.tick += 1
