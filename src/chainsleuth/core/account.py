@@ -55,6 +55,8 @@ TRANSFER_KINDS = (
     "burn",          # base fee and blob fee: sender -> nobody (to is null)
     "reward",        # block / uncle reward (Parity traces of pre-merge chains): nobody -> miner
     "withdrawal",    # beacon-chain withdrawal (post-Shanghai): nobody -> address
+    "genesis",       # genesis allocation in block 0 (ethereum-etl 'genesis' traces): nobody -> address
+    "daofork",       # the DAO fork's irregular state change at block 1,920,000 (ethereum-etl 'daofork' traces)
 )
 
 ACCOUNT_BLOCK_SCHEMA = pa.schema([

@@ -206,8 +206,7 @@ class EthereumEtlSource:
             transfers.extend(m.withdrawal_transfers(
                 {"number": hex(b["number"]), "hash": b["hash"],
                  "withdrawals": [{"address": w["address"], "amount": w["amount"]} for w in raw_withdrawals[b["number"]]]},
-                self.chain, nxt.get(None, 0) + sum(1 for x in transfers if x["block_hash"] == b["hash"]
-                                                    and x["tx_hash"] is None)))
+                self.chain, nxt.get(None, 0)))
         tokens = [{"chain": self.chain, "address": _str(r["address"]), "standard": "erc20", "symbol": r.get("symbol"),
                    "name": r.get("name") or None, "decimals": _int(r.get("decimals"))} for r in self._rows("tokens")]
         if self.traces == "none":

@@ -305,7 +305,8 @@ def _set_trace_status(rows: list[dict[str, Any]]) -> None:
 
 def trace_transfers(traces: Sequence[dict[str, Any]], txs_by_index: dict[int, dict[str, Any]], chain: str,
                     block_hash: str, block_number: int, next_index: dict[Any, int]) -> list[dict[str, Any]]:
-    """Value-moving traces -> ``internal`` / ``selfdestruct`` / ``reward`` transfers.
+    """Value-moving traces -> ``internal`` / ``selfdestruct`` / ``reward`` transfers, and the block-level
+    ``genesis`` allocations and ``daofork`` balance moves of ethereum-etl's special traces.
 
     ``next_index`` maps a tx index (or None for block-level rows) to the next free transfer index and is
     advanced in place.
@@ -314,12 +315,12 @@ def trace_transfers(traces: Sequence[dict[str, Any]], txs_by_index: dict[int, di
     for r in traces:
         v = r.get("value") or 0
         typ = r["trace_type"]
-        if typ == "reward":
-            if v:
+        if typ in ("reward", "genesis", "daofork"):   # block-level: no transaction
+            if v and r["to"] is not None:
                 k = next_index.get(None, 0)
                 next_index[None] = k + 1
-                out.append(_transfer(chain, block_hash, block_number, None, None, k, "reward", None, r["to"],
-                                     "native", v))
+                frm = r["from"] if typ == "daofork" else None
+                out.append(_transfer(chain, block_hash, block_number, None, None, k, typ, frm, r["to"], "native", v))
             continue
         if not v or r["status"] != 1 or (not r["trace_address"] and typ != "suicide"):
             continue
