@@ -881,15 +881,16 @@ class Workspace:
             return []
         return [t for t in self.cluster_tags(chain, cid) if t["inherited_via"] != ident]
 
-    def cluster_tags(self, chain: str, cluster_id: int) -> list[dict[str, Any]]:
+    def cluster_tags(self, chain: str, cluster_id: int, set_id: int | None = None) -> list[dict[str, Any]]:
         """Tags a cluster inherits from its members (cluster definers of strong confidence), each marked
         ``inherited_via`` the member; conflicting entities add a ``warnings`` entry to each tag."""
-        from chainsleuth.attribution import entity_of, propagate_cluster_tags
+        from chainsleuth.attribution import STRONG_CONFIDENCE, entity_of, propagate_cluster_tags
 
-        cs = self.store.clusters
-        size = cs.size(chain, cluster_id)
-        ids = [a for a, _ in cs.members(chain, cluster_id, limit=max(size, 1))]
-        table = self.store.tags.tags_for_address_ids(chain, ids)
+        cset = self.store.clusters.get_set(chain, set_id)  # default: the chain's active cluster set
+        if cset is None:
+            return []
+        table = self.store.tags.cluster_member_tags(chain, int(cset["set_id"]), cluster_id,
+                                                    min_level=STRONG_CONFIDENCE)
         if table.num_rows == 0:
             return []
         rows = table.to_pylist()
