@@ -470,16 +470,13 @@ class Workspace:
 
     def _cluster_chain(self, chain: str | None) -> str:
         if chain is not None:
-            c = get_chain(chain)
-            if c.model is not Model.UTXO:
-                raise Unsupported(f"clustering stored {chain} data is not available yet: co-spend and change "
-                                  "heuristics need a UTXO chain (Ethereum deposit-address clustering runs on "
-                                  "arrays, see docs/clustering.md)", field="--chain", value=chain)
-            return c.name
+            return get_chain(chain).name
         chains = self.store.utxo.chains()
         if not chains:
+            hint = (f"; for {', '.join(self.store.account.chains())} pass --chain and --heuristics deposit-address"
+                    if self.store.account.chains() else "")
             raise Conflict(f"nothing to cluster: the workspace {self.path} holds no UTXO blocks; ingest some "
-                           "first (chainsleuth ingest btc-blocks PATH)", file=str(self.path))
+                           f"first (chainsleuth ingest btc-blocks PATH){hint}", file=str(self.path))
         if len(chains) > 1:
             raise InvalidInput(f"the workspace holds several UTXO chains ({', '.join(chains)}); pass --chain",
                                field="--chain")
@@ -511,6 +508,8 @@ class Workspace:
         if alert < 1:
             raise InvalidInput("the alert size must be at least 1", field="--alert-size", value=alert)
         c = self._cluster_chain(chain)
+        if get_chain(c).model is Model.ACCOUNT:
+            return self._cluster_account(c, names, alert, t0)
         cs = self.store.clusters
         st = cs.input_status(c)
         if st["txs"] == 0:
@@ -573,6 +572,54 @@ class Workspace:
             "seconds": round(time.perf_counter() - t0, 3),
         }
 
+    def _cluster_account(self, c: str, names: list[str], alert: int, t0: float) -> dict[str, Any]:
+        """Deposit-address clustering of an account chain's native transfers; exchange wallets from the tags."""
+        from chainsleuth.algorithms.clustering import cluster_edges, deposit_clusters
+
+        if names != ["deposit-address"]:
+            raise InvalidInput(f"on account chains such as {c} the only clustering heuristic is deposit-address",
+                               field="--heuristics", value=",".join(names))
+        g = self.store.graph
+        arr = g.account_arrays(c, -1)
+        if len(arr["from"]) == 0:
+            raise Conflict(f"nothing to cluster: no {c} transfers in the workspace {self.path}", value=c)
+        att = g.address_attributions(c)
+        exchanges = np.unique(att["address_id"][att["category"] == "exchange"])
+        if len(exchanges) == 0:
+            raise Conflict(f"deposit-address clustering needs known exchange wallets on {c}: import tags with "
+                           "category 'exchange' first (chainsleuth tags import PATH)", value=c)
+        ok = ~arr["fee"] & (arr["from"] >= 0) & (arr["to"] >= 0)
+        vals = np.array(arr["value"], dtype=object)
+        dep = deposit_clusters(arr["from"][ok], arr["to"][ok], vals[ok], arr["height"][ok], exchanges,
+                               tx_id=arr["tx"][ok])
+        run = cluster_edges(g.n_addresses(c), dep.edges)
+        links = run.links
+        cs = self.store.clusters
+        set_id = cs.write_set(
+            c, name="deposit-address", heuristics=names, parameters={"caveats": list(dep.caveats)},
+            labels=run.labels,
+            links={"address_a": links.a, "address_b": links.b, "tx_id": links.tx_id,
+                   "heuristic": links.heuristic_names(), "confidence": links.confidence,
+                   "size_a": links.size_a, "size_b": links.size_b},
+            coinjoins={"tx_id": [], "kind": [], "equal_value": [], "equal_count": []},
+            pending=np.empty(0, dtype=np.int64), last_tx_id=int(arr["tx"].max(initial=-1)),
+            provenance={"run_ids": [r.run_id for r in self.store.runs.list(c)],
+                        "first_height": int(arr["height"].min()), "last_height": int(arr["height"].max())},
+            software_version=__version__)
+        info = cs.get_set(c, set_id)
+        assert info is not None
+        big = np.flatnonzero(np.minimum(links.size_a, links.size_b) >= alert)
+        return {"chain": c, "set_id": set_id, "name": "deposit-address", "heuristics": names, "mode": "batch",
+                "include_coinjoins": False, "txs_processed": len(np.unique(arr["tx"])),
+                "links_added": len(links), "addresses": info["n_addresses"], "clusters": info["n_clusters"],
+                "links": info["n_links"], "largest": [{"id": i, "size": s_} for i, s_ in cs.largest(c, set_id, 5)],
+                "coinjoins": {}, "deposit_addresses": len(dep.deposit_addresses), "exchange_wallets": len(exchanges),
+                "caveats": list(dep.caveats), "unresolved_inputs": 0, "alert_size": alert,
+                "alerts": [{"tx_id": int(links.tx_id[i]), "size_a": int(links.size_a[i]),
+                            "size_b": int(links.size_b[i])} for i in big.tolist()[:100]],
+                "provenance": {k: info[k] for k in ("first_height", "last_height", "run_ids")},
+                "seconds": round(time.perf_counter() - t0, 3)}
+
     def _address_text(self, chain: str, address_id: int) -> str | None:
         rows = self.store.clusters.addresses_text(chain, [address_id])
         return rows.get(address_id)
@@ -585,6 +632,8 @@ class Workspace:
                      cluster_set: str | None = None, limit: int = 100, offset: int = 0) -> dict[str, Any]:
         """The Cluster JSON of DESIGN.md for a cluster id or any member address; ``why=(A, B)`` adds the chain
         of links (transactions and heuristics) that joined the two addresses."""
+        if ref.lower().startswith("0x"):
+            ref = ref.lower()
         c = (self._cluster_chain(chain) if chain or ref.isdigit()
              else self._utxo_chain_for(self.store.utxo.find_address_chains, ref, None, "address"))
         cs = self.store.clusters
@@ -629,7 +678,7 @@ class Workspace:
 
         ids = []
         for a in pair:
-            aid = self.store.utxo.address_id(chain, a)
+            aid = self.store.utxo.address_id(chain, a.lower() if a.lower().startswith("0x") else a)
             if aid is None:
                 raise NotFound(f"address {a} is not in this workspace on {chain}", value=a)
             if self.store.clusters.cluster_of(chain, aid, set_id) != cluster_id:

@@ -266,12 +266,14 @@ class ClusterStore:
               offset: int = 0) -> list[dict[str, Any]]:
         """The links that built a cluster, in set order, with txids and address texts; paged."""
         sid = self._set_id(chain, set_id)
-        sql = ("SELECT l.seq, l.address_a, aa.address, l.address_b, ab.address, t.txid, l.tx_id, l.heuristic, "
+        sql = ("SELECT l.seq, l.address_a, aa.address, l.address_b, ab.address, coalesce(t.txid, x.hash), l.tx_id, "
+               "l.heuristic, "
                "l.confidence, l.size_a, l.size_b FROM cluster_links l "
                "JOIN cluster_members m ON m.chain = l.chain AND m.set_id = l.set_id AND m.address_id = l.address_a "
                "LEFT JOIN addresses aa ON aa.chain = l.chain AND aa.id = l.address_a "
                "LEFT JOIN addresses ab ON ab.chain = l.chain AND ab.id = l.address_b "
                "LEFT JOIN txs t ON t.chain = l.chain AND t.tx_id = l.tx_id "
+               "LEFT JOIN account_txs x ON x.chain = l.chain AND x.tx_id = l.tx_id "
                "WHERE l.chain = ? AND l.set_id = ? AND m.cluster_id = ? ORDER BY l.seq")
         params: list[Any] = [chain, sid, cluster_id]
         if limit is not None:

@@ -117,6 +117,12 @@ def deposit_clusters(from_id: np.ndarray, to_id: np.ndarray, value: np.ndarray, 
             if 0 <= diff <= max_diff:
                 matched.setdefault(d, set()).add(r)
                 ex_of.setdefault(d, int(to[f]))
+    # once an account is a deposit address, every transfer into it comes from its user (Victor 2020: all
+    # senders to one deposit address are clustered), not only the receipts matched to a forward
+    into = np.isin(to, np.fromiter(matched, dtype=np.int64, count=len(matched))) & ~to_ex & ~np.isin(fr, exch)
+    for r in np.flatnonzero(into).tolist():
+        if int(fr[r]) != int(to[r]):
+            matched[int(to[r])].add(r)
     # senders per deposit address; drop service-like senders
     deps_of_sender: dict[int, set[int]] = {}
     for d, rows in matched.items():

@@ -4,7 +4,8 @@ A name in a heuristic set is one of:
 
 - ``co-spend``: multi-input clustering (CoinJoins excluded unless the set asks otherwise);
 - ``change:<name>``: merge the change output guessed by one change heuristic into the payer's cluster;
-- ``change-consensus``: merge only where the enabled change heuristics agree.
+- ``change-consensus``: merge only where the enabled change heuristics agree;
+- ``deposit-address``: account chains (Ethereum): senders to one exchange deposit address.
 
 >>> HEURISTICS.get("co-spend").kind
 'merge'
@@ -13,7 +14,7 @@ A name in a heuristic set is one of:
 >>> resolve_heuristics(["cospend"])
 Traceback (most recent call last):
 ...
-chainsleuth.errors.InvalidInput: unknown heuristic 'cospend'; choose one of: change-consensus, change:address-reuse, change:fingerprint, change:one-time-change, change:optimal-change, change:peel-chain, change:round-amount, change:script-type, co-spend (field=heuristic, value=cospend)
+chainsleuth.errors.InvalidInput: unknown heuristic 'cospend'; choose one of: change-consensus, change:address-reuse, change:fingerprint, change:one-time-change, change:optimal-change, change:peel-chain, change:round-amount, change:script-type, co-spend, deposit-address (field=heuristic, value=cospend)
 """
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ for _h in CHANGE_HEURISTICS:
 HEURISTICS.add("change-consensus", HeuristicSpec(
     "change-consensus", "change", 0.0, "combination of the change heuristics (this project)",
     "merge the change output where every change heuristic that speaks agrees"))
+
+HEURISTICS.add("deposit-address", HeuristicSpec(
+    "deposit-address", "account", 0.8, "Victor, 'Address Clustering Heuristics for Ethereum' (FC 2020)",
+    "account chains: senders to one exchange deposit address are one user"))
 
 #: the default heuristic set: co-spend only; change heuristics are off by default for merging
 DEFAULT_HEURISTICS = (COSPEND,)

@@ -19,9 +19,10 @@ from chainsleuth.algorithms.clustering.change import (
     detect_change,
 )
 from chainsleuth.algorithms.clustering.cospend import COSPEND, Clustering, Edges, cluster_edges, cospend_edges
-from chainsleuth.algorithms.clustering.heuristics import resolve_heuristics
+from chainsleuth.algorithms.clustering.heuristics import HEURISTICS, resolve_heuristics
 from chainsleuth.algorithms.patterns.coinjoin import CoinJoins, detect_coinjoins
 from chainsleuth.algorithms.txarrays import TxArrays
+from chainsleuth.errors import InvalidInput
 
 __all__ = ["UtxoClusterRun", "cluster_utxo", "supports_incremental"]
 
@@ -84,6 +85,10 @@ def cluster_utxo(t: TxArrays, n_addresses: int, heuristics: Sequence[str], *, in
     ([0, 0, 2], ['co-spend'])
     """
     names = resolve_heuristics(heuristics)
+    wrong = [h for h in names if HEURISTICS.get(h).kind == "account"]
+    if wrong:
+        raise InvalidInput(f"heuristic {wrong[0]!r} applies to account chains (Ethereum), not to {chain}",
+                           field="heuristic", value=wrong[0])
     cj = detect_coinjoins(t, chain=chain)
     exclude_rows = np.empty(0, dtype=np.int64) if include_coinjoins else np.flatnonzero(cj.mask)
     parts: list[Edges] = []
