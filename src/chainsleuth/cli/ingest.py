@@ -46,12 +46,16 @@ def evm_rpc(
                                              "(debug_traceBlockByNumber), 'auto' (parity if the node has it, "
                                              "else geth) or 'none' (data lacks them).")] = "auto",
     confirmations: Annotated[int, typer.Option(help="Stay this many blocks below the head.")] = 0,
+    rate_limit: Annotated[float | None, typer.Option(help="At most this many HTTP requests per second "
+                                                          "(hosted providers' limits).")] = None,
+    max_batch: Annotated[int, typer.Option(help="Largest JSON-RPC batch (it shrinks by itself when the node "
+                                                "refuses one).")] = 100,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Ingest blocks, receipts, token and internal transfers from an EVM node. Resumable and reorg-safe."""
     with open_workspace() as ws:
         summary = ws.ingest_evm_rpc(url, chain=chain, from_=from_, to=to, traces=traces,
-                                    confirmations=confirmations)
+                                    confirmations=confirmations, rate_limit=rate_limit, max_batch=max_batch)
     if json_:
         print_json(summary)
     else:
