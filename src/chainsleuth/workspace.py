@@ -1122,6 +1122,10 @@ class Workspace:
             g.extra.update(out_n=a["out_n"], time=a["tx_time"], height=a["tx_height"])
         else:
             a = self.store.graph.account_arrays(chain, -1 if asset_id is None else asset_id)
+            zero = self.store.graph.address_ids(chain, ["0x" + "0" * 40]).get("0x" + "0" * 40)
+            if zero is not None:        # token mints come from, and burns go to, the zero address: nobody
+                a["from"][a["from"] == zero] = -1
+                a["to"][a["to"] == zero] = -1
             g = AccountGraph.build(self.store.graph.n_addresses(chain), ev_from=a["from"], ev_to=a["to"],
                                    ev_value=a["value"], ev_tx=a["tx"], ev_fee=a["fee"])
             g_extra = {"time": a["time"], "height": a["height"], "index": a["index"]}
