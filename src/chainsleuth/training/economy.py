@@ -51,6 +51,10 @@ BACKGROUND_MIX = {
 }
 #: fixed denominations of the EVM mixing pools (ether)
 POOL_DENOMS = (1, 10, 100)
+#: smallest coordinator-fee output of a Wasabi-style round (sat)
+DUST_SAFE = 1_000
+#: gas kept back when an exchange pays out ether (units of gas)
+GAS_GUARD = 60_000
 
 EXCHANGE_NAMES = ("Northwind Exchange", "Baht Digital", "Hanbit Coin", "Kestrel Markets", "Lotus Trade",
                   "Orca Exchange", "Sakura Bit", "Andes Exchange", "Meridian Coin", "Tigris Trade")
@@ -658,6 +662,3 @@ class Economy:
         assert t is not None, "bridge BTC float exhausted"
         return t
 
-
-DUST_SAFE = 1_000
-GAS_GUARD = 60_000
