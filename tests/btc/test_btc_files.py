@@ -135,10 +135,32 @@ def test_btc_files_skip_bad_resyncs_and_reports(tmp_path: Path) -> None:
         assert len(src.skipped) >= 1 and str(path) in src.skipped[0], name
         assert "offset" in src.skipped[0]
         assert got[0] == every[0] and set(got) <= set(every), name
+        for batch in BlockFileSource([path], skip_bad=True).iter_batches():     # whole blocks only
+            assert sum(batch.blocks["tx_count"].to_pylist()) == batch.txs.num_rows
+            assert sum(batch.txs["n_out"].to_pylist()) == batch.outputs.num_rows
+            assert sum(batch.txs["n_in"].to_pylist()) == batch.inputs.num_rows
         if name == "garbage_between":
             assert got == every                           # nothing lost: resynced on the next magic
         else:
             assert every[1] not in got or name == "wrong_magic"
+
+
+def test_btc_files_failed_block_leaves_nothing_partial(tmp_path: Path) -> None:
+    from chainsleuth.sources.btc.parser import BlockParser
+
+    bb = _chain(3)
+    good, bad = bb.raw_blocks()[1], bb.raw_blocks()[2]
+    p = BlockParser("btc")
+    p.parse_block(good, 0, len(good), source_file="g", source_offset=0)
+    before = (p.n_blocks, p.n_txs, len(p.o_value), len(p.o_script), len(p.i_rows), len(p.i_wit))
+    for cut in (90, len(bad) // 2, len(bad) - 3):          # inside the first tx, in the middle, in the locktime
+        with pytest.raises(ParseError):
+            p.parse_block(bad[:cut], 0, cut, source_file="b", source_offset=0)
+        assert (p.n_blocks, p.n_txs, len(p.o_value), len(p.o_script), len(p.i_rows), len(p.i_wit)) == before
+    batch = p.flush()
+    assert batch.blocks["hash"].to_pylist() == [bb.blocks[1].hash]
+    assert sum(batch.txs["n_out"].to_pylist()) == batch.outputs.num_rows
+    assert sum(batch.txs["n_in"].to_pylist()) == batch.inputs.num_rows
 
 
 def test_btc_files_unreadable_paths(tmp_path: Path) -> None:
