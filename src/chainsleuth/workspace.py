@@ -1266,7 +1266,6 @@ class Workspace:
             trace_account,
             trace_utxo,
         )
-        from chainsleuth.algorithms.tracing.account import balance_seed_backward
         from chainsleuth.algorithms.tracing.report import Attribution, IdView, trace_document
 
         if direction not in ("forward", "backward"):
@@ -1290,12 +1289,9 @@ class Workspace:
                           np.where(r.ep_item >= 0, g.out_addr[np.maximum(r.ep_item, 0)], -1))
             txids = self.store.graph.txids(c, [*r.e_tx.tolist(), *r.ep_tx.tolist()])
         else:
-            if direction == "backward" and "," not in source and not re.fullmatch(self._TX_RE, source.strip()):
-                aid = self.store.graph.address_ids(c, [normalize_address(source.strip())])[
-                    normalize_address(source.strip())]
-                r = balance_seed_backward(g, aid, pol, lim, mask)
-            else:
-                r = trace_account(g, seeds, direction=direction, policy=pol, limits=lim, stop_mask=mask)
+            # an address as source: every transfer it received (forward: where that went; backward: where the
+            # payers' money came from), like every output paid to it on UTXO chains
+            r = trace_account(g, seeds, direction=direction, policy=pol, limits=lim, stop_mask=mask)
             view = IdView(r.e_from, r.e_to, g.extra["time"][r.e_row], g.extra["height"][r.e_row], r.ep_item)
             txids = self.store.graph.account_tx_hashes(c, [*r.e_tx.tolist(), *r.ep_tx.tolist()])
         ids = {int(x) for x in (*view.e_from_addr.tolist(), *view.e_to_addr.tolist(), *view.ep_addr.tolist())} - {-1}
