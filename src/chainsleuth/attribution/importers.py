@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import multiprocessing
 import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -284,7 +285,9 @@ def parse_files(jobs: list[tuple[Path, str]], *, max_bytes: int = MAX_PACK_BYTES
         for path, kind in jobs:
             yield path, _parse_one(path, kind, max_bytes, tlp)
         return
-    ex = ProcessPoolExecutor(max_workers=workers)
+    # spawn, not fork: the caller holds a DuckDB connection with its own threads, and forking a
+    # multi-threaded process can deadlock the child
+    ex = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
     try:
         futures: list[Future[ParsedPack | ParsedActorPack]] = [
             ex.submit(_parse_one, path, kind, max_bytes, tlp) for path, kind in jobs]

@@ -28,11 +28,12 @@ def import_(
                                                  "amber+strict, red (default: from the pack; amber).")] = None,
     warnings: Annotated[bool, typer.Option("--warnings", help="List every data flaw found (default: a count "
                                                               "per pack).")] = False,
+    workers: Annotated[int, typer.Option(help="Processes parsing packs ahead while earlier ones are stored.")] = 1,
     json_: JsonOpt = False,
 ) -> None:
     """Import tags. Each pack is one transaction; re-importing the same pack changes nothing."""
     with open_workspace() as ws:
-        r = ws.import_tags(paths, tlp=tlp)
+        r = ws.import_tags(paths, tlp=tlp, workers=workers)
     if json_:
         print_json(r)
         return
