@@ -827,7 +827,8 @@ class Workspace:
         """Import tag files or directories (TagPack .yaml[.gz], ActorPacks, OFAC lists, Etherscan labels,
         tag CSV). Each pack is one transaction; a pack already stored (same name and content) is skipped
         unparsed; a bad pack raises before anything of it is written (packs before it stay imported).
-        Packs are parsed ahead in ``workers`` processes (default: up to 2 when there are many files)."""
+        With ``workers > 1`` packs are parsed ahead in that many spawned processes while earlier ones are
+        stored (the calling program must then be safe to import, as for any multiprocessing use)."""
         import os
 
         from chainsleuth.attribution import TLP_LEVELS, ParsedActorPack, detect_importer, discover_files
@@ -853,8 +854,7 @@ class Workspace:
                 packs.append({"uri": str(f), "kind": kind, "status": "unchanged", "same_as": same})
             else:
                 jobs.append((f, kind))
-        if workers is None:
-            workers = min(2, os.cpu_count() or 1) if len(jobs) >= 8 else 1
+        workers = 1 if workers is None else max(1, min(int(workers), os.cpu_count() or 1))
         run_id = store.tags.start_run(";".join(str(p) for p in paths), __version__)
         tags_new = 0
         self.progress.start("import tags", total=len(jobs), unit="files")
