@@ -178,7 +178,7 @@ class EthereumEtlSource:
             btxs = sorted(by_block.get(b["hash"], []), key=lambda t: t["tx_index"])
             flat = flat_by_block.get(b["number"], [])
             if flat and any(f.get("status") is None for f in flat):
-                m._set_trace_status(flat)
+                m.set_trace_status(flat)
             nxt: dict[Any, int] = {}
             for t in btxs:
                 nxt[t["tx_index"]] = 1
@@ -193,7 +193,7 @@ class EthereumEtlSource:
                         tt = m.token_transfers(sorted(logs_by_tx[t["hash"]], key=lambda x: x["logIndex"] or 0), t,
                                                nxt[t["tx_index"]])
                     else:
-                        tt = [m._transfer(self.chain, b["hash"], b["number"], t["hash"], t["tx_index"],
+                        tt = [m.make_transfer(self.chain, b["hash"], b["number"], t["hash"], t["tx_index"],
                                           nxt[t["tx_index"]] + k, "erc20", _str(r["from_address"]),
                                           _str(r["to_address"]), _str(r["token_address"]) or "", _int(r["value"]) or 0,
                                           log_index=_int(r.get("log_index")))

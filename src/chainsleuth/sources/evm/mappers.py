@@ -28,8 +28,10 @@ __all__ = [
     "flatten_geth_traces",
     "flatten_parity_traces",
     "hex_int",
+    "make_transfer",
     "map_block",
     "map_receipt",
+    "set_trace_status",
     "token_transfers",
     "trace_transfers",
     "withdrawal_transfers",
@@ -109,15 +111,16 @@ def withdrawal_transfers(raw: dict[str, Any], chain: str, start_index: int = 0) 
         amount = (hex_int(w.get("amount")) or 0) * _GWEI
         if amount == 0:
             continue
-        out.append(_transfer(chain, raw["hash"].lower(), number, None, None, start_index + k, "withdrawal",
+        out.append(make_transfer(chain, raw["hash"].lower(), number, None, None, start_index + k, "withdrawal",
                              None, _addr(w.get("address")), "native", amount))
     return out
 
 
-def _transfer(chain: str, block_hash: str, block_number: int | None, tx_hash: str | None, tx_index: int | None,
-              index: int, kind: str, frm: str | None, to: str | None, asset: str, value: int,
-              token_id: str | None = None, trace_address: str | None = None,
-              log_index: int | None = None) -> dict[str, Any]:
+def make_transfer(chain: str, block_hash: str, block_number: int | None, tx_hash: str | None,
+                  tx_index: int | None, index: int, kind: str, frm: str | None, to: str | None, asset: str,
+                  value: int, token_id: str | None = None, trace_address: str | None = None,
+                  log_index: int | None = None) -> dict[str, Any]:
+    """One transfer row (a dict following TRANSFER_SCHEMA, without ``value_big``)."""
     return {"chain": chain, "block_hash": block_hash, "block_number": block_number, "tx_hash": tx_hash,
             "tx_index": tx_index, "index": index, "kind": kind, "from": frm, "to": to, "asset": asset,
             "token_id": token_id, "value": value, "trace_address": trace_address, "log_index": log_index}
@@ -152,10 +155,10 @@ def fee_transfers(tx: dict[str, Any], miner: str | None, base_fee: int | None, s
     k = start_index
     args = (tx["chain"], tx["block_hash"], tx["block_number"], tx["hash"], tx["tx_index"])
     if tip:
-        out.append(_transfer(*args, k, "fee", tx["from"], miner, "native", tip))
+        out.append(make_transfer(*args, k, "fee", tx["from"], miner, "native", tip))
         k += 1
     if burned + blob:
-        out.append(_transfer(*args, k, "burn", tx["from"], None, "native", burned + blob))
+        out.append(make_transfer(*args, k, "burn", tx["from"], None, "native", burned + blob))
     return out
 
 
@@ -188,10 +191,10 @@ def token_transfers(logs: Iterable[dict[str, Any]], tx: dict[str, Any], start_in
         if t0 == TRANSFER_TOPIC:
             words = [t[2:] for t in topics[1:]] + _words(data)
             if len(topics) == 4:
-                out.append(_transfer(*args, k, "erc721", _word_addr(topics[1]), _word_addr(topics[2]), contract, 1,
+                out.append(make_transfer(*args, k, "erc721", _word_addr(topics[1]), _word_addr(topics[2]), contract, 1,
                                      token_id=str(int(topics[3], 16)), log_index=li))
             elif len(words) == 3 and len(topics) in (1, 3):
-                out.append(_transfer(*args, k, "erc20", _word_addr(words[0]), _word_addr(words[1]), contract,
+                out.append(make_transfer(*args, k, "erc20", _word_addr(words[0]), _word_addr(words[1]), contract,
                                      int(words[2], 16), log_index=li))
             else:
                 continue
@@ -200,13 +203,13 @@ def token_transfers(logs: Iterable[dict[str, Any]], tx: dict[str, Any], start_in
             w = _words(data)
             if len(w) != 2:
                 continue
-            out.append(_transfer(*args, k, "erc1155", _word_addr(topics[2]), _word_addr(topics[3]), contract,
+            out.append(make_transfer(*args, k, "erc1155", _word_addr(topics[2]), _word_addr(topics[3]), contract,
                                  int(w[1], 16), token_id=str(int(w[0], 16)), log_index=li))
             k += 1
         elif t0 == ERC1155_BATCH_TOPIC and len(topics) == 4:
             ids, values = _decode_two_uint_arrays(data)
             for tid, v in zip(ids, values, strict=False):
-                out.append(_transfer(*args, k, "erc1155", _word_addr(topics[2]), _word_addr(topics[3]), contract,
+                out.append(make_transfer(*args, k, "erc1155", _word_addr(topics[2]), _word_addr(topics[3]), contract,
                                      v, token_id=str(tid), log_index=li))
                 k += 1
     return out
@@ -248,7 +251,7 @@ def flatten_parity_traces(traces: Sequence[dict[str, Any]]) -> list[dict[str, An
             row.update({"to": _addr(a.get("author")), "value": hex_int(a.get("value")),
                         "reward_type": a.get("rewardType")})
         out.append(row)
-    _set_trace_status(out)
+    set_trace_status(out)
     return out
 
 
@@ -264,7 +267,7 @@ def flatten_geth_traces(results: Sequence[dict[str, Any]], tx_hashes: Sequence[s
         if txh is None and tx_hashes is not None and i < len(tx_hashes):
             txh = tx_hashes[i]
         _walk_geth(call, txh.lower() if txh else None, i, [], out)
-    _set_trace_status(out)
+    set_trace_status(out)
     return out
 
 
@@ -290,7 +293,7 @@ def _walk_geth(call: dict[str, Any], txh: str | None, tx_index: int, addr: list[
         _walk_geth(sub, txh, tx_index, [*addr, k], out)
 
 
-def _set_trace_status(rows: list[dict[str, Any]]) -> None:
+def set_trace_status(rows: list[dict[str, Any]]) -> None:
     """status 0 for a trace with an error and for everything below it (ethereum-etl's rule)."""
     failed: set[tuple[Any, tuple[int, ...]]] = set()
     for r in rows:
@@ -320,7 +323,7 @@ def trace_transfers(traces: Sequence[dict[str, Any]], txs_by_index: dict[int, di
                 k = next_index.get(None, 0)
                 next_index[None] = k + 1
                 frm = r["from"] if typ == "daofork" else None
-                out.append(_transfer(chain, block_hash, block_number, None, None, k, typ, frm, r["to"], "native", v))
+                out.append(make_transfer(chain, block_hash, block_number, None, None, k, typ, frm, r["to"], "native", v))
             continue
         if not v or r["status"] != 1 or (not r["trace_address"] and typ != "suicide"):
             continue
@@ -335,7 +338,7 @@ def trace_transfers(traces: Sequence[dict[str, Any]], txs_by_index: dict[int, di
             continue
         k = next_index.get(ti, 0)
         next_index[ti] = k + 1
-        out.append(_transfer(chain, block_hash, block_number, tx["hash"], ti, k, kind, r["from"], r["to"], "native", v,
+        out.append(make_transfer(chain, block_hash, block_number, tx["hash"], ti, k, kind, r["from"], r["to"], "native", v,
                              trace_address=".".join(str(x) for x in r["trace_address"])))
     return out
 
