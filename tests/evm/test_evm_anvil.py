@@ -152,6 +152,20 @@ def test_evm_internal_and_selfdestruct_transfers_have_their_kind(ingested: dict[
         ("selfdestruct", cs(world["doomed"]), cs(world["carol"]), 2 * ETH)]
 
 
+@pytest.mark.parametrize("traces", ["geth", "parity"])
+def test_evm_received_and_sent_are_exact(ingested: dict[str, Workspace], world: dict[str, Any], traces: str) -> None:
+    """carol only receives: funding, half of the forward, the self-destruct payout, bob's payment; tokens."""
+    info = ingested[traces].show_address(world["carol"])
+    half = (3 * ETH + 1) // 2
+    token = to_checksum_address(world["token"])
+    assert info.received == {"native": 1 * ETH + (3 * ETH + 1 - half) + 2 * ETH + ETH // 3, token: 300_000}
+    assert info.sent == {"native": 0, token: 0}
+    bob = ingested[traces].show_address(world["bob"])
+    assert isinstance(bob.received, dict) and isinstance(bob.sent, dict)
+    assert bob.received["native"] == 3 * ETH + ETH and bob.received[token] == 250_000
+    assert bob.sent["native"] > ETH // 3   # the payment to carol plus its fee
+
+
 def test_evm_geth_and_parity_traces_agree(ingested: dict[str, Workspace]) -> None:
     def rows(ws: Workspace) -> list[tuple[Any, ...]]:
         return sorted(ws.store.db.execute(
