@@ -1128,7 +1128,7 @@ class Workspace:
                 a["to"][a["to"] == zero] = -1
             g = AccountGraph.build(self.store.graph.n_addresses(chain), ev_from=a["from"], ev_to=a["to"],
                                    ev_value=a["value"], ev_tx=a["tx"], ev_fee=a["fee"])
-            g_extra = {"time": a["time"], "height": a["height"], "index": a["index"]}
+            g_extra = {"time": a["time"], "height": a["height"], "index": a["index"], "asset": a["asset"]}
             g.__dict__["extra"] = g_extra
         cache[key] = (version, g)
         return g
@@ -1394,8 +1394,8 @@ class Workspace:
             probe, None, "address") if not (src.startswith("cluster:") and dst.startswith("cluster:")) else (
             chain or self._cluster_chain(None))
         a, b = self._path_endpoints(src, c), self._path_endpoints(dst, c)
-        g = self._trace_graph(c)
         utxo = get_chain(c).model is Model.UTXO
+        g = self._trace_graph(c, None if utxo else -2)     # EVM: a path may move any fungible asset
         if utxo:
             r = utxo_path(g, a, b, n_addr=self.store.graph.n_addresses(c), max_depth=max_depth, max_degree=max_degree)
         else:
@@ -1418,9 +1418,14 @@ class Workspace:
             txids = self.store.graph.account_tx_hashes(c, [s[0] for s in r.steps])
             vals = [int(g.ev_value[s[3]]) for s in r.steps]
             times = [(int(g.extra["height"][s[3]]), int(g.extra["time"][s[3]])) for s in r.steps]
+            tok = self.store.graph.addresses(c, [int(g.extra["asset"][s[3]]) for s in r.steps])
+            assets = [to_checksum_address(tok[i]) if (i := int(g.extra["asset"][s[3]])) in tok
+                      else get_chain(c).native_asset for s in r.steps]
+        if utxo:
+            assets = [get_chain(c).native_asset] * len(r.steps)
         steps = [{"hop": i + 1, "txid": txids.get(s[0]), "from": names.get(s[1]), "to": names.get(s[2]),
-                  "amount": v, "height": h, "time": t} for i, (s, v, (h, t)) in enumerate(zip(r.steps, vals, times,
-                                                                                             strict=True))]
+                  "amount": v, "asset": asset, "height": h, "time": t}
+                 for i, (s, v, asset, (h, t)) in enumerate(zip(r.steps, vals, assets, times, strict=True))]
         return {"from": src, "to": dst, "chain": c, "found": True, "hops": len(steps), "steps": steps,
                 "searched": {"depth": r.depth_searched, "visited": r.visited, "skipped_hubs": r.skipped_hubs,
                              "max_depth": max_depth, "max_degree": max_degree}}

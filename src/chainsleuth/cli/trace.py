@@ -195,6 +195,6 @@ def path(src: Annotated[str, typer.Argument(metavar="FROM", help="Address or clu
         print_json(r)
         return
     for s in r["steps"]:
-        out_console.print(f"{s['hop']:>3} {s['txid']}  {s['from']} -> {s['to']}  {_amt(s['amount'])}  "
+        out_console.print(f"{s['hop']:>3} {s['txid']}  {s['from']} -> {s['to']}  {_amt(s['amount'])} {s['asset']}  "
                           f"height {s['height']}")
     sys.stdout.flush()

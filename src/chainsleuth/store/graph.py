@@ -122,25 +122,26 @@ class GraphStore:
             "AND kind NOT IN ('erc721', 'erc1155') ORDER BY 1", [chain, address_id, address_id]).fetchall()]
 
     def account_arrays(self, chain: str, asset_id: int) -> dict[str, Any]:
-        """Transfers of one asset (-1 = native) in chain order, failed transactions' value transfers left
-        out (their fee still counts). ``value`` is a list of Python ints (wei exceeds int64); ``fee`` marks
-        gas fees and burns."""
+        """Transfers of one asset (-1 = native, -2 = every fungible asset: for path search) in chain order,
+        failed transactions' value transfers left out (their fee still counts). ``value`` is a list of Python
+        ints (wei exceeds int64); ``fee`` marks gas fees and burns."""
         rows = self.db.execute(
             "SELECT coalesce(t.from_id, -1), coalesce(t.to_id, -1), "
             "CAST(coalesce(CAST(t.value AS VARCHAR), t.value_big, '0') AS VARCHAR), coalesce(t.tx_id, -1), "
-            "t.kind IN ('fee', 'burn'), t.block_number, coalesce(b.time, 0), coalesce(t.tx_index, -1), t.\"index\" "
+            "t.kind IN ('fee', 'burn'), t.block_number, coalesce(b.time, 0), coalesce(t.tx_index, -1), t.\"index\", "
+            "coalesce(t.asset_id, -1) "
             "FROM transfers t LEFT JOIN account_txs x ON x.chain = t.chain AND x.tx_id = t.tx_id "
             "LEFT JOIN account_blocks b ON b.chain = t.chain AND b.number = t.block_number "
-            "WHERE t.chain = ? AND coalesce(t.asset_id, -1) = ? AND t.kind NOT IN ('erc721', 'erc1155') "
+            "WHERE t.chain = ? AND (? = -2 OR coalesce(t.asset_id, -1) = ?) AND t.kind NOT IN ('erc721', 'erc1155') "
             "AND (coalesce(x.status, 1) <> 0 OR t.kind IN ('fee', 'burn')) "
-            "ORDER BY t.block_number, coalesce(t.tx_index, -1), t.\"index\"", [chain, asset_id]).fetchall()
-        cols: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) if rows else [() for _ in range(9)]
+            "ORDER BY t.block_number, coalesce(t.tx_index, -1), t.\"index\"", [chain, asset_id, asset_id]).fetchall()
+        cols: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) if rows else [() for _ in range(10)]
         return {
             "from": np.asarray(cols[0], dtype=np.int64), "to": np.asarray(cols[1], dtype=np.int64),
             "value": [int(v) for v in cols[2]], "tx": np.asarray(cols[3], dtype=np.int64),
             "fee": np.asarray(cols[4], dtype=bool), "height": np.asarray(cols[5], dtype=np.int64),
             "time": np.asarray(cols[6], dtype=np.int64), "tx_index": np.asarray(cols[7], dtype=np.int64),
-            "index": np.asarray(cols[8], dtype=np.int64),
+            "index": np.asarray(cols[8], dtype=np.int64), "asset": np.asarray(cols[9], dtype=np.int64),
         }
 
     def account_tx_ids(self, chain: str, tx_hash: str) -> list[int]:
