@@ -39,9 +39,12 @@ from chainsleuth.errors import InvalidInput, ParseError
 
 __all__ = ["BIP34_HEIGHTS", "BlockHeader", "BlockParser", "bip34_height", "parse_header"]
 
-#: first height at which BIP34 (height in coinbase) is enforced, per network; used for documentation and
-#: plausibility: a version>=2 block whose coinbase starts with a minimal number push is read as BIP34.
+#: first height at which BIP34 (height in coinbase) is enforced for every block, per network.
 BIP34_HEIGHTS = {"mainnet": 227_931, "testnet3": 21_111, "testnet4": 1, "signet": 1, "regtest": 1}
+#: mainnet: from this height on, every version>=2 block had to carry its height (BIP34's 75% rule);
+#: earlier version-2 blocks may carry other bytes there, so a smaller candidate is not trusted.
+_MAINNET_V2_ENFORCED = 224_413
+_MAINNET_GENESIS_TIME = 1_231_006_505
 
 _NULL32 = bytes(32)
 _U32 = struct.Struct("<I").unpack_from
@@ -72,15 +75,21 @@ def parse_header(header: bytes) -> BlockHeader:
     return BlockHeader(h[::-1].hex(), v, prev[::-1].hex(), merkle[::-1].hex(), t, bits, nonce)
 
 
-def bip34_height(version: int, coinbase_script: bytes) -> int | None:
+def bip34_height(version: int, coinbase_script: bytes, network: str | None = None,
+                 time: int | None = None) -> int | None:
     """Height from a coinbase scriptSig by BIP34 rules, or None when the block does not carry one.
 
     Accepted: block version >= 2 and the scriptSig starts with OP_1..OP_16 or a minimally encoded
     positive script number of 1-4 bytes. Version-1 blocks (all blocks before 2012 and the pre-BIP34
-    block 0000...13b8a) carry arbitrary bytes there and get None.
+    block 0000...13b8a) carry arbitrary bytes there and get None. On mainnet the candidate must also be
+    at least 224,413 (from there on BIP34 made every version-2 block carry its height) and plausible for
+    the block time (between one block per 20 and one per 5 minutes on average since genesis), so that
+    bytes of an early version-2 coinbase are never taken for a height.
 
-    >>> bip34_height(2, bytes.fromhex("03fc7903062f"))
+    >>> bip34_height(2, bytes.fromhex("03fc7903062f"), "mainnet", 1364140204)
     227836
+    >>> bip34_height(2, bytes.fromhex("03fc7903062f"), "mainnet", 1264140204) is None   # implausible time
+    True
     >>> bip34_height(1, bytes.fromhex("04ffff001d0104")) is None
     True
     """
@@ -98,6 +107,12 @@ def bip34_height(version: int, coinbase_script: bytes) -> int | None:
         h = int.from_bytes(num, "little")
         if op == 1 and h <= 16:       # Core writes 0..16 as OP_0..OP_16, never as a one-byte push
             return None
+        if network == "mainnet":
+            if h < _MAINNET_V2_ENFORCED:
+                return None
+            if time is not None and not (time - _MAINNET_GENESIS_TIME) // 1200 - 1000 <= h \
+                    <= (time - _MAINNET_GENESIS_TIME) // 300 + 1000:
+                return None
         return h
     return None
 
@@ -236,7 +251,7 @@ class BlockParser:
         elif prev in linked:
             height, hsrc = linked[prev] + 1, "genesis"
         else:
-            height = bip34_height(version, cb_script)
+            height = bip34_height(version, cb_script, self.network.name, btime)
             hsrc = None if height is None else "bip34"
         if hsrc == "genesis":
             linked[bhash] = height  # type: ignore[assignment]
