@@ -206,8 +206,8 @@ class BlockFileSource:
                                  offset=len(data))
             yield from self._bare(name, bytes.fromhex(text.decode()), parser, hex_len=len(data))
         else:
-            if data[:4] == b"\x00\x00\x00\x00" and not any(data):
-                return
+            if data[:4] == b"\x00\x00\x00\x00" and not np.frombuffer(data, dtype=np.uint8).any():
+                return   # an empty preallocated file
             yield from self._bare(name, data, parser)
 
     def _bad(self, name: str, err: ParseError, resume: int | None, end: int) -> None:
