@@ -110,6 +110,10 @@ def test_account_chain_bad_inputs_and_policy_table(tmp_path: Path) -> None:
             ws.trace(st["txid"] + ":99", asset=token)
         cmp = ws.trace_compare_policies(st["txid"], asset=token)
         back = ws.trace(st["address"], "backward", "fifo", asset=token, stop_at="")
+        cash = next(c for c in key.cashouts if c.chain == "eth")
+        path = ws.find_path(st["address"], cash.address, max_depth=8)
+    # the scam wallet reaches the cash-out address; each step names the asset it moved
+    assert path["steps"][-1]["to"].lower() == cash.address.lower() and all(s["asset"] for s in path["steps"])
     assert all(r["amounts"]["tiho"] is None for r in cmp["rows"]) and cmp["totals"]["tiho"] is None
     assert all(r["amounts"]["haircut"] is not None for r in cmp["rows"])
     # backward from the scam wallet's balance: conserved, and the victims' payments are among the edges
