@@ -356,8 +356,17 @@ class Workspace:
 
     def show_block(self, ref: str, *, chain: str | None = None) -> BlockInfo:
         """A block by hash (64 hex) or height."""
-        chains = [chain] if chain else (self.store.utxo.chains() or ["btc"])
+        chains = [chain] if chain else (self.store.utxo.chains() + self.store.account.chains() or ["btc"])
         for c in chains:
+            if get_chain(c).model is Model.ACCOUNT:
+                h = ref.lower().removeprefix("0x")
+                row = self.store.account.block(c, height=int(ref)) if ref.isdigit() else \
+                    self.store.account.block(c, hash="0x" + h) if len(h) == 64 else None
+                if row is not None:
+                    return BlockInfo(**row)
+                continue
+            if ref.lower().startswith("0x") and chains != [c]:
+                continue   # an EVM-style hash: look on the account chains
             if ref.isdigit():
                 row = self.store.utxo.block(c, height=int(ref))
             else:

@@ -53,6 +53,13 @@ def test_evm_cli_ingest_replay_then_show(stream: Path, tmp_path: Path) -> None:
     assert code == 0, err
     addr = json.loads(out)
     assert addr["received"] == {"0xBB9bc244D798123fDe783fCc1C72d3Bb8C189413": 5 * 10**18}
+    code, out, err = _run("--workspace", ws, "show", "block", "1755635", "--json")
+    assert code == 0, err
+    blk = json.loads(out)
+    assert blk["hash"] == "0x1dec87ec1ba8e65b7773bb6f62249468948a28a427efd3d896a2ff7d7c591a67"
+    assert (blk["chain"], blk["height"], blk["tx_count"]) == ("eth", 1755635, 2) and blk["merkle_root"].startswith("0x")
+    code, out, err = _run("--workspace", ws, "show", "block", blk["hash"], "--json")
+    assert code == 0 and json.loads(out) == blk, err
     code, out, err = _run("--workspace", ws, "stats", "--json")
     assert code == 0 and json.loads(out)["chains"]["eth"]["blocks_without_traces"] == 2
 

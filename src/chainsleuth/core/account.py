@@ -73,6 +73,7 @@ ACCOUNT_BLOCK_SCHEMA = pa.schema([
     ("withdrawal_count", pa.int32()),
     ("size", pa.int64()),
     ("traces", pa.string()),             # 'geth', 'parity', 'etl' or 'none': whether internal transfers are in
+    ("transactions_root", pa.string()),
 ])
 
 ACCOUNT_TX_SCHEMA = pa.schema([

@@ -84,9 +84,10 @@ class AccountStore:
             con.register("b_blocks", blocks)
             con.execute(
                 "INSERT INTO account_blocks (chain, number, hash, parent_hash, time, miner_id, gas_used, gas_limit, "
-                "base_fee_per_gas, tx_count, withdrawal_count, size, traces, run_id) "
+                "base_fee_per_gas, tx_count, withdrawal_count, size, traces, run_id, transactions_root) "
                 "SELECT b.chain, b.number, b.hash, b.parent_hash, b.time, a.id, b.gas_used, b.gas_limit, "
-                "b.base_fee_per_gas, b.tx_count, b.withdrawal_count, b.size, b.traces, b.run_id FROM b_blocks b "
+                "b.base_fee_per_gas, b.tx_count, b.withdrawal_count, b.size, b.traces, b.run_id, b.transactions_root "
+                "FROM b_blocks b "
                 "LEFT JOIN addresses a ON a.chain = b.chain AND a.address = b.miner")
             con.unregister("b_blocks")
             row = _one(con.execute("SELECT coalesce(max(tx_id), -1) + 1 FROM account_txs WHERE chain = ?", [chain]))
@@ -194,6 +195,16 @@ class AccountStore:
         return [(int(n), str(h)) for n, h in self.db.execute(
             "SELECT number, hash FROM account_blocks WHERE chain = ? AND number <= ? ORDER BY number DESC LIMIT ?",
             [chain, height, limit]).fetchall()]
+
+    def block(self, chain: str, *, hash: str | None = None, height: int | None = None) -> dict[str, Any] | None:
+        """A block's header facts in the shape of ``show block`` (the transactions root as merkle root)."""
+        where, key = ("hash = ?", hash) if hash is not None else ("number = ?", height)
+        row = _one(self.db.execute(
+            "SELECT chain, hash, number, parent_hash, time, coalesce(transactions_root, ''), tx_count "
+            f"FROM account_blocks WHERE chain = ? AND {where}", [chain, key]))
+        if row is None:
+            return None
+        return dict(zip(["chain", "hash", "height", "prev_hash", "time", "merkle_root", "tx_count"], row, strict=True))
 
     def known_tokens(self, chain: str) -> set[str]:
         return {r[0] for r in self.db.execute(

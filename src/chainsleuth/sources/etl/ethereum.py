@@ -113,6 +113,7 @@ class EthereumEtlSource:
                 "gas_limit": _int(r.get("gas_limit")), "base_fee_per_gas": _int(r.get("base_fee_per_gas")),
                 "tx_count": _int(r.get("transaction_count")) or 0, "withdrawal_count": len(w),
                 "size": _int(r.get("size")), "traces": self.traces,
+                "transactions_root": _str(r.get("transactions_root")),
             })
         by_number = {b["number"]: b for b in blocks}
         receipts = {_str(r["transaction_hash"]): r for r in self._rows("receipts")}

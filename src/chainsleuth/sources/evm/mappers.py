@@ -83,6 +83,7 @@ def map_block(raw: dict[str, Any], chain: str, traces: str) -> tuple[dict[str, A
         "gas_used": hex_int(raw.get("gasUsed")), "gas_limit": hex_int(raw.get("gasLimit")),
         "base_fee_per_gas": hex_int(raw.get("baseFeePerGas")), "tx_count": len(txs_raw),
         "withdrawal_count": len(withdrawals), "size": hex_int(raw.get("size")), "traces": traces,
+        "transactions_root": (raw.get("transactionsRoot") or "").lower() or None,
     }
     txs: list[dict[str, Any]] = []
     for i, t in enumerate(txs_raw):
