@@ -46,11 +46,16 @@ FEERATE_SIGMA = 0.75
 #: kinds of background Bitcoin transactions and their weights per tick
 BACKGROUND_MIX = {
     "payment": 0.50, "merchant": 0.09, "deposit": 0.14, "withdrawal": 0.05, "sweep": 0.05,
-    "consolidation": 0.04, "settlement": 0.02, "payout": 0.015, "whirlpool": 0.02, "joinmarket": 0.01,
+    "consolidation": 0.04, "settlement": 0.02, "payout": 0.015, "whirlpool": 0.012, "joinmarket": 0.006,
     "mixer": 0.02, "cold": 0.005, "split": 0.04,
 }
 #: fixed denominations of the EVM mixing pools (ether)
 POOL_DENOMS = (1, 10, 100)
+#: standard denominations of WabiSabi (Wasabi 2.0) rounds: powers of 2 and 3 x powers of 2, and 1-2-5 x
+#: powers of 10, from 5,000 sat up to 137.5 BTC (sat)
+WASABI2_DENOMS = tuple(sorted({d for d in (
+    [2**k for k in range(13, 38)] + [3 * 2**k for k in range(11, 36)]
+    + [m * 10**k for k in range(3, 11) for m in (1, 2, 5)]) if 5_000 <= d <= 13_750_000_000}))
 #: smallest coordinator-fee output of a Wasabi-style round (sat)
 DUST_SAFE = 1_000
 #: gas kept back when an exchange pays out ether (units of gas)
@@ -133,6 +138,9 @@ class Economy:
                          tagged=bool(rng.random() < tag_share))
             self.mixers.append((BtcWallet(e, "p2wpkh"), BtcWallet(e, "p2wpkh")))  # (deposits, reserve)
         self.mixer_queue: list[tuple[int, int, BtcWallet, int]] = []   # (due tick, mixer idx, wallet, value)
+        #: Whirlpool outputs of background wallets waiting for a round: post-mix (free remix) and premix
+        self.postmix: dict[int, list[tuple[BtcWallet, int]]] = {}
+        self.premix: dict[int, list[tuple[BtcWallet, int]]] = {}
         # -- people
         types = list(SCRIPT_MIX)
         st = rng.choice(len(types), size=n_wallets, p=np.array(list(SCRIPT_MIX.values())))
@@ -373,6 +381,8 @@ class Economy:
                     btc.credit(ex.cold, btc.n_txs - 1)
         if self.w.tick % 25 == 3:
             self.wasabi_round(self.feerate())
+        if self.w.tick % 25 == 16:
+            self.wasabi2_round(self.feerate())
 
     def sweep_exchange(self, ex: Exchange) -> int | None:
         btc = self.w.btc
@@ -448,29 +458,80 @@ class Economy:
                 mine.setdefault(pi, []).append(btc.tx_outputs[t][n])
         return t, mine
 
+    def wasabi2_round(self, f: float) -> int | None:
+        """A WabiSabi (Wasabi 2.0) style round: many participants, each input's value decomposed greedily into
+        standard denominations (:data:`WASABI2_DENOMS`, up to 8 outputs each), what is left below the
+        smallest denomination going to the miners. Outputs are sorted by value, as the coordinator does."""
+        rng, btc = self.rng, self.w.btc
+        n = int(rng.integers(15, 40))
+        inputs: list[int] = []
+        outs: list[tuple[int, int]] = []
+        owners: list[BtcWallet] = []
+        for j in rng.choice(len(self.wallets), size=min(n, len(self.wallets)), replace=False):
+            wal = self.wallets[int(j)]
+            if not wal.utxos:
+                continue
+            o = wal.utxos[int(rng.integers(len(wal.utxos)))]
+            v = btc.out_value[o] - int(f * 68)
+            if v < 2 * WASABI2_DENOMS[0]:
+                continue
+            inputs.append(o)
+            owners.append(wal)
+            for _ in range(8):
+                d = next((x for x in reversed(WASABI2_DENOMS) if x + int(f * 31) <= v), None)
+                if d is None:
+                    break
+                outs.append((btc.new_address(wal, "p2wpkh"), d))
+                v -= d + int(f * 31)
+        if len(owners) < 5:
+            return None
+        outs.sort(key=lambda x: -x[1])
+        return btc.raw_tx(None, inputs, outs, kind="coinjoin-wasabi2", owners=owners)
+
     def whirlpool_round(self, f: float, *, extra: list[tuple[BtcWallet, int]] | None = None,
                         denom: int = 1_000_000) -> int | None:
-        """A Whirlpool-style 5-in/5-out round of pool denomination ``denom``; premix inputs come from a Tx0
-        (split + coordinator fee) of each fresh participant. ``extra`` = (wallet, premix output)."""
+        """A Whirlpool-style 5-in/5-out round of pool denomination ``denom``. Inputs: ``extra`` (wallet,
+        premix output), then up to three free remixes of earlier post-mix outputs, then premix outputs left
+        from earlier Tx0s, then fresh Tx0s (split + coordinator fee) of new participants."""
         rng, btc = self.rng, self.w.btc
         parts: list[tuple[BtcWallet, int]] = list(extra or [])
+        fresh = btc.out_spent
+        post = [(w, o) for w, o in self.postmix.get(denom, []) if fresh[o] == -1]
+        pre = [(w, o) for w, o in self.premix.get(denom, []) if fresh[o] == -1]
+        for w, o in post[:3]:
+            if len(parts) < 5 and not any(p[0] is w for p in parts):
+                parts.append((w, o))
+        for w, o in pre:
+            if len(parts) < 5 and not any(p[0] is w for p in parts):
+                parts.append((w, o))
         tries = 0
         while len(parts) < 5 and tries < 20:
             tries += 1
             wal = self.wallets[int(rng.integers(len(self.wallets)))]
             if any(p[0] is wal for p in parts):
                 continue
-            pre = self.tx0(wal, denom, f)
-            if pre:
-                parts.append((wal, pre[0]))
+            got = self.tx0(wal, denom, f)
+            if got:
+                parts.append((wal, got[0]))
+                self.premix.setdefault(denom, []).extend((wal, o) for o in got[1:])
         if len(parts) < 5:
             return None
         parts = parts[:5]
+        used = {p[1] for p in parts}
+        self.postmix[denom] = [(w, o) for w, o in post if o not in used]
+        self.premix[denom] = [(w, o) for w, o in self.premix.get(denom, []) if o not in used and fresh[o] == -1]
         inputs = [p[1] for p in parts]
         outs = [(btc.new_address(p[0], "p2wpkh"), denom) for p in parts]
         perm = rng.permutation(5)
         outs = [outs[int(i)] for i in perm]
-        return btc.raw_tx(None, inputs, outs, kind="coinjoin-whirlpool", owners=[p[0] for p in parts])
+        t = btc.raw_tx(None, inputs, outs, kind="coinjoin-whirlpool", owners=[p[0] for p in parts])
+        background = {id(w) for w in self.wallets}
+        aw = btc.addr_wallet
+        for o in btc.tx_outputs[t]:       # background post-mix outputs wait for a free remix
+            w = next((p[0] for p in parts if id(p[0]) == aw[btc.out_addr[o]]), None)
+            if w is not None and id(w) in background:
+                self.postmix.setdefault(denom, []).append((w, o))
+        return t
 
     def tx0(self, wal: BtcWallet, denom: int, f: float, n_max: int = 3) -> list[int]:
         """Whirlpool Tx0: split into premix outputs of ``denom`` + miner-fee margin, pay the coordinator fee
