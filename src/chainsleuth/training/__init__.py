@@ -18,6 +18,9 @@ Library API (stable; ``chainsleuth demo`` and the clustering/tracing error-rate 
     key.hops                                  # [Hop(...)]: cross-chain hops (bridge in/out txids)
     key.facts                                 # what the brief tells the trainee (victim payments, ...)
     AnswerKey.load(out_dir)                   # read answer_key.json back
+    world.btc_txids[i], world.btc.tx_kind[i]  # txid and generator kind ("payment", "coinjoin-wasabi",
+                                              #   "coinjoin-whirlpool", "exchange-sweep", ...) of ledger tx i
+    world.btc_blocks                          # raw blocks (genesis first), as written to blk00000.dat
 
 - ``generate_world(typology, difficulty, seed, size=...)``: ``typology`` is a name in :data:`TYPOLOGIES`
   (``ransomware``, ``darknet_market``, ``investment_scam``, ``exchange_hack``, ``sanctions_evasion``),

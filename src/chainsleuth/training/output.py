@@ -63,8 +63,8 @@ def write_world(world: World, out: Path, *, lang: str = "en") -> dict[str, Path]
     paths: dict[str, Path] = {}
     net = get_chain("btc").btc_network
     assert net is not None
-    for old in (trainee / "btc").glob("blk*.dat"):
-        old.unlink()
+    for old in [*(trainee / "btc").glob("blk*.dat"), trainee / "answers.json"]:   # answers to an older world
+        old.unlink(missing_ok=True)
     blk = write_blk_files(world.btc_blocks, trainee / "btc", net)
     paths["btc"] = blk[0].parent
     paths["eth"] = write_etl(world.evm, trainee / "eth")
