@@ -155,3 +155,23 @@ def test_every_path_step_amount_is_on_the_ingested_chain(written_worlds, ingeste
                 assert got == p.amount, (t, p)
             else:
                 assert 0 < p.amount <= got, (t, p)
+
+
+@pytest.mark.shared_data
+def test_ethereum_export_columns_are_ethereum_etls(written_worlds, shared_data: Path) -> None:
+    """Our CSV headers are the ones ethereum-etl writes (its own test expectations)."""
+    res = shared_data / "ethereum-etl-tests" / "resources"
+    expected = {
+        "blocks": res / "test_export_blocks_job/blocks_with_transactions_and_withdrawals/expected_blocks.csv",
+        "transactions": res / "test_export_blocks_job/blocks_with_transactions_and_withdrawals/"
+                              "expected_transactions.csv",
+        "receipts": res / "test_export_receipts_job/receipts_with_logs/expected_receipts.csv",
+        "logs": res / "test_export_receipts_job/receipts_with_logs/expected_logs.csv",
+        "token_transfers": res / "test_export_token_transfers_job/block_with_transfers/expected_token_transfers.csv",
+        "traces": res / "test_export_traces_job/block_with_subtraces/expected_traces.csv",
+        "tokens": res / "test_export_tokens_job/token_with_alternative_return_type/expected_tokens.csv",
+    }
+    _w, _k, d = written_worlds["exchange_hack-2"]
+    for name, path in expected.items():
+        ours = (d / "trainee" / "eth" / f"{name}.csv").read_text().splitlines()[0]
+        assert ours == path.read_text().splitlines()[0], name
