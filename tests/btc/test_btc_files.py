@@ -152,11 +152,11 @@ def test_btc_files_failed_block_leaves_nothing_partial(tmp_path: Path) -> None:
     good, bad = bb.raw_blocks()[1], bb.raw_blocks()[2]
     p = BlockParser("btc")
     p.parse_block(good, 0, len(good), source_file="g", source_offset=0)
-    before = (p.n_blocks, p.n_txs, len(p.o_value), len(p.o_script), len(p.i_rows), len(p.i_wit))
+    before = (p.n_blocks, p.n_txs, len(p.o_vpos), len(p.o_script), len(p.i_pos), len(p.i_wit), len(p.i_sqpos))
     for cut in (90, len(bad) // 2, len(bad) - 3):          # inside the first tx, in the middle, in the locktime
         with pytest.raises(ParseError):
             p.parse_block(bad[:cut], 0, cut, source_file="b", source_offset=0)
-        assert (p.n_blocks, p.n_txs, len(p.o_value), len(p.o_script), len(p.i_rows), len(p.i_wit)) == before
+        assert (p.n_blocks, p.n_txs, len(p.o_vpos), len(p.o_script), len(p.i_pos), len(p.i_wit), len(p.i_sqpos)) == before
     batch = p.flush()
     assert batch.blocks["hash"].to_pylist() == [bb.blocks[1].hash]
     assert sum(batch.txs["n_out"].to_pylist()) == batch.outputs.num_rows

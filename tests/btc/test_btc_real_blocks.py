@@ -76,7 +76,7 @@ def test_btc_merkle_mismatch_is_a_parse_error(shared_data: Path) -> None:
     with pytest.raises(ParseError, match="merkle root mismatch") as ei:
         p.parse_block(bytes(raw), 0, len(raw), source_file="block169482.dat", source_offset=0)
     assert ei.value.file == "block169482.dat" and ei.value.offset == 0
-    assert p.n_blocks == 0 and p.n_txs == 0 and not p.o_value    # nothing partial kept
+    assert p.n_blocks == 0 and p.n_txs == 0 and not p.o_vpos    # nothing partial kept
 
 
 _BENCH_BLOCKS = [

@@ -50,8 +50,8 @@ _NULL32 = bytes(32)
 _U32 = struct.Struct("<I").unpack_from
 _U16 = struct.Struct("<H").unpack_from
 _U64 = struct.Struct("<Q").unpack_from
-_VQ = struct.Struct("<qB").unpack_from
-_INP = struct.Struct("<32sIB").unpack_from
+_PREV = struct.Struct("<32sI").unpack_from
+_AR = np.arange(32, dtype=np.int64)
 _HDR = struct.Struct("<i32s32sIII").unpack_from
 
 
@@ -159,16 +159,21 @@ class BlockParser:
         #: (version, locktime, size, stripped_size, has_witness, n_in, n_out) per tx
         self.t_rows: list[tuple[int, int, int, int, bool, int, int]] = []
         # outputs
-        self.o_value: list[int] = []
+        self.o_vpos: list[int] = []        # position of each output's value in its buffer
         self.o_script: list[bytes] = []
         # inputs
-        #: (prev txid internal order, prev_n or None for the coinbase, scriptSig size, sequence) per input
-        self.i_rows: list[tuple[bytes, int | None, int, int]] = []
+        # inputs: positions in their buffer of the outpoint and of the sequence; prevout txids, indexes and
+        # sequences are gathered per batch with numpy from these positions (see _gather)
+        self.i_pos: list[int] = []
+        self.i_sqpos: list[int] = []
+        self.i_sslen: list[int] = []
         self.i_wit: list[int] = []
+        self.cb_inputs: list[int] = []     # indexes (in i_pos) of coinbase inputs
+        self.segments: list[tuple[bytes, int, int]] = []   # (buffer, inputs end, outputs end), in order
 
     def _marks(self) -> tuple[int, int, int, int]:
         # the lists of each group (blocks, txs, outputs, inputs) have equal lengths between blocks
-        return len(self.b_hash), len(self.t_txid), len(self.o_value), len(self.i_rows)
+        return len(self.b_hash), len(self.t_txid), len(self.o_vpos), len(self.i_pos)
 
     @property
     def n_txs(self) -> int:
@@ -195,6 +200,7 @@ class BlockParser:
             if exact and end != limit:
                 raise ParseError(f"the record holds {limit - pos} bytes but its block ends after {end - pos} bytes "
                                  f"({limit - end} bytes left over)", file=source_file, offset=source_offset)
+            self._segment(buf)
             return end
         except (IndexError, struct.error, ValueError) as e:
             self._rollback(marks)
@@ -207,11 +213,21 @@ class BlockParser:
             if gc_was_on:
                 gc.enable()
 
+    def _segment(self, buf: bytes) -> None:
+        """Note that the inputs and outputs parsed so far (since the previous segment) live in ``buf``."""
+        segs = self.segments
+        if segs and segs[-1][0] is buf:
+            segs[-1] = (buf, len(self.i_pos), len(self.o_vpos))
+        else:
+            segs.append((buf, len(self.i_pos), len(self.o_vpos)))
+
     def _rollback(self, marks: tuple[int, int, int, int]) -> None:
         group = {"b_": marks[0], "t_": marks[1], "o_": marks[2], "i_": marks[3]}
         for k, v in vars(self).items():
             if k[:2] in group:
                 del v[group[k[:2]]:]
+        while self.cb_inputs and self.cb_inputs[-1] >= marks[3]:
+            self.cb_inputs.pop()
 
     def _parse_block(self, buf: bytes, pos: int, limit: int, source_file: str, source_offset: int) -> int:
         if limit - pos < 81:
@@ -279,6 +295,7 @@ class BlockParser:
         marks = self._marks()
         try:
             p, _, _ = self._parse_txs(buf, 0, len(buf), ntx, [], source_file, 0)
+            self._segment(buf)
         except (IndexError, struct.error, ValueError) as e:
             self._rollback(marks)
             raise ParseError(f"transaction bytes end early or are malformed: {e}", file=source_file,
@@ -292,21 +309,20 @@ class BlockParser:
                    file_delta: int) -> tuple[int, int, bytes]:
         """The hot loop. ``file_delta`` maps a position in ``buf`` to a file offset (pos + delta).
 
-        Per transaction one tuple goes to ``t_rows`` and per input one to ``i_rows`` (fewer list appends
-        than one list per column); :meth:`flush` unzips them into columns.
+        Per transaction one tuple goes to ``t_rows``; per input and output only positions and lengths are
+        kept, the fixed-size fields are gathered per batch with numpy (:meth:`_gather`).
         """
         u32 = _U32
-        vq = _VQ
-        inp = _INP
         sha = sha256
         sha2 = sha256_small          # second round (32 bytes): cheaper than OpenSSL for one block
         t_txid = self.t_txid.append
         t_wtxid = self.t_wtxid.append
         t_row = self.t_rows.append
-        o_value = self.o_value.append
+        o_vpos = self.o_vpos.append
         o_script = self.o_script.append
-        i_row = self.i_rows.append
-        i_rows = self.i_rows
+        i_pos = self.i_pos.append
+        i_sqpos = self.i_sqpos.append
+        i_sslen = self.i_sslen.append
         i_wit = self.i_wit.append
         i_wit_ext = self.i_wit.extend
         txid_append = txids_raw.append
@@ -334,17 +350,20 @@ class BlockParser:
                 raise ParseError(f"transaction {ti} claims {n_in} inputs but only {limit - p} bytes remain",
                                  file=source_file, offset=p + file_delta)
             for _ in range(n_in):
-                prev, pn, ls = inp(buf, p)
-                p += 37
-                if ls >= 0xFD:
-                    ls, p = _big_varint(buf, p, ls)
-                p += ls
-                i_row((prev, pn, ls, u32(buf, p)[0]))
+                ls = buf[p + 36]
+                i_pos(p)
+                if ls < 0xFD:
+                    p += 37 + ls
+                else:
+                    ls, p = _big_varint(buf, p + 37, ls)
+                    p += ls
+                i_sslen(ls)
+                i_sqpos(p)
                 p += 4
             if ti == 0 and n_in == 1:
-                prev, pn, ls, seq = i_rows[-1]
-                if pn == 0xFFFFFFFF and prev == _NULL32:       # the coinbase input
-                    i_rows[-1] = (prev, None, ls, seq)
+                pv, pn = _PREV(buf, self.i_pos[-1])
+                if pn == 0xFFFFFFFF and pv == _NULL32:       # the coinbase input
+                    self.cb_inputs.append(len(self.i_pos) - 1)
                     cb_script = buf[p - 4 - ls:p - 4]
             if p > limit:
                 raise ParseError(f"transaction {ti}: input scripts run past the end of the block",
@@ -357,11 +376,11 @@ class BlockParser:
                 raise ParseError(f"transaction {ti} claims {n_out} outputs but only {limit - p} bytes remain",
                                  file=source_file, offset=p + file_delta)
             for _ in range(n_out):
-                v, ls = vq(buf, p)
+                o_vpos(p)
+                ls = buf[p + 8]
                 p += 9
                 if ls >= 0xFD:
                     ls, p = _big_varint(buf, p, ls)
-                o_value(v)
                 o_script(buf[p:p + ls])
                 p += ls
             body_end = p
@@ -411,6 +430,28 @@ class BlockParser:
             t_row((version, u32(buf, p - 4)[0], p - start, sl, segwit, n_in, n_out))
         return p, stripped_total, cb_script
 
+    def _gather(self, ni: int, no: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Output values, prevout txids (N x 32), prevout indexes and sequences from the buffers."""
+        values = np.empty(no, dtype=np.int64)
+        prev = np.empty((ni, 32), dtype=np.uint8)
+        prev_n = np.empty(ni, dtype=np.uint32)
+        seq = np.empty(ni, dtype=np.uint32)
+        vpos = np.asarray(self.o_vpos, dtype=np.int64)
+        ipos = np.asarray(self.i_pos, dtype=np.int64)
+        spos = np.asarray(self.i_sqpos, dtype=np.int64)
+        i0 = o0 = 0
+        for buf, i1, o1 in self.segments:
+            arr = np.frombuffer(buf, dtype=np.uint8)
+            if o1 > o0:
+                values[o0:o1] = arr[vpos[o0:o1, None] + _AR[:8]].view("<i8").ravel()
+            if i1 > i0:
+                p = ipos[i0:i1, None]
+                prev[i0:i1] = arr[p + _AR]
+                prev_n[i0:i1] = arr[p + 32 + _AR[:4]].view("<u4").ravel()
+                seq[i0:i1] = arr[spos[i0:i1, None] + _AR[:4]].view("<u4").ravel()
+            i0, o0 = i1, o1
+        return values, prev, prev_n, seq
+
     # -- batch ----------------------------------------------------------------------------------------
     def flush(self) -> UtxoBatch:
         """Build the Arrow tables of everything parsed since the last flush and clear the lists."""
@@ -423,11 +464,10 @@ class BlockParser:
                 gc.enable()
 
     def _flush(self) -> UtxoBatch:
-        nb, nt, no, ni = len(self.b_hash), len(self.t_txid), len(self.o_value), len(self.i_rows)
+        nb, nt, no, ni = len(self.b_hash), len(self.t_txid), len(self.o_vpos), len(self.i_pos)
         t_cols: list[tuple[Any, ...]] = list(zip(*self.t_rows, strict=True)) if nt else [()] * 7
         t_version, t_locktime, t_size, t_stripped, t_witness, t_nin, t_nout = t_cols
-        i_cols: list[tuple[Any, ...]] = list(zip(*self.i_rows, strict=True)) if ni else [()] * 4
-        i_prev, i_prevn, i_sslen, i_seq = i_cols
+        values, prev_raw, prev_n_np, seq = self._gather(ni, no)
         ntx_b = np.asarray(self.b_ntx, dtype=np.int64)
         block_hashes = pa.array(self.b_hash, pa.string())
         if int(ntx_b.sum()) == nt:
@@ -442,7 +482,6 @@ class BlockParser:
         weight = stripped * 3 + size
         n_in = np.asarray(t_nin, dtype=np.int64)
         n_out = np.asarray(t_nout, dtype=np.int64)
-        values = np.asarray(self.o_value, dtype=np.int64)
         out_cum = np.concatenate([[0], np.cumsum(values)]) if no else np.zeros(1, dtype=np.int64)
         out_end = np.cumsum(n_out)
         output_value = out_cum[out_end] - out_cum[out_end - n_out] if nt else np.zeros(0, dtype=np.int64)
@@ -483,16 +522,30 @@ class BlockParser:
         in_end = np.cumsum(n_in)
         in_starts = np.repeat(in_end - n_in, n_in)
         in_tx = pa.array(np.repeat(tx_pos, n_in))
-        prev_n = pa.array(i_prevn, pa.int64())
+        coinbase = np.zeros(ni, dtype=bool)
+        coinbase[self.cb_inputs] = True
+        prev_n = pa.array(prev_n_np.astype(np.int64), pa.int64(), mask=coinbase)
         inputs = pa.table({
             "chain": pa.repeat(c, ni), "txid": txids.take(in_tx), "block_hash": tx_block_arr.take(in_tx),
             "n": pa.array((np.arange(ni, dtype=np.int64) - in_starts).astype(np.int32), pa.int32()),
-            "prev_txid": _hex_column(i_prev, prev_n.is_valid()), "prev_n": prev_n,
-            "sequence": pa.array(i_seq, pa.int64()), "script_sig_size": pa.array(i_sslen, pa.int32()),
+            "prev_txid": _hex_rows(prev_raw, coinbase), "prev_n": prev_n,
+            "sequence": pa.array(seq.astype(np.int64), pa.int64()),
+            "script_sig_size": pa.array(self.i_sslen, pa.int32()),
             "witness_items": pa.array(self.i_wit, pa.int32()),
         }, schema=INPUT_SCHEMA)
         self._reset()
         return UtxoBatch(blocks, txs, outputs, inputs)
+
+
+def _hex_rows(rows: np.ndarray, null: np.ndarray) -> pa.Array:
+    """Display-order hex of N x 32 hashes in internal order; rows where ``null`` is set are null."""
+    n = rows.shape[0]
+    if n == 0:
+        return pa.array([], pa.string())
+    data = pa.py_buffer(np.ascontiguousarray(rows[:, ::-1]).tobytes().hex().encode())
+    offsets = pa.py_buffer(np.arange(0, 64 * (n + 1), 64, dtype=np.int32))
+    validity = pa.py_buffer(np.packbits(~null, bitorder="little")) if null.any() else None
+    return pa.Array.from_buffers(pa.string(), n, [validity, offsets, data])
 
 
 def _hex_column(hashes: Sequence[bytes], valid: pa.Array | None = None) -> pa.Array:
