@@ -68,7 +68,7 @@ def check_yaml_aliases(text: str, *, file: str, max_nodes: int = MAX_ALIAS_NODES
 
     Cheap for ordinary packs: the node graph is composed only when the text may contain an alias.
     """
-    if not _ALIAS_RE.search(text):
+    if "*" not in text or not _ALIAS_RE.search(text):
         return
     try:
         root = yaml.compose(text, Loader=YamlLoader)

@@ -38,6 +38,7 @@ from yaml.resolver import Resolver
 from chainsleuth.attribution.addresses import (
     chain_for,
     evm_checksum_problem,
+    is_evm_chain,
     normalise_address,
     problem_checker,
 )
@@ -509,8 +510,11 @@ def _table(header: dict[str, Any], defaults: dict[str, Any], items: list[tuple[i
             c = chain_cache[k] = probe if probe == chain_for(cu, nw, "0x" + "0" * 40) else None
         chains.append(c if c is not None else chain_for(cu, nw, r))
     subject = ["address" if a is not None else "tx" for a in address]
-    ident = [normalise_address(c, r) if s == "address" else r.strip().lower()
-             for c, r, s in zip(chains, raw, subject, strict=True)]
+    if tx_hash.count(None) == n0 and len(set(chains)) == 1 and is_evm_chain(chains[0]):  # the common EVM pack
+        ident = [r.strip().lower() for r in raw]
+    else:
+        ident = [normalise_address(c, r) if s == "address" else r.strip().lower()
+                 for c, r, s in zip(chains, raw, subject, strict=True)]
     label = [str(x).strip() for x in col("label", "")]
     source = [str(x) for x in col("source", "")]
     # duplicates: same identifier, currency, network, label and source (the TagPack tool's rule), merged
