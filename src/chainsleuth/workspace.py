@@ -1156,6 +1156,13 @@ class Workspace:
                                    field="source", value=source)
             return got[0][0], got[0][1], [s for x in got for s in x[2]], got[0][3], got[0][4]
         source = parts[0]
+        if source.startswith("cluster:"):          # every output paid to the cluster's members (UTXO chains)
+            c = chain or self._cluster_chain(None)
+            members = self._path_endpoints(source, c)
+            g = self._trace_graph(c)
+            if get_chain(c).model is not Model.UTXO:
+                raise Unsupported("cluster sources are for UTXO chains", value=source)
+            return c, g, np.flatnonzero(np.isin(g.out_addr, members)).tolist(), get_chain(c).native_asset, None
         m = re.fullmatch(self._TX_RE, source.strip())
         if m:
             txid, n = m.group(1).lower(), m.group(2)

@@ -115,9 +115,14 @@ def test_clusters_in_endpoints_and_cluster_paths(world: dict[str, Any]) -> None:
         doc = ws.trace(f"{world['cb1']}:0", "forward", "fifo")
         cid = ws.store.clusters.cluster_of("btc", ws.store.utxo.address_id("btc", world["c"]))
         p = ws.find_path(f"cluster:{cid}", world["d"])
+        from_cluster = ws.trace(f"cluster:{cid}", "forward", "fifo", stop_at="")
     assert cid is not None and cid == ws_cluster_of(world, "x")
     assert doc["provenance"]["cluster_set"]["name"] == "co-spend"
     assert all(ep["cluster"] is not None for ep in doc["endpoints"] if ep["address"])
+    # the cluster {C, X} received C (1,999,990,000) and X (5,000,010,000); tx2 spends both into D and E
+    assert from_cluster["provenance"]["totals"]["source_amount"] == 7_000_000_000
+    assert {e["address"]: e["amount"] for e in from_cluster["endpoints"]} == {world["d"]: 4_000_000_000,
+                                                                              world["e"]: 2_999_980_000}
     # from the cluster {C, X} one spend (tx2) reaches D
     assert [(s["txid"], s["to"]) for s in p["steps"]] == [(world["tx2"], world["d"])]
 

@@ -19,7 +19,8 @@ app = typer.Typer(help="Trace funds: forward (where did it go) or backward (wher
                        "allocation rule you choose (poison, haircut, fifo, lifo, tiho).", no_args_is_help=True)
 
 SourceArg = Annotated[str, typer.Argument(metavar="SOURCE", help="TXID:VOUT (one output; on EVM chains TXHASH:INDEX picks one "
-                                                "transfer), TXID (all its outputs) or an address.")]
+                                                "transfer), TXID (all its outputs), an address, or cluster:ID; "
+                                                "several separated by commas.")]
 PolicyOpt = Annotated[str, typer.Option("--policy", "-p", help="poison, haircut, fifo, lifo or tiho "
                                                                 "(docs/tracing.md explains each).")]
 HopsOpt = Annotated[int, typer.Option("--max-hops", help="Stop after this many transactions from the source.")]
