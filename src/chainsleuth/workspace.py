@@ -432,7 +432,7 @@ class Workspace:
         else:
             out["eth"] = {"skipped": "this build has no ethereum-etl reader"}
         if hasattr(self, "import_tags"):
-            out["tags"] = _jsonable(self.import_tags([t / "tags" / "training-tags.yaml"]))
+            out["tags"] = _jsonable(self.import_tags([t / "tags"]))
         return out
 
     def train_class_new(self, class_seed: int, trainees: list[str], out: str | Path, *, typology: str,

@@ -175,3 +175,14 @@ def test_ethereum_export_columns_are_ethereum_etls(written_worlds, shared_data: 
     for name, path in expected.items():
         ours = (d / "trainee" / "eth" / f"{name}.csv").read_text().splitlines()[0]
         assert ours == path.read_text().splitlines()[0], name
+
+
+def test_every_actor_the_tagpack_names_is_in_the_actorpack(written_worlds) -> None:
+    import yaml
+
+    for t, (_w, _k, d) in written_worlds.items():
+        tags = yaml.safe_load((d / "trainee" / "tags" / "training-tags.yaml").read_text())["tags"]
+        actors = yaml.safe_load((d / "trainee" / "tags" / "training.actorpack.yaml").read_text())["actors"]
+        ids = {a["id"] for a in actors}
+        assert all(a["id"].isalnum() and a["id"].islower() for a in actors)     # GraphSense's normalised form
+        assert {x["actor"] for x in tags} <= ids, t

@@ -100,7 +100,7 @@ def test_services_may_be_named_by_tag_label_or_actor(key) -> None:
     x = key.answers["exchanges"][0]
     e = key.entities[x["exchange"]]
     asset, v = next(iter(x["amounts"].items()))
-    actor = e.name.lower().replace(" ", "_")
+    actor = e.name.lower().replace(" ", "")
     for name in (e.name.upper(), f"{e.name} hot wallet", actor, e.id):
         g = grade(key, {"exchanges": [f"{name} = {format_amount(v, asset)}"]})
         q = next(q for q in g["questions"] if q["id"] == "exchanges")

@@ -136,6 +136,7 @@ def _names(key: AnswerKey) -> dict[str, str]:
             out[e.name.lower()] = e.id
             out[e.id.lower()] = e.id
             out[re.sub(r"[^a-z0-9]+", "_", e.name.lower()).strip("_")] = e.id
+            out[re.sub(r"[^a-z0-9]+", "", e.name.lower())] = e.id        # TagPack actor id
     return out
 
 

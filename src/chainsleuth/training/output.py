@@ -7,6 +7,7 @@ Layout of ``out_dir``::
       eth/blocks.csv ...          ethereum-etl exports: blocks, transactions, receipts, logs,
                                   token_transfers, traces, tokens (CSV, columns as ethereum-etl writes them)
       tags/training-tags.yaml     TagPack (GraphSense format) for the services an investigator would know
+      tags/training.actorpack.yaml  ActorPack for the actors the TagPack names
       brief.md                    the case brief, in the chosen language
       questions.json              the exercise questions (ids, text, answer format, hint count)
       case.json                   typology, difficulty, language, chains, file list
@@ -31,7 +32,7 @@ from chainsleuth.training.ledger_evm import GAS_NATIVE, TRANSFER_TOPIC, EvmLedge
 if TYPE_CHECKING:
     from chainsleuth.training.world import World
 
-__all__ = ["ETL_FILES", "tagpack_yaml", "write_etl", "write_world"]
+__all__ = ["ETL_FILES", "actorpack_yaml", "tagpack_yaml", "write_etl", "write_world"]
 
 ETL_FILES = ("blocks", "transactions", "receipts", "logs", "token_transfers", "traces", "tokens")
 _EMPTY_UNCLES = "0x1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347"
@@ -71,6 +72,8 @@ def write_world(world: World, out: Path, *, lang: str = "en") -> dict[str, Path]
     paths["tags"] = trainee / "tags" / "training-tags.yaml"
     paths["tags"].parent.mkdir(exist_ok=True)
     paths["tags"].write_text(tagpack_yaml(world), encoding="utf-8")
+    paths["actors"] = trainee / "tags" / "training.actorpack.yaml"
+    paths["actors"].write_text(actorpack_yaml(world), encoding="utf-8")
     paths["brief"] = trainee / "brief.md"
     paths["brief"].write_text(brief_markdown(world.key, lang), encoding="utf-8")
     paths["questions"] = trainee / "questions.json"
@@ -186,6 +189,32 @@ def tagpack_yaml(world: World) -> str:
     return "\n".join(lines) + "\n"
 
 
+def actorpack_yaml(world: World) -> str:
+    """An ActorPack (GraphSense format) for the actors the TagPack names, so their ids resolve."""
+    lines = [
+        "title: Training world actors",
+        "creator: chainsleuth training",
+        "description: The services of this training case (fictional).",
+        "actors:",
+    ]
+    seen: set[str] = set()
+    for e in world.entities:
+        if not e.tagged:
+            continue
+        aid = _actor_id(e.name)
+        if aid in seen:
+            continue
+        seen.add(aid)
+        lines += [f"- id: {aid}", f"  label: {json.dumps(e.name)}", f"  uri: https://{aid}.example",
+                  f"  lastmod: {_date(world.btc.block_time[-1])}", "  categories:", f"  - {e.category}"]
+    return "\n".join(lines) + "\n"
+
+
+def _actor_id(name: str) -> str:
+    """GraphSense's normalised actor id: lowercase letters and digits only ("Orca Exchange" -> orcaexchange)."""
+    return re.sub(r"[^a-z0-9]+", "", name.lower())
+
+
 def _btc_tagged_addresses(world: World) -> list[int]:
     """Ledger ids of tagged Bitcoin addresses: exchange hot/cold wallets, coordinator fee addresses, the
     bridge's wallet, mining pools' payout addresses and any perpetrator address a public report names."""
@@ -211,7 +240,7 @@ def _btc_tagged_addresses(world: World) -> list[int]:
 
 
 def _tag(address: str, currency: str, label: str, category: str, entity: str) -> list[str]:
-    actor = re.sub(r"[^a-z0-9]+", "_", entity.lower()).strip("_")
+    actor = _actor_id(entity)
     return [f"- address: '{address}'", f"  currency: {currency}", f"  network: {currency}",
             f"  label: {json.dumps(label)}", f"  actor: {actor}",
             f"  category: {category}", "  source: https://example.org/chainsleuth-training"]
