@@ -51,6 +51,7 @@ _U32 = struct.Struct("<I").unpack_from
 _U16 = struct.Struct("<H").unpack_from
 _U64 = struct.Struct("<Q").unpack_from
 _PREV = struct.Struct("<32sI").unpack_from
+_I64 = struct.Struct("<q").unpack_from
 _AR = np.arange(32, dtype=np.int64)
 _HDR = struct.Struct("<i32s32sIII").unpack_from
 
@@ -441,6 +442,16 @@ class BlockParser:
         spos = np.asarray(self.i_sqpos, dtype=np.int64)
         i0 = o0 = 0
         for buf, i1, o1 in self.segments:
+            if (i1 - i0) + (o1 - o0) < 64:       # small buffer (one small block): numpy's per-call cost dominates
+                if o1 > o0:
+                    values[o0:o1] = [_I64(buf, q)[0] for q in self.o_vpos[o0:o1]]
+                if i1 > i0:
+                    ip = self.i_pos[i0:i1]
+                    prev[i0:i1] = np.frombuffer(b"".join([buf[q:q + 32] for q in ip]), dtype=np.uint8).reshape(-1, 32)
+                    prev_n[i0:i1] = [_U32(buf, q + 32)[0] for q in ip]
+                    seq[i0:i1] = [_U32(buf, q)[0] for q in self.i_sqpos[i0:i1]]
+                i0, o0 = i1, o1
+                continue
             arr = np.frombuffer(buf, dtype=np.uint8)
             if o1 > o0:
                 values[o0:o1] = arr[vpos[o0:o1, None] + _AR[:8]].view("<i8").ravel()
