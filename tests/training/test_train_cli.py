@@ -54,6 +54,12 @@ def test_class_new_gives_each_trainee_a_variant(tmp_path: Path) -> None:
     assert a != b
     roster = json.loads((out / "roster.json").read_text())
     assert roster["class_seed"] == 42 and len({r["seed"] for r in roster["trainees"]}) == 2
+    first = out / res["trainees"][0]["folder"]
+    _run(tmp_path / "ws", "answer", str(first), "mixer", "none")
+    g = _run(tmp_path / "ws", "grade", str(out))
+    assert [r["trainee"] for r in g["trainees"]] == ["Somchai P.", "Ji-woo K."]
+    assert g["trainees"][0]["answered"] == 1 and g["trainees"][0]["score"] == 10
+    assert g["trainees"][1]["answered"] == 0 and g["trainees"][1]["score"] == 0
 
 
 def test_errors_name_what_was_wrong(tmp_path: Path) -> None:

@@ -96,11 +96,15 @@ def answer(case: CaseArg, question: Annotated[str, typer.Argument(help="Question
 def grade(case: CaseArg, key: KeyOpt = None, answers: AnswersOpt = None,
           lang: Annotated[str | None, typer.Option("--lang", help="Language of the feedback.")] = None,
           json_: JsonOpt = False) -> None:
-    """Grade the recorded answers against the answer key."""
+    """Grade the recorded answers against the answer key (a class folder: every trainee, one row each)."""
     with open_workspace() as ws:
         res = ws.train_grade(case, key=key, answers=answers, lang=lang)
     if json_:
         print_json(res)
+        return
+    if "trainees" in res:
+        print_kv(f"class {res['class']}", [(r["trainee"], f"{r['score']}/{r['total']}  answered {r['answered']}/"
+                                            f"{r['questions']}  hints {r['hints_used']}") for r in res["trainees"]])
         return
     print_kv(f"score {res['score']} / {res['total']}",
              [(q["id"], f"{q['score']}/{q['points']}  {q['feedback']}") for q in res["questions"]])

@@ -169,6 +169,18 @@ def _answers_of(case: Path, answers: Path | None) -> dict[str, Any]:
 
 def grade_folder(case: Path, *, key: Path | None = None, answers: Path | None = None,
                  lang: str | None = None) -> dict[str, Any]:
+    """Grade one case folder; a class folder (with ``roster.json``) grades every trainee's case."""
+    if (case / "roster.json").is_file() and key is None and answers is None:
+        roster = _load(case / "roster.json")
+        rows = []
+        for r in roster["trainees"]:
+            g = grade_folder(case / r["folder"], lang=lang)
+            rows.append({"trainee": r["trainee"], "folder": r["folder"], "score": g["score"], "total": g["total"],
+                         "answered": sum(1 for q in g["questions"] if q["answer"] not in (None, "", [])),
+                         "questions": len(g["questions"]),
+                         "hints_used": sum(q["hints_used"] for q in g["questions"])})
+        return {"class": str(case), "typology": roster["typology"], "difficulty": roster["difficulty"],
+                "trainees": rows}
     k = _key_for(case, key)
     st = _answers_of(case, answers)
     lg = lang or _load(_trainee_dir(case) / "case.json").get("lang", "en")
