@@ -1516,7 +1516,7 @@ class Workspace:
         step()
         ing_eth = self.ingest_etl(paths["eth"], chain="eth") if paths.get("eth") else None
         step()
-        tags = self.import_tags([paths["tags"]]) if paths.get("tags") else {"tags_new": 0}
+        tags = self.import_tags([Path(paths["tags"]).parent]) if paths.get("tags") else {"tags_new": 0}   # + actors
         step()
         try:
             cl: dict[str, Any] | None = self.cluster("btc")

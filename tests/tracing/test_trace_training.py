@@ -19,7 +19,7 @@ def _world(tmp: Path, typology: str, difficulty: int, seed: int) -> tuple[Worksp
     ws = Workspace(tmp / "ws")
     ws.ingest_btc_blocks([paths["btc"]])
     ws.ingest_etl(paths["eth"], chain="eth")
-    ws.import_tags([paths["tags"]])
+    ws.import_tags([Path(paths["tags"]).parent])           # the TagPack and the ActorPack beside it
     return ws, key
 
 
