@@ -59,6 +59,19 @@ def demo(
             e.add_row(row["category"], row["entity"], _amt(row["direct"]), _amt(row["indirect"]),
                       f"{row['share']:.1%}")
         out_console.print(e)
+    key: dict[str, int] = {}
+    for c in r["answer_key_cashouts"]:
+        key[c["entity"]] = key.get(c["entity"], 0) + c["amount"]
+    traced = {row["entity"]: row["amounts"] for row in r["proceeds"]}
+    k = Table(title="check against the case's answer key (what reached each cash-out)", title_justify="left")
+    for col in ("entity", "answer key", *[f"traced ({p})" for p in pols]):
+        k.add_column(col, justify="left" if col == "entity" else "right")
+    for entity, amount in key.items():
+        k.add_row(entity, _amt(amount), *[_amt(traced.get(entity, {}).get(p, 0)) for p in pols])
+    out_console.print(k)
+    out_console.print("[dim]The key counts what reached each deposit address. Where a deposit address is not "
+                      "tagged, the trace goes on into the exchange's own consolidation and stops at a tagged hot "
+                      "wallet after paying part of that transaction's fee, so it can show slightly less.[/]")
     tr: dict[str, Any] = r["traces"]
     for name, v in tr.items():
         for p, tot in v["totals"].items():
