@@ -1,7 +1,7 @@
 """Tracing benchmark: a 6-hop haircut trace and a 100-hop peel-chain follow on one synthetic transfer graph of
 10 million edges, against networkx BFS and a DuckDB recursive query doing the same reachability.
 
-    python bench/bench_tracing.py                    # 10M edges (about 6 GB peak with networkx; ~5 minutes)
+    python bench/bench_tracing.py                    # 10M edges (peak memory printed at the end; ~5 minutes)
     python bench/bench_tracing.py --edges 1000000    # quick look
 
 The graph is UTXO-shaped: transactions with a heavy-tailed number of outputs (most 1-3, batch payouts up to
@@ -182,6 +182,10 @@ def main() -> None:
         print(f"  peel   vs networkx        {nx_peel / ours_peel:8.1f}x")
     print(f"  peel   vs duckdb          {duck_peel / ours_peel:8.1f}x")
     print(f"  6-hop trace under 1 s: {'yes' if max(ours) < 1.0 else 'NO'} (worst {max(ours):.3f} s)")
+    import resource
+
+    print(f"peak memory of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.1f} GB "
+          f"(graph arrays {sum(a.nbytes for a in vars(g).values() if isinstance(a, np.ndarray)) / 2**30:.2f} GB)")
 
 
 if __name__ == "__main__":
