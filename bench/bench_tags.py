@@ -41,20 +41,22 @@ def main() -> None:
     plain = [p for p in packs if p.name.endswith(".yaml")]
     tax = Taxonomy.packaged()
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     n_plain = sum(read_tagpack(p, taxonomy=tax).tags.num_rows for p in plain)
     t_validate = time.perf_counter() - t0
     print(f"validate {len(plain)} plain-YAML packs: {n_plain:,} tags in {t_validate:.2f} s "
-          f"({n_plain / t_validate:,.0f} tags/s)")
+          f"({n_plain / t_validate:,.0f} tags/s; CPU {time.process_time() - c0:.2f} s)")
 
     with tempfile.TemporaryDirectory() as d:
         ws = Workspace(Path(d) / "ws")
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         r = ws.import_tags([args.packs])
         t_import = time.perf_counter() - t0
+        c_import = time.process_time() - c0
         n = r["tags_new"]
         print(f"import {len(packs)} packs + ActorPack into a new workspace: {n:,} tags in {t_import:.2f} s "
-              f"({n / t_import:,.0f} tags/s; target >= 20,000)")
+              f"({n / t_import:,.0f} tags/s; target >= 20,000); CPU {c_import:.2f} s ({n / c_import:,.0f} tags "
+              "per CPU-second)")
         t0 = time.perf_counter()
         again = ws.import_tags([args.packs])
         print(f"re-import (unchanged packs skipped): {time.perf_counter() - t0:.2f} s, "
@@ -84,10 +86,13 @@ def main() -> None:
         out = subprocess.run([str(peer), "tagpack-tool", "tagpack", "validate", d], capture_output=True, text=True,
                              check=False)
         t_peer = time.perf_counter() - t0
+    import resource
+
+    cpu_peer = resource.getrusage(resource.RUSAGE_CHILDREN)
     m = re.search(r"(\d+)/(\d+) TagPacks passed in ([\d.]+)s", out.stdout + out.stderr)
     inner = float(m.group(3)) if m else None
-    print(f"peer graphsense-lib validate: {m.group(0) if m else 'no summary line'}; wall {t_peer:.2f} s "
-          f"(exit {out.returncode})")
+    print(f"peer graphsense-lib validate: {m.group(0) if m else 'no summary line'}; wall {t_peer:.2f} s, "
+          f"CPU {cpu_peer.ru_utime + cpu_peer.ru_stime:.2f} s (exit {out.returncode})")
     print(f"ratio validate (peer wall / ours): {t_peer / t_validate:.1f}x"
           + (f"; peer's own timer / ours: {inner / t_validate:.1f}x" if inner else ""))
     print(f"ratio full import incl. storage (peer validate wall / our import): {t_peer / t_import:.1f}x")

@@ -9,7 +9,10 @@ found once the address arrives.
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +21,13 @@ import pyarrow as pa
 from chainsleuth.store.db import Database
 
 __all__ = ["PackImport", "TagStore"]
+
+
+def _size_literal(v: str) -> str:
+    """A DuckDB size setting such as '16.0 MiB', checked (SET takes no parameters)."""
+    if not re.fullmatch(r"[0-9.]+ ?[KMGT]?i?B", v.strip()):
+        raise ValueError(f"not a size: {v!r}")
+    return v.strip()
 
 
 def _one(cur: Any) -> Any:
@@ -63,6 +73,19 @@ class TagStore:
             con.execute("INSERT INTO tag_import_runs (run_id, started_at, paths, software_version) VALUES (?, ?, ?, ?)",
                         [run_id, int(time.time()), paths, software_version])
         return run_id
+
+    @contextmanager
+    def deferred_checkpoint(self, threshold: str = "4GB") -> Iterator[None]:
+        """Many packs in a row: let the write-ahead log grow instead of checkpointing the tags table several
+        times mid-import, and checkpoint once at the end. Each pack still commits (and is durable) on its own."""
+        row = _one(self.db.execute("SELECT current_setting('checkpoint_threshold')"))
+        before = str(row[0]) if row else "16MiB"
+        self.db.execute(f"SET checkpoint_threshold = '{_size_literal(threshold)}'")
+        try:
+            yield
+        finally:
+            self.db.execute(f"SET checkpoint_threshold = '{_size_literal(before)}'")
+            self.db.execute("CHECKPOINT")
 
     def finish_run(self, run_id: int, *, new: int, unchanged: int, replaced: int, tags: int) -> None:
         with self.db.transaction() as con:
