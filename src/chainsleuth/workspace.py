@@ -840,7 +840,7 @@ class Workspace:
         stored (the calling program must then be safe to import, as for any multiprocessing use)."""
         import os
 
-        from chainsleuth.attribution import TLP_LEVELS, ParsedActorPack, detect_importer, discover_files
+        from chainsleuth.attribution import TLP_LEVELS, detect_importer, discover_files
         from chainsleuth.attribution.importers import parse_files
         from chainsleuth.attribution.safety import MAX_PACK_BYTES, read_limited
 
@@ -865,9 +865,25 @@ class Workspace:
                 jobs.append((f, kind))
         workers = 1 if workers is None else max(1, min(int(workers), os.cpu_count() or 1))
         run_id = store.tags.start_run(";".join(str(p) for p in paths), __version__)
-        tags_new = 0
         self.progress.start("import tags", total=len(jobs), unit="files")
-        for f, parsed in parse_files(jobs, max_bytes=limit, tlp=tlp, workers=workers):
+        with store.tags.deferred_checkpoint():
+            tags_new = self._store_packs(parse_files(jobs, max_bytes=limit, tlp=tlp, workers=workers), run_id,
+                                         counts, packs, warnings)
+        self.progress.finish()
+        store.tags.finish_run(run_id, new=counts["new"], unchanged=counts["unchanged"], replaced=counts["replaced"],
+                              tags=tags_new)
+        return {"run_id": run_id, "files": len(files), "packs_new": counts["new"],
+                "packs_unchanged": counts["unchanged"], "packs_replaced": counts["replaced"], "tags_new": tags_new,
+                "tags_total": store.tags.count(), "packs": packs, "warnings": warnings,
+                "seconds": round(time.perf_counter() - t0, 3)}
+
+    def _store_packs(self, parsed_packs: Any, run_id: int, counts: dict[str, int], packs: list[dict[str, Any]],
+                     warnings: list[dict[str, Any]]) -> int:
+        from chainsleuth.attribution import ParsedActorPack
+
+        store = self.store
+        tags_new = 0
+        for f, parsed in parsed_packs:
             if isinstance(parsed, ParsedActorPack):
                 status = store.tags.import_actors(parsed.actors, pack_uri=str(f), content_hash=parsed.content_hash)
                 counts[status] += 1
