@@ -902,13 +902,7 @@ class Workspace:
                               "same_as": r.same_as})
             warnings += [i.to_dict() for i in parsed.issues]
             self.progress.advance(1, tags=tags_new)
-        self.progress.finish()
-        store.tags.finish_run(run_id, new=counts["new"], unchanged=counts["unchanged"], replaced=counts["replaced"],
-                              tags=tags_new)
-        return {"run_id": run_id, "files": len(files), "packs_new": counts["new"],
-                "packs_unchanged": counts["unchanged"], "packs_replaced": counts["replaced"], "tags_new": tags_new,
-                "tags_total": store.tags.count(), "packs": packs, "warnings": warnings,
-                "seconds": round(time.perf_counter() - t0, 3)}
+        return tags_new
 
     @staticmethod
     def _tag_dict(t: dict[str, Any], inherited_via: str | None = None) -> dict[str, Any]:
