@@ -64,15 +64,15 @@ def _wasabi2(n_in: int = 60) -> tuple[list, list]:
 def test_clust_wasabi2() -> None:
     ins, outs = _wasabi2()
     assert _kind(_tx(ins, outs)) == "wasabi2"
-    # before the first Wasabi 2.0 block on mainnet: not Wasabi 2.0 (test networks have no such gate)
-    assert _kind(_tx(ins, outs, height=WASABI2_FIRST_BLOCK - 1)) != "wasabi2"
-    assert _kind(_tx(ins, outs, height=100), chain="btc-regtest") == "wasabi2"
-    # a legacy input breaks it
-    assert _kind(_tx([(0, 90_000_000, "p2pkh"), *ins[1:]], outs)) != "wasabi2"
-    # unsorted outputs break it
+    assert _kind(_tx(ins, outs, height=WASABI2_FIRST_BLOCK - 1), chain="btc-regtest") == "wasabi2"
+    # small round (20 inputs, some legacy): caught by the relaxed rule
+    small_ins = [(i, v, "p2pkh" if i % 4 == 0 else "p2wpkh") for i, v, _ in ins[:20]]
+    assert _kind(_tx(small_ins, outs)) == "wasabi2"
+    # unsorted outputs, a legacy output, too few outputs, or one input address: not Wasabi 2.0
     assert _kind(_tx(ins, outs[::-1])) != "wasabi2"
-    # too few inputs
-    assert _kind(_tx(ins[:20], outs)) != "wasabi2"
+    assert _kind(_tx(ins, [(1, outs[0][1], "p2pkh"), *outs[1:]])) != "wasabi2"
+    assert _kind(_tx(small_ins, outs[:9])) != "wasabi2"
+    assert _kind(_tx([(7, v, "p2wpkh") for _, v, _ in ins[:20]], outs)) != "wasabi2"
 
 
 def test_clust_joinmarket() -> None:

@@ -39,7 +39,10 @@ __all__ = [
     "WASABI1_MIN_EQUAL_OUTPUTS",
     "WASABI2_FIRST_BLOCK",
     "WASABI2_MIN_DENOMINATION_SHARE",
+    "WASABI2_MIN_DISTINCT_INPUT_ADDRESSES",
     "WASABI2_MIN_INPUTS",
+    "WASABI2_MIN_OUTPUTS",
+    "WASABI2_MIN_REPEATED_VALUES",
     "WASABI2_SCRIPT_TYPES",
     "WHIRLPOOL_PARTICIPANTS",
     "WHIRLPOOL_POOLS_SAT",
@@ -68,7 +71,8 @@ WASABI1_MIN_EQUAL_OUTPUTS = 5
 WASABI1_MIN_DISTINCT_INPUT_ADDRESSES = 5
 
 # -- Wasabi 2.0 / WabiSabi (Dumplings; BlockSci CRoCS fork ``isWasabi2CoinJoin``) ------------------------
-#: block height of the first Wasabi 2.0 CoinJoin on mainnet (BlockSci CRoCS fork); applied on mainnet only
+#: block height of the first Wasabi 2.0 CoinJoin on mainnet (BlockSci CRoCS fork). Not used as a gate: an
+#: earlier transaction of this shape is another coordinator's CoinJoin, and leaving it out of co-spend is right
 WASABI2_FIRST_BLOCK = 741_213
 #: inputs; rounds have at least 50 inputs (BlockSci CRoCS fork ``inputCount() < 50``)
 WASABI2_MIN_INPUTS = 50
@@ -76,6 +80,16 @@ WASABI2_MIN_INPUTS = 50
 WASABI2_SCRIPT_TYPES = ("p2wpkh", "p2tr")
 #: fraction; more than 80% of outputs are standard denominations (BlockSci CRoCS fork ``> outputCount * 0.8``)
 WASABI2_MIN_DENOMINATION_SHARE = 0.8
+#: The rule above (>= 50 inputs, segwit-only inputs sorted by value) misses small rounds and rounds with
+#: legacy inputs. A transaction also counts when its outputs are segwit-only and sorted by value descending
+#: (the coordinator's order; BIP69 wallets sort ascending), it has at least this many outputs ...
+WASABI2_MIN_OUTPUTS = 10
+#: ... inputs from at least this many distinct addresses ...
+WASABI2_MIN_DISTINCT_INPUT_ADDRESSES = 5
+#: ... and either mostly standard denominations or at least this many output values that occur twice or
+#: more (several denominations shared by participants). A false detection only costs co-spend recall;
+#: a missed round merges strangers (this project; measured in docs/heuristics/coinjoin-detection.md)
+WASABI2_MIN_REPEATED_VALUES = 3
 #: satoshi; standard denominations lie between these bounds (WalletWasabi ``DenominationBuilder``)
 _WASABI2_MIN_DENOM_SAT, _WASABI2_MAX_DENOM_SAT = 5_000, 2**37
 
@@ -210,8 +224,8 @@ def detect_coinjoins(t: TxArrays, *, chain: str = "btc", types: tuple[str, ...] 
     t : TxArrays
         Transactions with their inputs (resolved prevouts) and outputs.
     chain : str
-        Store chain name; the Wasabi 2.0 activation height applies on ``"btc"`` (mainnet) only, so that
-        generated worlds on test networks are judged by structure alone.
+        Store chain name (kept for detectors that depend on the network; the built-in ones judge by
+        structure alone).
     types : tuple of str
         Detectors to run (default all of :data:`COINJOIN_TYPES`).
 
@@ -260,11 +274,15 @@ def detect_coinjoins(t: TxArrays, *, chain: str = "btc", types: tuple[str, ...] 
         up_in = np.bincount(ir[1:][same_in & (t.in_value[1:] > t.in_value[:-1])], minlength=n) > 0
         up_out = np.bincount(orow[1:][same_out & (t.out_value[1:] > t.out_value[:-1])], minlength=n) > 0
         denom = np.bincount(orow, weights=np.isin(t.out_value, wasabi2_denominations()), minlength=n)
-        hit = (~bad_in & ~bad_out & (n_in >= WASABI2_MIN_INPUTS) & ~up_in & ~up_out
-               & (denom > n_out * WASABI2_MIN_DENOMINATION_SHARE))
-        if chain == "btc":
-            hit &= t.height >= WASABI2_FIRST_BLOCK
-        assign("wasabi2", hit)
+        strict = (~bad_in & ~bad_out & (n_in >= WASABI2_MIN_INPUTS) & ~up_in & ~up_out
+                  & (denom > n_out * WASABI2_MIN_DENOMINATION_SHARE))
+        # smaller rounds: segwit outputs in descending order from many inputs, paying either mostly standard
+        # denominations or several repeated values (a missed round merges strangers; see the constants)
+        repeated = _multi_value_groups(orow, t.out_value, n)
+        small = (~bad_out & ~up_out & (n_out >= WASABI2_MIN_OUTPUTS)
+                 & (distinct_in_addr >= WASABI2_MIN_DISTINCT_INPUT_ADDRESSES)
+                 & ((denom > n_out * WASABI2_MIN_DENOMINATION_SHARE) | (repeated >= WASABI2_MIN_REPEATED_VALUES)))
+        assign("wasabi2", strict | small)
     # Wasabi 1.x
     assign("wasabi1", (eq_cnt >= WASABI1_MIN_EQUAL_OUTPUTS)
            & ((n_in >= eq_cnt) | (distinct_in_addr >= WASABI1_MIN_DISTINCT_INPUT_ADDRESSES))
