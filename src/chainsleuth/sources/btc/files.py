@@ -59,9 +59,11 @@ def read_xor_key(directory: Path) -> bytes | None:
 
 
 def _xor(data: bytes, key: bytes) -> bytes:
+    """``data`` (from file offset 0) XOR the 8-byte ``key`` repeating, 8 bytes at a time."""
     n = len(data)
-    rep = np.resize(np.frombuffer(key, dtype=np.uint8), n)
-    return (np.frombuffer(data, dtype=np.uint8) ^ rep).tobytes()
+    body = n - n % 8
+    out = (np.frombuffer(data, dtype="<u8", count=body // 8) ^ np.frombuffer(key, dtype="<u8")[0]).tobytes()
+    return out + bytes(b ^ key[i] for i, b in enumerate(data[body:]))
 
 
 def _sort_key(p: Path) -> tuple[int, int, str]:
