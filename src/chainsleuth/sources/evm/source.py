@@ -118,14 +118,12 @@ class EvmRpcSource:
         assert last is not None
         tried = " nor ".join("trace_block" if mm == "parity" else "debug_traceBlockByNumber" for mm in modes)
         self.traces = modes[0] if len(modes) == 1 else "auto"
-        raise Unsupported(
-            f"{last.message}. Pass --traces parity for Erigon/Nethermind/reth/anvil-style 'trace_block', "
-            "--traces geth for 'debug_traceBlockByNumber', or --traces none to ingest without internal "
-            f"transfers (the data is then marked as lacking them); the node has neither {tried}"
-            if len(modes) > 1 else
-            f"{last.message}. Pass --traces parity for Erigon/Nethermind/reth/anvil-style 'trace_block', "
-            "--traces geth for 'debug_traceBlockByNumber', or --traces none to ingest without internal "
-            "transfers (the data is then marked as lacking them)", **last.details) from None
+        hint = ("Pass --traces parity for Erigon/Nethermind/reth/anvil-style 'trace_block', --traces geth for "
+                "'debug_traceBlockByNumber', or --traces none to ingest without internal transfers (the data is "
+                "then marked as lacking them)")
+        if len(modes) > 1:
+            hint += f"; the node has neither {tried}"
+        raise Unsupported(f"{last.message}. {hint}", **last.details) from None
 
     # -- blocks ------------------------------------------------------------------------------------
     def iter_blocks(self, start: int, end: int) -> Iterator[AccountBatch]:
