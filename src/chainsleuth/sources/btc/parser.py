@@ -1,8 +1,11 @@
 """Our own raw Bitcoin block parser: bytes -> columnar :class:`~chainsleuth.core.records.UtxoBatch`.
 
-The hot path is one walk over the block bytes with ``struct.unpack_from`` and slicing, appending to
-plain Python lists per column (no object per row); per-batch work (sizes, weights, output sums, block
-hash/txid repetition, addresses) is done with numpy/Arrow when the batch is built.
+The hot path is one walk over the block bytes (indexing, ``struct.unpack_from``, one slice per output
+script), appending to plain Python lists (one tuple per transaction; for inputs and output values only
+their positions in the buffer). Everything else is done per batch with numpy/Arrow when the batch is built:
+prevouts, sequences and values gathered from the recorded positions, sizes, weights, output sums, block
+hash/txid repetition, hex columns, script types and address text. The garbage collector is paused while a
+block is parsed (the loop allocates many small acyclic objects).
 
 What is checked: every length and count against the bytes that remain (a count or length that cannot
 fit raises :class:`~chainsleuth.errors.ParseError` naming the file and byte offset), the BIP144 marker and
