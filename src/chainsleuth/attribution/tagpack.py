@@ -57,7 +57,6 @@ _MAX_ERRORS = 20
 #: Tags with the same address above which the TagPack tool suggests aggregating them.
 _SAME_ADDRESS_WARN = 100
 _COMPLEX = object()
-_HEADER_ONLY = ("title", "creator", "description", "owner", "is_public", "tags")
 
 
 # ----------------------------------------------------------------------------------------------------
