@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from chainsleuth.errors import InvalidInput
 from chainsleuth.workspace import Workspace
 
 PACK = """title: P
@@ -48,3 +51,18 @@ def test_tags_resolved_view(tmp_path: Path, workspace: Workspace) -> None:
     workspace.store.db.execute("INSERT INTO addresses VALUES ('btc', 0, '1BoatSLRHtKNngkdXEeobR76b53LETtpyT')")
     rows = workspace.store.db.execute("SELECT identifier, address_id FROM tags_resolved ORDER BY 1").fetchall()
     assert rows[1] == ("1BoatSLRHtKNngkdXEeobR76b53LETtpyT", 0)
+
+
+def test_checkpoint_setting_restored_after_a_failed_import(tmp_path: Path, workspace: Workspace) -> None:
+    def threshold() -> str:
+        return str(workspace.store.db.execute("SELECT current_setting('checkpoint_threshold')").fetchall()[0][0])
+
+    before = threshold()
+    good = tmp_path / "a.yaml"
+    good.write_text(PACK)
+    bad = tmp_path / "b.yaml"
+    bad.write_text(PACK.replace("confidence: forensic", "confidence: maybe"))
+    with pytest.raises(InvalidInput):
+        workspace.import_tags([good, bad])
+    assert threshold() == before
+    assert workspace.store.tags.count() == 2
