@@ -232,7 +232,7 @@ def render_cards(pooled: dict[str, Any], *, provenance: str) -> dict[str, str]:
                                       "recall": None})
         label = "co-spend + change-consensus" if h == "consensus" else f"co-spend + change:{h}"
         name = "change-consensus.md" if h == "consensus" else f"change-{h}.md"
-        src = ("all change heuristics; a guess only where every heuristic that speaks agrees" if h == "consensus"
+        src = ("all change heuristics; a guess only where at least two agree and none disagrees" if h == "consensus"
                else SOURCES[h])
         conf = "" if h == "consensus" else f" Prior confidence attached to its evidence: {CONFIDENCE[h]}.\n"
         cards[name] = (
