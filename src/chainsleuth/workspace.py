@@ -299,18 +299,34 @@ class Workspace:
         t0 = time.perf_counter()
         run_id = self.store.runs.start(chain=c.name, source_kind=src.kind, endpoint=src.endpoint,
                                        software_version=__version__)
-        batch = src.read()
-        res = self.store.account.write_batch(batch, run_id, endpoint=src.endpoint)
-        self.store.runs.finish(run_id, first_height=res.first_height, last_height=res.last_height,
-                               blocks=res.blocks_new, txs=res.txs_new, skipped=0, content_hash=src.content_hash(),
-                               notes="; ".join(batch.notes))
-        for note in batch.notes:
+        tot = dict.fromkeys(("seen", "blocks", "txs", "transfers", "tokens"), 0)
+        lo: list[int] = []
+        notes: list[str] = []
+        self.progress.start(f"ingest {c.name} ethereum-etl export", total=len(src.partitions), unit="parts")
+        try:
+            for batch in src.iter_batches():   # one transaction per block range
+                res = self.store.account.write_batch(batch, run_id, endpoint=src.endpoint)
+                tot["seen"] += batch.n_blocks
+                tot["blocks"] += res.blocks_new
+                tot["txs"] += res.txs_new
+                tot["transfers"] += res.transfers_new
+                tot["tokens"] += res.tokens_new
+                lo += [h for h in (res.first_height, res.last_height) if h is not None]
+                notes += [n for n in batch.notes if n not in notes]
+                self.progress.advance(1, txs=tot["txs"])
+        finally:
+            self.progress.finish()
+            self.store.runs.finish(run_id, first_height=min(lo, default=None), last_height=max(lo, default=None),
+                                   blocks=tot["blocks"], txs=tot["txs"], skipped=0, content_hash=src.content_hash(),
+                                   notes="; ".join(notes))
+        for note in notes:
             self.progress.note(note)
         return AccountIngestSummary(chain=c.name, run_id=run_id, source=src.kind, endpoint=src.endpoint, chain_id=None,
-                                    traces=src.traces, blocks_seen=batch.n_blocks, blocks_new=res.blocks_new,
-                                    txs_new=res.txs_new, transfers_new=res.transfers_new, tokens_new=res.tokens_new,
-                                    reorged_blocks=0, first_height=res.first_height, last_height=res.last_height,
-                                    head=None, notes=list(batch.notes), seconds=round(time.perf_counter() - t0, 3))
+                                    traces=src.traces, blocks_seen=tot["seen"], blocks_new=tot["blocks"],
+                                    txs_new=tot["txs"], transfers_new=tot["transfers"], tokens_new=tot["tokens"],
+                                    reorged_blocks=0, first_height=min(lo, default=None),
+                                    last_height=max(lo, default=None), head=None, notes=notes,
+                                    seconds=round(time.perf_counter() - t0, 3))
 
     def _show_account_tx(self, tx_hash: str, chain: str | None) -> AccountTxInfo:
         c = self._utxo_chain_for(self.store.account.find_tx_chains, tx_hash, chain, "transaction")
@@ -693,15 +709,16 @@ class Workspace:
             if self.store.clusters.cluster_of(chain, aid, set_id) != cluster_id:
                 raise InvalidInput(f"address {a} is not in cluster {cluster_id}", field="--why", value=a)
             ids.append(aid)
-        links = self.store.clusters.links(chain, cluster_id, set_id, limit=None)
-        path = link_path(np.array([r["address_a_id"] for r in links], dtype=np.int64),
-                         np.array([r["address_b_id"] for r in links], dtype=np.int64), ids[0], ids[1])
+        la = self.store.clusters.link_arrays(chain, cluster_id, set_id)
+        path = link_path(la["address_a"], la["address_b"], ids[0], ids[1])
         if path is None:  # cannot happen for two members of one cluster: its links form a spanning tree
             raise InternalError("cluster links do not connect two of its members", value=cluster_id)
+        seqs = [int(la["seq"][i]) for i in path]
+        by_seq = self.store.clusters.links_by_seq(chain, seqs, set_id)
         steps = []
         cur = ids[0]
-        for i in path:
-            r = links[i]
+        for q in seqs:
+            r = by_seq[q]
             fwd = r["address_a_id"] == cur
             steps.append({"from": r["address_a"] if fwd else r["address_b"],
                           "to": r["address_b"] if fwd else r["address_a"], "txid": r["txid"],

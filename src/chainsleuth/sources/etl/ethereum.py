@@ -18,7 +18,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import re
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,7 @@ __all__ = ["KINDS", "EthereumEtlSource"]
 #: file kinds, matched against the start of a file's name (longest first)
 KINDS = ("token_transfers", "transactions", "receipts", "blocks", "traces", "tokens", "logs")
 csv.field_size_limit(1 << 30)
+_RANGE = re.compile(r"_(\d+)_(\d+)$")
 
 
 def _int(v: Any) -> int | None:
@@ -61,11 +64,29 @@ class EthereumEtlSource:
         files = [self.path] if self.path.is_file() else sorted(
             p for p in self.path.rglob("*") if p.suffix in (".csv", ".json") and p.is_file())
         self.files: dict[str, list[Path]] = defaultdict(list)
+        #: block range of a partitioned export (``blocks_00000000_00099999.csv``) -> kind -> files
+        self.partitions: dict[tuple[int, int] | None, dict[str, list[Path]]] = defaultdict(lambda: defaultdict(list))
         for p in files:
             name = p.stem.removeprefix("expected_")
             kind = next((k for k in KINDS if name.startswith(k)), None)
             if kind is not None:
                 self.files[kind].append(p)
+                m_range = _RANGE.search(name)
+                key = (int(m_range.group(1)), int(m_range.group(2))) if m_range and kind != "tokens" else None
+                self.partitions[key][kind].append(p)
+        for key in [k for k in self.partitions if k is not None and "blocks" not in self.partitions[k]]:
+            home = next((k for k in self.partitions if k is not None and "blocks" in self.partitions[k]
+                         and k[0] <= key[0] <= k[1]), None)
+            if home is None:
+                f = next(iter(self.partitions[key].values()))[0]
+                raise InvalidInput(f"no blocks file of the export covers blocks {key[0]}..{key[1]} of {f}", file=str(f))
+            for kind, ps in self.partitions.pop(key).items():
+                self.partitions[home][kind].extend(ps)
+        if len(self.partitions) > 1 and None in self.partitions:
+            loose = self.partitions.pop(None)   # files without a block range (tokens.csv, ...) go with the first
+            first = min(k for k in self.partitions if k is not None)
+            for kind, ps in loose.items():
+                self.partitions[first][kind].extend(ps)
         if not self.files.get("blocks"):
             raise InvalidInput(f"{self.path} holds no blocks file (blocks*.csv or blocks*.json) of an "
                                "ethereum-etl export", file=str(self.path))
@@ -79,9 +100,9 @@ class EthereumEtlSource:
                 h.update(p.read_bytes())
         return h.hexdigest()
 
-    def _rows(self, kind: str) -> list[dict[str, Any]]:
+    def _rows(self, kind: str, files: dict[str, list[Path]] | None = None) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
-        for p in self.files.get(kind, []):
+        for p in (self.files if files is None else files).get(kind, []):
             text = p.read_text(encoding="utf-8")
             if p.suffix == ".csv":
                 out.extend(csv.DictReader(text.splitlines()))
@@ -95,12 +116,21 @@ class EthereumEtlSource:
                     raise ParseError(f"line {i + 1} of {p} is not JSON: {e}", file=p, offset=i + 1) from None
         return out
 
-    def read(self) -> AccountBatch:
-        """The whole export as one batch."""
+    def iter_batches(self) -> Iterator[AccountBatch]:
+        """One batch per block range of a partitioned export (``ethereumetl export_all`` writes
+        ``start_block=.../end_block=...`` folders), in block order; an unpartitioned export is one batch."""
+        for key in sorted(self.partitions, key=lambda k: (-1, -1) if k is None else k):
+            yield self.read(self.partitions[key])
+
+    def read(self, files: dict[str, list[Path]] | None = None) -> AccountBatch:
+        """The export (or the given files of one partition) as one batch."""
+        def rows(kind: str) -> list[dict[str, Any]]:
+            return self._rows(kind, files)
+
         notes: list[str] = []
         blocks: list[dict[str, Any]] = []
         raw_withdrawals: dict[int, list[dict[str, Any]]] = {}
-        for r in self._rows("blocks"):
+        for r in rows("blocks"):
             n = _int(r["number"])
             assert n is not None
             w = r.get("withdrawals") or []
@@ -116,11 +146,13 @@ class EthereumEtlSource:
                 "transactions_root": _str(r.get("transactions_root")),
             })
         by_number = {b["number"]: b for b in blocks}
-        receipts = {_str(r["transaction_hash"]): r for r in self._rows("receipts")}
+        receipts = {_str(r["transaction_hash"]): r for r in rows("receipts")}
         txs: list[dict[str, Any]] = []
-        for r in self._rows("transactions"):
+        orphans = 0
+        for r in rows("transactions"):
             bn = _int(r["block_number"])
             if bn not in by_number:
+                orphans += 1
                 continue
             inp = r.get("input") or "0x"
             t = {
@@ -142,13 +174,15 @@ class EthereumEtlSource:
                                   "effectiveGasPrice": _int(src.get(pre + "effective_gas_price")),
                                   "contractAddress": _str(src.get(pre + "contract_address"))})
             txs.append(t)
+        if orphans:
+            notes.append(f"{orphans} transactions skipped: their blocks are not in the export")
         if txs and all(t["gas_used"] is None for t in txs):
             notes.append("the export has no receipts: transaction statuses and fees are unknown")
         by_block: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for t in txs:
             by_block[t["block_hash"]].append(t)
         flat_by_block: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        for r in self._rows("traces"):
+        for r in rows("traces"):
             ta = r.get("trace_address")
             if isinstance(ta, str):
                 ta = [int(x) for x in ta.split(",") if x != ""]
@@ -160,7 +194,7 @@ class EthereumEtlSource:
                 "trace_address": list(ta or []), "status": _int(r.get("status")),
             })
         logs_by_tx: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for r in self._rows("logs"):
+        for r in rows("logs"):
             topics = r.get("topics") or []
             if isinstance(topics, str):
                 topics = [x for x in topics.split(",") if x]
@@ -168,8 +202,8 @@ class EthereumEtlSource:
                 {"address": r["address"], "topics": topics, "data": r.get("data") or "0x",
                  "logIndex": _int(r.get("log_index"))})
         tt_by_tx: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        if not self.files.get("logs"):
-            for r in self._rows("token_transfers"):
+        if not (self.files if files is None else files).get("logs"):
+            for r in rows("token_transfers"):
                 tt_by_tx[_str(r["transaction_hash"]) or ""].append(r)
             if tt_by_tx:
                 notes.append("token transfers read from token_transfers without logs: all taken as ERC-20 "
@@ -209,7 +243,7 @@ class EthereumEtlSource:
                  "withdrawals": [{"address": w["address"], "amount": w["amount"]} for w in raw_withdrawals[b["number"]]]},
                 self.chain, nxt.get(None, 0)))
         tokens = [{"chain": self.chain, "address": _str(r["address"]), "standard": "erc20", "symbol": r.get("symbol"),
-                   "name": r.get("name") or None, "decimals": _int(r.get("decimals"))} for r in self._rows("tokens")]
+                   "name": r.get("name") or None, "decimals": _int(r.get("decimals"))} for r in rows("tokens")]
         if self.traces == "none":
             notes.append("the export has no traces: internal and self-destruct transfers are missing")
         return build_batch(blocks, txs, transfers, tokens, tuple(notes))
