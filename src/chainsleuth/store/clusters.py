@@ -283,6 +283,30 @@ class ClusterStore:
                 "confidence", "size_a", "size_b")
         return [dict(zip(keys, r, strict=True)) for r in _rows(self.db.execute(sql, params))]
 
+    def link_arrays(self, chain: str, cluster_id: int, set_id: int | None = None) -> dict[str, np.ndarray]:
+        """The links of one cluster as arrays (``seq``, ``address_a``, ``address_b``), for path finding."""
+        sid = self._set_id(chain, set_id)
+        r = self.db.execute(
+            "SELECT l.seq, l.address_a, l.address_b FROM cluster_links l JOIN cluster_members m ON m.chain = l.chain "
+            "AND m.set_id = l.set_id AND m.address_id = l.address_a WHERE l.chain = ? AND l.set_id = ? AND "
+            "m.cluster_id = ? ORDER BY l.seq", [chain, sid, cluster_id]).fetchnumpy()
+        return {k: np.asarray(r[k], dtype=np.int64) for k in ("seq", "address_a", "address_b")}
+
+    def links_by_seq(self, chain: str, seqs: list[int], set_id: int | None = None) -> dict[int, dict[str, Any]]:
+        """Links of a set by their ``seq``, with txids and address texts."""
+        sid = self._set_id(chain, set_id)
+        keys = ("seq", "address_a_id", "address_a", "address_b_id", "address_b", "txid", "tx_id", "heuristic",
+                "confidence", "size_a", "size_b")
+        rows = _rows(self.db.execute(
+            "SELECT l.seq, l.address_a, aa.address, l.address_b, ab.address, coalesce(t.txid, x.hash), l.tx_id, "
+            "l.heuristic, l.confidence, l.size_a, l.size_b FROM cluster_links l "
+            "LEFT JOIN addresses aa ON aa.chain = l.chain AND aa.id = l.address_a "
+            "LEFT JOIN addresses ab ON ab.chain = l.chain AND ab.id = l.address_b "
+            "LEFT JOIN txs t ON t.chain = l.chain AND t.tx_id = l.tx_id "
+            "LEFT JOIN account_txs x ON x.chain = l.chain AND x.tx_id = l.tx_id "
+            "WHERE l.chain = ? AND l.set_id = ? AND l.seq IN (SELECT unnest(?))", [chain, sid, seqs]))
+        return {int(r[0]): dict(zip(keys, r, strict=True)) for r in rows}
+
     def coinjoins(self, chain: str, set_id: int | None = None) -> list[dict[str, Any]]:
         sid = self._set_id(chain, set_id)
         keys = ("tx_id", "txid", "kind", "equal_value", "equal_count")

@@ -27,7 +27,7 @@ def link_path(a: np.ndarray, b: np.ndarray, source: int, target: int) -> list[in
 
     Notes
     -----
-    Breadth-first search over the links (scipy); complexity O(L) for L links.
+    Breadth-first search over the links (scipy) and a sorted index of link keys; complexity O(L log L).
 
     Examples
     --------
@@ -52,14 +52,15 @@ def link_path(a: np.ndarray, b: np.ndarray, source: int, target: int) -> list[in
     cur = int(pos[1])
     if pred[cur] < 0:
         return None
-    # link index of each (node, predecessor) pair: look the pair up in either orientation
-    key = {}
-    for i, (x, y) in enumerate(zip(ia.tolist(), ib.tolist(), strict=True)):
-        key.setdefault((x, y), i)
-        key.setdefault((y, x), i)
+    # link index of each (node, predecessor) pair, in either orientation: sorted pair keys, binary search
+    lo, hi = np.minimum(ia, ib).astype(np.int64), np.maximum(ia, ib).astype(np.int64)
+    keys = lo * k + hi
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
     path: list[int] = []
     while cur != pos[0]:
         p = int(pred[cur])
-        path.append(key[(p, cur)])
+        want = min(p, cur) * k + max(p, cur)
+        path.append(int(order[np.searchsorted(sorted_keys, want)]))
         cur = p
     return path[::-1]
