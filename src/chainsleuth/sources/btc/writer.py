@@ -23,6 +23,7 @@ and the calls made, so the same script always writes the same bytes.
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -70,6 +71,15 @@ _MIN_BITS = {"mainnet": 0x1D00FFFF, "testnet3": 0x1D00FFFF, "testnet4": 0x1D00FF
              "regtest": 0x207FFFFF}
 _WITNESS_TYPES = {"p2wpkh", "p2wsh", "p2tr", "witness_unknown"}
 _NULL_TXID = "00" * 32
+_U32 = struct.Struct("<I").pack
+_I32 = struct.Struct("<i").pack
+_I64 = struct.Struct("<q").pack
+_MAX_MONEY = 21_000_000 * 100_000_000
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _script_of(address: str, network: BtcNetwork) -> bytes:
+    return script_for_address(address, network)
 
 
 def compact_size(n: int) -> bytes:
@@ -245,52 +255,55 @@ def build_tx(spec: TxSpec, network: BtcNetwork, *, spend_types: Sequence[str] | 
     """Serialize ``spec``. ``coinbase_script`` makes it a coinbase (one null input with that scriptSig)."""
     ins = []
     wits: list[list[bytes]] = []
+    seq = _U32(spec.sequence)
     if coinbase_script is not None:
-        ins.append(bytes(32) + b"\xff\xff\xff\xff" + compact_size(len(coinbase_script)) + coinbase_script
-                   + struct.pack("<I", spec.sequence))
+        ins.append(bytes(32) + b"\xff\xff\xff\xff" + compact_size(len(coinbase_script)) + coinbase_script + seq)
         wits.append([bytes(32)] if coinbase_witness else [])
     else:
         if not spec.inputs:
             raise InvalidInput("a transaction needs at least one input", field="inputs")
+        default = "p2wpkh" if spec.segwit else "p2pkh"
         for k, inp in enumerate(spec.inputs):
             prev, n = inp[0], inp[1]
-            st = inp[2] if len(inp) > 2 else (spend_types[k] if spend_types else
-                                              ("p2wpkh" if spec.segwit else "p2pkh"))  # type: ignore[misc]
+            st = inp[2] if len(inp) > 2 else (spend_types[k] if spend_types else default)  # type: ignore[misc]
             try:
                 prev_b = bytes.fromhex(prev)[::-1]
             except ValueError:
                 raise InvalidInput(f"prev_txid {prev!r} is not hex", field="inputs", value=prev) from None
             if len(prev_b) != 32:
                 raise InvalidInput(f"prev_txid {prev!r} is not 32 bytes", field="inputs", value=prev)
-            ssig, wit = _spend(str(st), prev_b + struct.pack("<I", n))
-            ins.append(prev_b + struct.pack("<I", n) + compact_size(len(ssig)) + ssig
-                       + struct.pack("<I", spec.sequence))
+            outpoint = prev_b + _U32(n)
+            ssig, wit = _spend(str(st), outpoint)
+            ins.append(outpoint + compact_size(len(ssig)) + ssig + seq)
             wits.append(wit)
     if not spec.outputs:
         raise InvalidInput("a transaction needs at least one output", field="outputs")
     scripts = []
     outs = []
+    values = []
     for dest, value in spec.outputs:
-        if not 0 <= value <= 21_000_000 * 100_000_000:
+        if not 0 <= value <= _MAX_MONEY:
             raise InvalidInput(f"output value {value} is out of range", field="outputs", value=value)
-        script = dest if isinstance(dest, bytes) else script_for_address(dest, network)
+        script = dest if isinstance(dest, bytes) else _script_of(dest, network)
         scripts.append(script)
-        outs.append(struct.pack("<q", value) + compact_size(len(script)) + script)
+        values.append(value)
+        outs.append(_I64(value) + compact_size(len(script)) + script)
     has_wit = any(wits) if spec.segwit is None else bool(spec.segwit)
     if has_wit and not any(wits):
         wits[0] = [b"\x01"]
     body = compact_size(len(ins)) + b"".join(ins) + compact_size(len(outs)) + b"".join(outs)
-    ver = struct.pack("<i", spec.version)
-    lock = struct.pack("<I", spec.locktime)
+    ver = _I32(spec.version)
+    lock = _U32(spec.locktime)
     stripped = ver + body + lock
+    txid = sha256d(stripped)[::-1].hex()
     if has_wit:
         w = b"".join(compact_size(len(items)) + b"".join(compact_size(len(x)) + x for x in items) for items in wits)
         raw = ver + b"\x00\x01" + body + w + lock
+        wtxid = sha256d(raw)[::-1].hex()
     else:
-        raw = stripped
-    return BuiltTx(raw=raw, stripped=stripped, txid=sha256d(stripped)[::-1].hex(), wtxid=sha256d(raw)[::-1].hex(),
-                   has_witness=has_wit, output_scripts=tuple(scripts),
-                   output_values=tuple(v for _, v in spec.outputs))
+        raw, wtxid = stripped, txid
+    return BuiltTx(raw=raw, stripped=stripped, txid=txid, wtxid=wtxid, has_witness=has_wit,
+                   output_scripts=tuple(scripts), output_values=tuple(values))
 
 
 def genesis_block(network: BtcNetwork) -> bytes:
