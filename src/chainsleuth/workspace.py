@@ -490,9 +490,6 @@ class Workspace:
                        lang=lang)
 
     # -- clustering ---------------------------------------------------------------------------------
-    #: a merge joining two clusters that both have at least this many addresses raises an alert
-    CLUSTER_ALERT_SIZE = 1000
-
     def _cluster_chain(self, chain: str | None) -> str:
         if chain is not None:
             return get_chain(chain).name
@@ -529,7 +526,7 @@ class Workspace:
 
         t0 = time.perf_counter()
         names = resolve_heuristics(list(heuristics) if heuristics else list(DEFAULT_HEURISTICS))
-        alert = self.CLUSTER_ALERT_SIZE if alert_size is None else int(alert_size)
+        alert = self.settings.cluster_alert_size if alert_size is None else int(alert_size)
         if alert < 1:
             raise InvalidInput("the alert size must be at least 1", field="--alert-size", value=alert)
         c = self._cluster_chain(chain)

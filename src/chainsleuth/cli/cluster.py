@@ -28,7 +28,7 @@ def cluster(
     include_coinjoins: Annotated[bool, typer.Option(
         "--include-coinjoins", help="Let co-spend merge CoinJoin inputs (wrong on purpose; for comparison).")] = False,
     alert_size: Annotated[int | None, typer.Option(
-        help="Alert when a merge joins two clusters of at least this many addresses (default 1000).")] = None,
+        help="Alert when a merge joins two clusters of at least this many addresses (default: the cluster_alert_size setting, 1000).")] = None,
     json_: JsonOpt = False,
 ) -> None:
     """Cluster addresses (co-spend by default, CoinJoins left out) and keep the evidence of every merge."""
