@@ -354,7 +354,9 @@ class Workspace:
         def keyed(d: dict[tuple[str, str | None], int]) -> dict[str, int]:
             return {(a if a == "native" else to_checksum_address(a)) + (f":{t}" if t else ""): v for (a, t), v in d.items()}
 
-        return AddressInfo(address=to_checksum_address(low), chain=c, cluster=None, tags=self._address_tags(c, low),
+        aid = self.store.utxo.address_id(c, low)
+        return AddressInfo(address=to_checksum_address(low), chain=c,
+                           cluster=None if aid is None else self._cluster_ref(c, aid), tags=self._address_tags(c, low),
                            received=keyed(s["received"]), sent=keyed(s["sent"]), balance=keyed(s["balance"]),
                            tx_count=s["tx_count"], first_seen=s["first_seen"], last_seen=s["last_seen"])
 

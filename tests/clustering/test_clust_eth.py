@@ -35,6 +35,10 @@ def test_clust_eth_deposit_addresses(tmp_path: Path) -> None:
         ents: dict[str, int] = {}
         truth = [ents.setdefault(key.owners[f"eth:{texts[i]}"], len(ents)) for i in idx]
         assert pairwise_scores([int(lab[i]) for i in idx], truth)["precision"] == 1.0
+        # show address on the account chain carries the cluster too
+        some = texts[idx[0]]
+        info = ws.show_address(some, chain="eth")
+        assert info.cluster == {"id": int(lab[idx[0]]), "size": int((lab == lab[idx[0]]).sum())}
 
 
 def test_clust_deposit_heuristic_rejected_on_utxo() -> None:
