@@ -91,3 +91,21 @@ def test_account_conservation_with_limits_both_directions(seed: int):
         r = trace_account(g, [(outs[seed % len(outs)], 10**30)], direction="backward", policy=policy, limits=lim,
                           stop_mask=stop)
         assert r.conservation_gap() == 0, policy
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_utxo_chunked_hops_agree_with_reference(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hops whose transaction lines would overflow int64 coordinates are processed in chunks; force tiny
+    chunks and check the result is unchanged."""
+    import chainsleuth.algorithms.tracing.utxo as engine
+
+    monkeypatch.setattr(engine, "_CHUNK_LIMIT", 5_000)
+    g = random_utxo_graph(500 + seed, n_tx=80)
+    seeds = np.random.default_rng(seed).choice(g.out_value.size, size=4, replace=False)
+    for direction in ("forward", "backward"):
+        for policy in POLICIES:
+            r = trace_utxo(g, seeds, direction=direction, policy=policy, limits=TraceLimits(max_hops=8))
+            ref = reference_trace_utxo(g, seeds, direction=direction, policy=policy, limits=TraceLimits(max_hops=8))
+            edges = sorted(zip(*(x.tolist() for x in (r.e_tx, r.e_from, r.e_to, r.e_amount, r.e_hop)), strict=True))
+            assert edges == sorted(ref["edges"]), (direction, policy)
+            assert (r.fees, r.cut_off) == (ref["fees"], ref["cut_off"])
