@@ -35,6 +35,7 @@ DegreeOpt = Annotated[int, typer.Option("--max-degree", help="Transactions (UTXO
                                                               "links than this are paged: reported, not expanded.")]
 EdgesOpt = Annotated[int, typer.Option("--max-edges", help="Stop expanding once the trace has this many edges.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+_MAX_ROWS = 50      # endpoints shown in the terminal table (largest first)
 
 
 def _amt(v: int | None) -> str:
@@ -45,9 +46,13 @@ def _endpoint_table(doc: dict[str, Any], title: str) -> Table:
     t = Table(title=title, title_justify="left")
     for col in ("address", "entity", "category", "cluster", "amount", "hops", "why it stopped"):
         t.add_column(col, justify="right" if col in ("amount", "hops", "cluster") else "left")
-    for ep, why in zip(doc["endpoints"], doc["provenance"]["endpoint_reasons"], strict=True):
+    rows = list(zip(doc["endpoints"], doc["provenance"]["endpoint_reasons"], strict=True))
+    for ep, why in rows[:_MAX_ROWS]:
         t.add_row(ep["address"] or "-", ep["entity"] or "", ep["category"] or "",
                   "" if ep["cluster"] is None else str(ep["cluster"]), _amt(ep["amount"]), str(ep["hops"]), why)
+    if len(rows) > _MAX_ROWS:
+        rest = sum(ep["amount"] for ep, _ in rows[_MAX_ROWS:])
+        t.add_row(f"... {len(rows) - _MAX_ROWS} more (--json or --csv for all)", "", "", "", _amt(rest), "", "")
     return t
 
 
