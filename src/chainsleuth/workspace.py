@@ -806,12 +806,14 @@ class Workspace:
         from chainsleuth.training.typologies import DEFAULT_SIZE, TYPOLOGIES, generate_world
 
         typ = typology or TYPOLOGIES.names()[0]
-        TYPOLOGIES.get(typ)
+        typs = TYPOLOGIES.names() if typ == "all" else [typ]
+        for x in typs:
+            TYPOLOGIES.get(x)
         if not seeds:
             raise InvalidInput("give at least one seed", field="--seeds")
         results, worlds = [], []
-        for seed in seeds:
-            world, key = generate_world(typ, difficulty, int(seed), size=size or DEFAULT_SIZE)
+        for x, seed in ((x, s_) for x in typs for s_ in seeds):
+            world, key = generate_world(x, difficulty, int(seed), size=size or DEFAULT_SIZE)
             kinds = {txid: self._TRAINING_COINJOIN_KINDS.get(k)
                      for txid, k in zip(world.btc_txids, world.btc.tx_kind, strict=False)}
             with tempfile.TemporaryDirectory(prefix="chainsleuth-eval-") as d:
@@ -833,9 +835,9 @@ class Workspace:
                     truth = [kinds.get(txids[i]) for i in t.tx_id.tolist()]
                     truth = [k if k in COINJOIN_TYPES else None for k in truth]
                     results.append(evaluate_world(t, n, owner, truth, chain="btc"))
-            worlds.append({"seed": int(seed), **results[-1]["counts"]})
+            worlds.append({"typology": x, "seed": int(seed), **results[-1]["counts"]})
         pooled = combine(results)
-        prov = (f"{len(worlds)} training world(s) (typology {typ}, difficulty {difficulty}, size "
+        prov = (f"{len(worlds)} training world(s) (typology {', '.join(typs)}, difficulty {difficulty}, size "
                 f"{size or DEFAULT_SIZE}, seeds {', '.join(str(s) for s in seeds)}), chainsleuth {__version__}")
         written: list[str] = []
         if cards_dir is not None:

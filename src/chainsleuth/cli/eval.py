@@ -18,7 +18,8 @@ app = typer.Typer(help="Measure heuristics against ground truth.", no_args_is_he
 @app.command()
 def clustering(
     seeds: Annotated[str, typer.Option(help="Comma-separated world seeds.")] = "1,2,3",
-    typology: Annotated[str | None, typer.Option(help="Training typology (default: the first registered).")] = None,
+    typology: Annotated[str | None, typer.Option(
+        help="Training typology, or 'all' for every registered one (default: the first registered).")] = None,
     difficulty: Annotated[int, typer.Option(help="Training difficulty.")] = 1,
     size: Annotated[int | None, typer.Option(help="World size (default: the training default).")] = None,
     cards: Annotated[Path | None, typer.Option(help="Write heuristic cards (Markdown) into this directory, "
