@@ -127,3 +127,15 @@ def test_output_does_not_depend_on_the_process(tmp_path: Path) -> None:
         subprocess.run([sys.executable, "-c", code, str(tmp_path / f"p{i}")], check=True, timeout=120,
                        env={**__import__("os").environ, "PYTHONHASHSEED": seed})
     assert _digest(tmp_path / "p0") == _digest(tmp_path / "p1")
+
+
+@pytest.mark.slow
+def test_seed_sweep_every_typology_and_level() -> None:
+    """More seeds than the quick test: every story completes and its key stays consistent."""
+    for typology in TYPOLOGIES:
+        for difficulty in LEVELS:
+            for seed in range(200, 205):
+                world, key = generate_world(typology, difficulty, seed, size=100)
+                assert key.cashouts and all(c.amount > 0 for c in key.cashouts)
+                assert {p.txid for p in key.path} <= set(world.btc_txids) | {
+                    world.evm.tx_hash(t) for t in range(world.evm.n_txs)}
