@@ -122,6 +122,6 @@ def debrief(case: CaseArg, key: KeyOpt = None, answers: AnswersOpt = None,
         return
     print_kv(f"score {res['score']} / {res['total']}",
              [(q["id"], f"{q['score']}/{q['points']}  {q['feedback']}") for q in res["questions"]])
-    print_kv("laundering path", [(f"{p['step']:>3} {p['chain']}", f"{p['from']} -> {p['to']}  {p['amount']} "
-                                  f"{p['asset']}  {p['note']}  {p['txid']}") for p in res["path"]])
-    print_kv("cash-outs", [(c["service"], f"{c['amount']} {c['asset']} at {c['address']}") for c in res["cashouts"]])
+    print_kv("laundering path", [(f"{p['step']:>3} {p['chain']}", f"{p['from']} -> {p['to']}  {p['amount_text']}  "
+                                  f"{p['note']}  {p['txid']}") for p in res["path"]])
+    print_kv("cash-outs", [(c["service"], f"{c['amount_text']} at {c['address']}") for c in res["cashouts"]])

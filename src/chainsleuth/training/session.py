@@ -18,7 +18,7 @@ from typing import Any
 from chainsleuth.errors import InvalidInput, NotFound
 from chainsleuth.training.exercises import questions_for
 from chainsleuth.training.grading import grade
-from chainsleuth.training.i18n import translator
+from chainsleuth.training.i18n import format_amount, translator
 from chainsleuth.training.typologies import DEFAULT_SIZE, generate_world
 from chainsleuth.training.world import AnswerKey
 
@@ -194,8 +194,9 @@ def debrief(case: Path, *, key: Path | None = None, answers: Path | None = None,
     g = grade_folder(case, key=key, answers=answers, lang=lang)
     return {**g, "typology": k.typology, "difficulty": k.difficulty,
             "path": [{"step": p.step, "chain": p.chain, "txid": p.txid, "from": k.entities[p.from_entity].name,
-                      "to": k.entities[p.to_entity].name, "amount": p.amount, "asset": p.asset, "note": p.note}
-                     for p in k.path],
+                      "to": k.entities[p.to_entity].name, "amount": p.amount, "asset": p.asset,
+                      "amount_text": format_amount(p.amount, p.asset), "note": p.note} for p in k.path],
             "cashouts": [{"service": c.entity_name, "chain": c.chain, "address": c.address, "amount": c.amount,
-                          "asset": c.asset, "txids": list(c.txids)} for c in k.cashouts],
+                          "asset": c.asset, "amount_text": format_amount(c.amount, c.asset), "txids": list(c.txids)}
+                         for c in k.cashouts],
             "hops": [h.__dict__ for h in k.hops]}
