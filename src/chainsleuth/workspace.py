@@ -1302,7 +1302,8 @@ class Workspace:
 
     def _trace_run(self, source: str, *, direction: str, policy: str, max_hops: int, min_amount: int,
                    stop_at: str | Sequence[str] | None, chain: str | None, asset: str | None, max_degree: int,
-                   max_edges: int) -> tuple[dict[str, Any], dict[int, tuple[str | None, str | None]]]:
+                   max_edges: int) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+        """The Trace JSON and, per address text in it, its attribution (entity, category, cluster)."""
         from chainsleuth.algorithms.tracing import (
             TraceLimits,
             get_policy,
@@ -1355,7 +1356,8 @@ class Workspace:
                                                           "heuristics": cset["heuristics"]}}
         doc = trace_document(r, view, source=source, max_hops=max_hops, asset=asset_label, txid=txids,
                              address=names, attribution=attrib, provenance=prov)
-        return doc, best
+        return doc, {names[a]: {"entity": at.entity, "category": at.category, "cluster": at.cluster}
+                     for a, at in attrib.items() if a in names}
 
     def trace(self, source: str, direction: str = "forward", policy: str = "haircut", max_hops: int = 10,
               min_amount: int = 0, stop_at: str | Sequence[str] | None = None, chain: str | None = None, *,
@@ -1392,8 +1394,11 @@ class Workspace:
         """A trace aggregated for a Sankey diagram (nodes per hop and entity/cluster/address, summed links)."""
         from chainsleuth.algorithms.tracing.report import sankey
 
-        doc = self.trace(source, direction, policy, **kw)
-        att = {e["address"]: e for e in doc["endpoints"] if e["address"]}
+        kw.setdefault("max_hops", 10)
+        kw.setdefault("min_amount", 0)
+        kw = {"stop_at": None, "chain": None, "asset": None, "max_degree": 5000, "max_edges": 1_000_000, **kw}
+        doc, att = self._trace_run(source, direction=direction, policy=policy, **kw)
+        # intermediate addresses are grouped by entity, else cluster: a peel chain of one owner is one node
         return {"source": source, "direction": direction, "policy": doc["policy"], **sankey(doc, att)}
 
     def exposure(self, source: str, direction: str = "forward", policy: str = "haircut", *, max_hops: int = 6,
