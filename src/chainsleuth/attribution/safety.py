@@ -31,7 +31,10 @@ MAX_ALIAS_NODES = 1_000_000
 
 YamlLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-_ALIAS_RE = re.compile(r"(?:^|[\s\[{,:-])\*[^\s,\]}]")
+# anchors and aliases stand at the start of a node: line start, after "key:", "- ", or a flow indicator
+_NODE_START = r"(?:^[ \t]*|:[ \t]+|-[ \t]+|[\[{,][ \t]*)"
+_ALIAS_RE = re.compile(_NODE_START + r"\*[^\s,\[\]{}]", re.M)
+_ANCHOR_RE = re.compile(_NODE_START + r"&[^\s,\[\]{}]", re.M)
 
 
 def read_limited(path: Path, max_bytes: int = MAX_PACK_BYTES) -> tuple[bytes, str]:
@@ -68,7 +71,8 @@ def check_yaml_aliases(text: str, *, file: str, max_nodes: int = MAX_ALIAS_NODES
 
     Cheap for ordinary packs: the node graph is composed only when the text may contain an alias.
     """
-    if "*" not in text or not _ALIAS_RE.search(text):
+    # an alias needs an anchor: without both tokens (outside of which '*' and '&' are just text) no expansion
+    if "*" not in text or "&" not in text or not _ANCHOR_RE.search(text) or not _ALIAS_RE.search(text):
         return
     try:
         root = yaml.compose(text, Loader=YamlLoader)

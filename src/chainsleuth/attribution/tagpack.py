@@ -642,6 +642,21 @@ def read_actorpack(path: str | Path, *, taxonomy: Taxonomy | None = None,
     return parse_actorpack(text, file=str(p), content_hash=digest, taxonomy=taxonomy or Taxonomy.packaged())
 
 
+def _item_lines(text: str, key: str, n: int) -> list[int | None]:
+    """1-based lines of the ``n`` items of the top-level block list ``key`` (a text scan; Nones when the list
+    is not in plain block form)."""
+    m = re.search(rf"^{re.escape(key)}:[ \t]*$", text, re.M)
+    if m is None:
+        return [None] * n
+    first = text.count("\n", 0, m.end()) + 2
+    body = text[m.end() + 1:].split("\n")
+    item = next((ln[: len(ln) - len(ln.lstrip(" "))] + "- " for ln in body if ln.lstrip(" ").startswith("- ")), None)
+    if item is None:
+        return [None] * n
+    out: list[int | None] = [first + i for i, ln in enumerate(body) if ln.startswith(item)]
+    return out if len(out) == n else [None] * n
+
+
 def parse_actorpack(text: str, *, file: str, content_hash: str, taxonomy: Taxonomy) -> ParsedActorPack:
     """An ActorPack: header (title, creator) and ``actors:``, each with id, uri, label, lastmod, categories
     (concepts), jurisdictions (country codes), context (JSON text) and aliases."""
@@ -649,21 +664,14 @@ def parse_actorpack(text: str, *, file: str, content_hash: str, taxonomy: Taxono
 
     check_yaml_aliases(text, file=file)
     try:
-        loader = YamlLoader(text)
-        try:
-            node = loader.get_single_node()
-            data = loader.construct_document(node) if node is not None else None
-        finally:
-            loader.dispose()
+        data = yaml.load(text, Loader=YamlLoader)
     except yaml.YAMLError as e:
         mk = getattr(e, "problem_mark", None)
         raise ParseError(f"{file}: YAML syntax error: {getattr(e, 'problem', e)}", file=file,
                          line=(mk.line + 1) if mk else None) from e
     if not isinstance(data, dict) or not isinstance(data.get("actors"), list):
         raise InvalidInput(f"{file}: an ActorPack must be a mapping with an 'actors' list", file=file, field="actors")
-    seq = next((v for k, v in node.value if k.value == "actors"), None) if isinstance(node, yaml.MappingNode) else None
-    lines = [n.start_mark.line + 1 for n in seq.value] if isinstance(seq, yaml.SequenceNode) else [None] * len(
-        data["actors"])
+    lines = _item_lines(text, "actors", len(data["actors"]))
     schema = taxonomy.actorpack_schema
     errors: list[str] = []
     for f, d in schema["header"].items():
