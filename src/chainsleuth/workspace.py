@@ -959,7 +959,7 @@ class Workspace:
 
     def _cluster_tags_of_address(self, chain: str, ident: str) -> list[dict[str, Any]]:
         clusters = getattr(self.store, "clusters", None)
-        if clusters is None or chain not in CHAINS or get_chain(chain).model is not Model.UTXO:
+        if clusters is None or chain not in CHAINS:  # any clustered chain (co-spend or deposit-address)
             return []
         aid = self.store.utxo.address_id(chain, ident)
         cid = None if aid is None else clusters.cluster_of(chain, aid)
