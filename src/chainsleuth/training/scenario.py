@@ -9,8 +9,9 @@ coroutines over it (see :mod:`chainsleuth.training.typologies`) and calls :meth:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -58,6 +59,8 @@ class Scenario:
         self.start = max(3, self.n_ticks // 10)
         #: (question role, entity, chain) of the cluster question
         self.cluster: tuple[str, int, str] | None = None
+        #: how to compute what a trace from the case's start reaches (run once the ledgers are complete)
+        self.expect: list[Callable[[], dict[str, Any]]] = []
 
     def mixed(self, kind: str, entity: int) -> None:
         """Record that the proceeds passed through mixing of ``kind`` (in order; a world can have two)."""
@@ -273,9 +276,28 @@ class Scenario:
             while ex.deposits.utxos and eco.sweep_exchange(ex) is not None:
                 pass
         eco.close_tick()
+        self._trace_expectations()
         self._answers_common()
         world = w.finish()
         return world, world.key
+
+    def _trace_expectations(self) -> None:
+        """What a correct trace reaches: from the case's start, then from every bridge release on the other
+        chain (one trace per destination chain: the releases land in one wallet), from the ledgers."""
+        from chainsleuth.training.expectations import btc_expectation, evm_expectation
+
+        out = [fn() for fn in self.expect]
+        for to_chain in ("btc", "eth"):
+            hops = [h for h in self.w.hops if h["to_chain"] == to_chain]
+            if not hops:
+                continue
+            if to_chain == "btc":
+                seeds = [o for h in hops for o in self.btc.tx_outputs[h["to_tx"]]
+                         if self.btc.out_addr[o] == h["to_addr"]]
+                out.append(btc_expectation(self.w, seeds, note="bridge release (cross-chain hop)"))
+            else:
+                out.append(evm_expectation(self.w, txs=[h["to_tx"] for h in hops], note="bridge release (cross-chain hop)"))
+        self.w.answers["trace_expectations"] = out
 
     def _answers_common(self) -> None:
         w = self.w

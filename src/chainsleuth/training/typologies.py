@@ -17,6 +17,7 @@ import numpy as np
 from chainsleuth.core.registry import Registry
 from chainsleuth.errors import InvalidInput
 from chainsleuth.training.economy import COIN, ETHER, USDT
+from chainsleuth.training.expectations import btc_expectation, evm_expectation
 from chainsleuth.training.ledger_btc import BtcWallet
 from chainsleuth.training.scenario import LEVELS, Level, Scenario
 from chainsleuth.training.world import AnswerKey, Ref, World
@@ -65,6 +66,8 @@ def ransomware(*, difficulty: int, seed: np.random.Generator, size: int = DEFAUL
     w.answers["affiliate"] = Ref("entity", affiliate.entity)
     aff_stage = BtcWallet(affiliate.entity, "p2wpkh")
     c.cluster = ("affiliate", affiliate.entity, "btc")
+    ransoms: list[int] = []           # the victims' payment outputs: where the case's trace starts
+    c.expect.append(lambda: btc_expectation(w, ransoms, note="the victims' ransom payments"))
 
     def victim_story(k: int) -> Iterator[int]:
         victim = c.actor("victim", f"Victim {k + 1}", "victim", role="victim", script="p2sh")
@@ -73,6 +76,7 @@ def ransomware(*, difficulty: int, seed: np.random.Generator, size: int = DEFAUL
         yield int(rng.integers(1, 4))
         pay_addr = btc.new_address(collect)
         t, o, v = c.send(victim, collect, ransom, "ransom payment", addr=pay_addr)
+        ransoms.append(o)
         w.facts["victims"].append({"name": f"Victim {k + 1}", "txid": Ref("btc-tx", t),
                                    "address": Ref("btc-addr", pay_addr), "amount": v,
                                    "time": btc.time})
@@ -153,6 +157,10 @@ def darknet_market(*, difficulty: int, seed: np.random.Generator, size: int = DE
     officer = c.actor("investigator", "Undercover officer", "user", role="victim")
     exs = c.pick_exchanges({1: 1, 2: 2, 3: 2}[difficulty])
     c.cluster = ("vendor", vendor.entity, "btc")
+    # the trace starts at the market's sweeps into its escrow (the officer's payment is swept with other
+    # buyers' deposits, so its own share downstream would depend on the policy)
+    escrowed: list[int] = []
+    c.expect.append(lambda: btc_expectation(w, escrowed, note="the market's sweeps into its escrow"))
     w.facts.update({"market": mname, "vendor": vname, "victims": []})
     dep_of: dict[int, int] = {}
     owed: dict[int, int] = {}      # vendor wallet index -> amount owed after commission
@@ -186,6 +194,7 @@ def darknet_market(*, difficulty: int, seed: np.random.Generator, size: int = DE
                 t = btc.sweep(deposits, list(deposits.utxos), btc.receive_address(escrow), feerate=c.fr(),
                               kind="market-sweep")
                 btc.credit(escrow, t)
+                escrowed.append(btc.tx_outputs[t][0])
             if r % 2 == 1 and owed:
                 pays = []
                 for vi, amt in owed.items():
@@ -260,6 +269,8 @@ def investment_scam(*, difficulty: int, seed: np.random.Generator, size: int = D
     exs = c.pick_exchanges({1: 1, 2: 2, 3: 2}[difficulty])
     otc_e = w.entity("otc", "Pearl OTC desk", "exchange", role="service", tagged=True)
     c.cluster = ("platform", p_e, "eth")
+    paid: list[int] = []              # the victims' payment transactions: where the case's trace starts
+    c.expect.append(lambda: evm_expectation(w, asset=eco.usdt, txs=paid, note="the victims' USDT payments"))
     w.facts.update({"platform": pname, "victims": []})
     collections: list[int] = []
 
@@ -275,6 +286,7 @@ def investment_scam(*, difficulty: int, seed: np.random.Generator, size: int = D
             evm.send_token(ex.eth_hot, eco.usdt, me, amt, kind="exchange-withdrawal")
             yield int(rng.integers(1, 3))
             t = evm.send_token(me, eco.usdt, col, amt, kind="scam-payment")
+            paid.append(t)
             w.step("eth", t, v_e, p_e, amt, "USDT", "victim payment")
             w.facts["victims"].append({"name": f"Victim {k + 1}", "txid": Ref("eth-tx", t),
                                        "address": Ref("eth-addr", col), "amount": amt, "asset": "USDT",
@@ -355,6 +367,8 @@ def exchange_hack(*, difficulty: int, seed: np.random.Generator, size: int = DEF
 
     def story() -> Iterator[int]:
         thief = evm.new_account(h_e)
+        # the trace starts at the thieves' first address: the stolen ether and the ether the USDT became
+        c.expect.append(lambda: evm_expectation(w, address=thief, note="everything the thieves' address received"))
         wei = c.noisy(int(rng.choice([300, 500, 800])) * ETHER)
         tok = c.noisy(int(rng.choice([500_000, 1_000_000])) * USDT)
         t = evm.send(victim_ex.eth_hot, thief, wei, kind="theft")
@@ -472,6 +486,8 @@ def sanctions_evasion(*, difficulty: int, seed: np.random.Generator, size: int =
     def sanctioned_story() -> Iterator[int]:
         a = btc.new_address(sanc)
         w.facts["sanctioned_address"] = Ref("btc-addr", a)
+        c.expect.append(lambda: btc_expectation(w, [o for o, x in enumerate(btc.out_addr) if x == a],
+                                                note="every output paid to the sanctioned address"))
         for _ in range(int(rng.integers(3, 6))):           # customers of the sanctioned entity pay it
             wal = eco.wallets[int(rng.integers(len(eco.wallets)))]
             t = eco._pay_or_topup(wal, [(a, c.noisy(int(rng.choice([50, 80, 120])) * 1_000_000))], c.fr(),
