@@ -108,6 +108,20 @@ class Database:
     def execute(self, sql: str, params: list[Any] | None = None) -> duckdb.DuckDBPyConnection:
         return self.con.execute(sql, params or [])
 
+    @contextmanager
+    def deferred_checkpoint(self, threshold_bytes: int = 4 << 30) -> Iterator[None]:
+        """A bulk load (many batches in a row): let the write-ahead log grow instead of checkpointing the
+        database after every batch, and checkpoint once at the end. Each batch still commits, durably, on its
+        own; after a crash DuckDB replays the log on the next open."""
+        row = self.one("SELECT current_setting('checkpoint_threshold')")
+        before = str(row[0]) if row else "16MiB"
+        self.con.execute(f"SET checkpoint_threshold = '{int(threshold_bytes)}B'")
+        try:
+            yield
+        finally:
+            self.con.execute("SET checkpoint_threshold = ?", [before])
+            self.con.execute("CHECKPOINT")
+
     def one(self, sql: str, params: list[Any] | None = None) -> tuple[Any, ...] | None:
         """First row or None. Always drains the result (DuckDB 2 refuses new work on an unfinished one)."""
         rows = self.con.execute(sql, params or []).fetchall()

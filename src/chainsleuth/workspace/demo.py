@@ -1,0 +1,128 @@
+"""The demo: a training case generated, ingested, clustered, attributed and traced end to end.
+
+Part of the :class:`~chainsleuth.workspace.Workspace` facade (see ``workspace/__init__.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from chainsleuth.errors import (
+    ChainsleuthError,
+)
+from chainsleuth.workspace._base import WorkspaceBase
+
+__all__ = ["Demo"]
+
+
+class Demo(WorkspaceBase):
+    # -- demo -----------------------------------------------------------------------------------------
+    @staticmethod
+    def _case_starts(facts: dict[str, Any]) -> list[dict[str, Any]]:
+        """Where a training case's trace starts, from the facts its brief gives the trainee."""
+        starts = [{"chain": "eth" if str(v["txid"]).startswith("0x") else "btc", "txid": v["txid"],
+                   "address": v["address"], "asset": v.get("asset")} for v in facts.get("victims", [])]
+        if isinstance(facts.get("theft"), dict):
+            t = facts["theft"]
+            starts.append({"chain": "eth" if str(t["txid"]).startswith("0x") else "btc", "txid": t["txid"],
+                           "address": t["address"], "asset": t.get("asset")})
+        if facts.get("sanctioned_address"):
+            a = str(facts["sanctioned_address"])
+            starts.append({"chain": "eth" if a.startswith("0x") else "btc", "txid": None, "address": a, "asset": None})
+        return starts
+
+    def _start_source(self, st: dict[str, Any]) -> str:
+        """``txid:vout`` of the output paying the start address (Bitcoin), the tx hash (EVM), or the address."""
+        if st["txid"] is None:
+            return str(st["address"])
+        if st["chain"] != "btc":
+            return str(st["txid"])
+        tx = self.show_tx(str(st["txid"]), chain="btc")
+        outs = [o.n for o in tx.outputs if o.address == st["address"]]
+        return f"{st['txid']}:{outs[0]}" if outs else str(st["txid"])
+
+    def demo(self, *, typology: str = "ransomware", difficulty: int = 1, seed: int = 7, size: int = 2000,
+             policies: Sequence[str] = ("haircut", "fifo"), max_hops: int = 12) -> dict[str, Any]:
+        """The main job on a generated case: generate a training world, ingest it through the real adapters
+        (blk files, ethereum-etl CSV), import its tags, cluster, trace from the case's starting point under
+        two policies, and report where the proceeds went and the exposure. Returns one JSON-ready dict."""
+        from chainsleuth.training import TYPOLOGIES, generate_world
+
+        if typology not in TYPOLOGIES:
+            TYPOLOGIES.get(typology)        # raises InvalidInput listing the typologies
+        p = self.progress
+        steps = iter(["generate the world", "ingest Bitcoin blocks", "ingest Ethereum export", "import tags",
+                      "cluster", "trace the proceeds"])
+
+        def step() -> None:
+            p.finish()
+            p.start(f"demo: {next(steps)}", total=None)
+
+        step()
+        world, key = generate_world(typology, difficulty=difficulty, seed=seed, size=size)
+        out_dir = self.path / "demo" / f"{typology}-d{difficulty}-s{seed}"
+        paths = world.write(out_dir)
+        step()
+        ing_btc = self.ingest_btc_blocks([paths["btc"]]) if paths.get("btc") else None
+        step()
+        ing_eth = self.ingest_etl(paths["eth"], chain="eth") if paths.get("eth") else None
+        step()
+        tags = self.import_tags([Path(paths["tags"]).parent]) if paths.get("tags") else {"tags_new": 0}   # + actors
+        step()
+        try:
+            cl: dict[str, Any] | None = self.cluster("btc")
+        except ChainsleuthError as e:        # clustering unavailable on this data: say so, keep going
+            cl = None
+            p.note(f"clustering skipped: {e}")
+        step()
+        starts = self._case_starts(key.facts)
+        by_chain: dict[tuple[str, str | None], list[str]] = {}
+        for st in starts:
+            by_chain.setdefault((st["chain"], st["asset"]), []).append(self._start_source(st))
+        traces: dict[str, Any] = {}
+        for (chain, asset), sources in by_chain.items():
+            src = ",".join(sources)
+            asset_arg = None if asset in (None, "BTC", "ETH") else asset
+            if asset_arg and chain != "btc" and not self.store.graph.token_ids(chain, asset_arg):
+                moved = self.store.graph.tx_assets(chain, sources[0])   # no token metadata: the start tx's token
+                asset_arg = moved[0] if len(moved) == 1 else asset_arg
+            for pol in policies:
+                doc = self.trace(src, "forward", pol, max_hops, 0, None, chain, asset=asset_arg)
+                traces.setdefault(f"{chain}:{asset or 'native'}", {"source": src, "chain": chain,
+                                                                     "docs": {}})["docs"][pol] = doc
+                p.advance(1, policy=pol)
+        p.finish()
+        proceeds: dict[tuple[str, str, Any, Any], dict[str, Any]] = {}
+        exposure: dict[str, Any] = {}
+        from chainsleuth.algorithms.tracing.report import exposure_table
+
+        for name, tr in traces.items():
+            for pol, doc in tr["docs"].items():
+                for ep in doc["endpoints"]:
+                    k = (name, ep["entity"] or ep["address"] or "(unknown)", ep["category"], None)
+                    row = proceeds.setdefault(k, {"chain": name, "entity": k[1], "category": k[2], "hops": ep["hops"],
+                                                  "amounts": {q: 0 for q in policies}})
+                    row["amounts"][pol] += ep["amount"]
+                    row["hops"] = min(row["hops"], ep["hops"])
+            exposure[name] = exposure_table(tr["docs"][policies[0]])
+        key_check = [{"entity": c.entity_name, "chain": c.chain, "asset": c.asset, "amount": c.amount}
+                     for c in key.cashouts]
+        return {
+            "world": {"typology": typology, "difficulty": difficulty, "seed": seed, "dir": str(out_dir),
+                      "btc_transactions": world.btc.n_txs, "eth_transactions": world.evm.n_txs},
+            "ingest": {"btc": ing_btc.model_dump() if ing_btc else None,
+                       "eth": ing_eth.model_dump() if ing_eth else None},
+            "tags_new": tags.get("tags_new", 0),
+            "clusters": None if cl is None else {k: cl.get(k) for k in ("set_id", "name", "clusters", "addresses")},
+            "starts": starts, "policies": list(policies),
+            "proceeds": sorted(proceeds.values(), key=lambda r: -max(r["amounts"].values())),
+            "exposure": exposure,
+            "traces": {k: {"source": v["source"], "chain": v["chain"],
+                           "totals": {p_: d["provenance"]["totals"] for p_, d in v["docs"].items()},
+                           "limits_hit": {p_: d["provenance"]["limits_hit"] for p_, d in v["docs"].items()}}
+                       for k, v in traces.items()},
+            "answer_key_cashouts": key_check,
+            "serve": "not implemented yet: the web workbench does not exist; this is the terminal form",
+        }
