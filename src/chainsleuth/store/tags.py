@@ -9,7 +9,6 @@ found once the address arrives.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,13 +20,6 @@ import pyarrow as pa
 from chainsleuth.store.db import Database
 
 __all__ = ["PackImport", "TagStore"]
-
-
-def _size_literal(v: str) -> str:
-    """A DuckDB size setting such as '16.0 MiB', checked (SET takes no parameters)."""
-    if not re.fullmatch(r"[0-9.]+ ?[KMGT]?i?B", v.strip()):
-        raise ValueError(f"not a size: {v!r}")
-    return v.strip()
 
 
 def _one(cur: Any) -> Any:
@@ -75,17 +67,11 @@ class TagStore:
         return run_id
 
     @contextmanager
-    def deferred_checkpoint(self, threshold: str = "4GB") -> Iterator[None]:
-        """Many packs in a row: let the write-ahead log grow instead of checkpointing the tags table several
-        times mid-import, and checkpoint once at the end. Each pack still commits (and is durable) on its own."""
-        row = _one(self.db.execute("SELECT current_setting('checkpoint_threshold')"))
-        before = str(row[0]) if row else "16MiB"
-        self.db.execute(f"SET checkpoint_threshold = '{_size_literal(threshold)}'")
-        try:
+    def deferred_checkpoint(self) -> Iterator[None]:
+        """Many packs in a row: checkpoint once at the end (see Database.deferred_checkpoint). Each pack still
+        commits (and is durable) on its own."""
+        with self.db.deferred_checkpoint():
             yield
-        finally:
-            self.db.execute(f"SET checkpoint_threshold = '{_size_literal(before)}'")
-            self.db.execute("CHECKPOINT")
 
     def finish_run(self, run_id: int, *, new: int, unchanged: int, replaced: int, tags: int) -> None:
         with self.db.transaction() as con:
