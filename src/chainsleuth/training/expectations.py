@@ -43,21 +43,30 @@ def _is_service(w: WorldBuilder, entity: int) -> bool:
     return w.entities[entity].kind in SERVICE_KINDS
 
 
-def btc_expectation(w: WorldBuilder, seeds: list[int], *, note: str) -> dict[str, Any]:
-    """Follow the Bitcoin outputs ``seeds`` (ledger output ids) forward through the ledger."""
+def btc_expectation(w: WorldBuilder, seeds: list[int] | None = None, *, address: int | None = None,
+                    note: str) -> dict[str, Any]:
+    """Follow the Bitcoin outputs ``seeds`` (ledger output ids), or every output paid to ``address``, forward
+    through the ledger."""
     btc = w.btc
+    if address is not None:
+        seeds = [o for o, x in enumerate(btc.out_addr) if x == address]
+    assert seeds is not None
     tainted = {o: btc.out_value[o] for o in seeds}
     source_amount = sum(tainted.values())
     endpoints: dict[tuple[str, int, int], dict[str, Any]] = {}
     fees = 0
 
-    def add(kind: str, entity: int, addr: int, tx: int, amount: int) -> None:
+    def add(kind: str, entity: int, addr: int, tx: int, amount: int, via: list[tuple[int, int]]) -> None:
         k = (kind, entity, addr if kind != "coinjoin" else tx)
         e = endpoints.setdefault(k, {"kind": kind, "entity": Ref("entity", entity), "address": Ref("btc-addr", addr),
-                                     "txids": [], "amount": 0})
+                                     "txids": [], "amount": 0, "via": []})
         if Ref("btc-tx", tx) not in e["txids"]:
             e["txids"].append(Ref("btc-tx", tx))
         e["amount"] += amount
+        for vt, va in via:
+            v = {"txid": Ref("btc-tx", vt), "address": Ref("btc-addr", va)}
+            if v not in e["via"]:
+                e["via"].append(v)
 
     frontier = sorted({btc.out_spent[o] for o in seeds if btc.out_spent[o] >= 0})
     pending = set(frontier)
@@ -74,7 +83,8 @@ def btc_expectation(w: WorldBuilder, seeds: list[int], *, note: str) -> dict[str
                                     "its amounts would depend on the policy")
             # the start's value enters a CoinJoin: this is where a trace's amounts stop being determined
             mine = [o for o in ins if o in tainted]
-            add("coinjoin", btc.addr_owner[btc.out_addr[mine[0]]], btc.out_addr[mine[0]], t, t_in)
+            add("coinjoin", btc.addr_owner[btc.out_addr[mine[0]]], btc.out_addr[mine[0]], t, t_in,
+                [(btc.out_tx[o], btc.out_addr[o]) for o in mine])
             for o in mine:
                 del tainted[o]
             continue
@@ -85,7 +95,7 @@ def btc_expectation(w: WorldBuilder, seeds: list[int], *, note: str) -> dict[str
             a = btc.out_addr[o]
             owner = btc.addr_owner[a]
             if _is_service(w, owner):
-                add("service", owner, a, t, btc.out_value[o])
+                add("service", owner, a, t, btc.out_value[o], [(t, a)])
                 continue
             tainted[o] = btc.out_value[o]
             if btc.out_spent[o] >= 0:
@@ -95,7 +105,9 @@ def btc_expectation(w: WorldBuilder, seeds: list[int], *, note: str) -> dict[str
     if sum(e["amount"] for e in eps) + unspent + fees != source_amount:
         raise InternalError(f"{w.typology}: expectation does not conserve value")
     return {"chain": "btc", "asset": "BTC", "direction": "forward", "note": note,
-            "source": [{"txid": Ref("btc-tx", btc.out_tx[o]), "index": btc.out_n[o]} for o in seeds],
+            "source": [{"address": Ref("btc-addr", address)}] if address is not None else [
+                {"txid": Ref("btc-tx", btc.out_tx[o]), "index": btc.out_n[o], "address": Ref("btc-addr", btc.out_addr[o]),
+                 "amount": btc.out_value[o]} for o in seeds],
             "source_amount": source_amount, "policies": list(_POLICIES_BTC),
             "endpoints": eps, "unspent": unspent, "fees": fees,
             "closed": all(e["kind"] == "service" for e in eps)}
@@ -156,9 +168,10 @@ def evm_expectation(w: WorldBuilder, *, asset: int = NATIVE, txs: list[int] | No
                 elif _is_service(w, evm.acct_owner[to]):
                     e = endpoints.setdefault((evm.acct_owner[to], to), {
                         "kind": "service", "entity": Ref("entity", evm.acct_owner[to]), "address": Ref("eth-addr", to),
-                        "txids": [], "amount": 0})
+                        "txids": [], "amount": 0, "via": []})
                     if Ref("eth-tx", t) not in e["txids"]:
                         e["txids"].append(Ref("eth-tx", t))
+                        e["via"].append({"txid": Ref("eth-tx", t), "address": Ref("eth-addr", to)})
                     e["amount"] += tv
                 else:
                     taint[to] = taint.get(to, 0) + tv

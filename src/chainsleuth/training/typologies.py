@@ -486,8 +486,7 @@ def sanctions_evasion(*, difficulty: int, seed: np.random.Generator, size: int =
     def sanctioned_story() -> Iterator[int]:
         a = btc.new_address(sanc)
         w.facts["sanctioned_address"] = Ref("btc-addr", a)
-        c.expect.append(lambda: btc_expectation(w, [o for o, x in enumerate(btc.out_addr) if x == a],
-                                                note="every output paid to the sanctioned address"))
+        c.expect.append(lambda: btc_expectation(w, address=a, note="every output paid to the sanctioned address"))
         for _ in range(int(rng.integers(3, 6))):           # customers of the sanctioned entity pay it
             wal = eco.wallets[int(rng.integers(len(eco.wallets)))]
             t = eco._pay_or_topup(wal, [(a, c.noisy(int(rng.choice([50, 80, 120])) * 1_000_000))], c.fr(),
