@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from typing import Any
 
 import numpy as np
 
@@ -76,11 +77,40 @@ def build(edges: int, seed: int = 1) -> tuple[UtxoGraph, np.ndarray, np.ndarray,
     return g, out_tx[in_prev], in_tx, start_out, n_tx
 
 
-def reach_ours(g: UtxoGraph, tx: int, hops: int, max_degree: int, policy: str = "haircut") -> int:
+def _cached_build(edges: int, path: str | None) -> tuple[UtxoGraph, np.ndarray, np.ndarray, int, int]:
+    import os
+
+    names = ("n_tx", "in_tx", "in_value", "in_prev", "in_addr", "out_tx", "out_value", "out_addr")
+    if path and os.path.exists(path):
+        z = np.load(path)
+        if int(z["edges"]) == edges:
+            g = UtxoGraph.build(int(z["n_tx"]), **{k: z[k] for k in names[1:]})
+            return g, z["esrc"], z["edst"], int(z["peel_start"]), int(z["peel_tx0"])
+    out = build(edges)
+    if path:
+        g = out[0]
+        np.savez(path, edges=edges, n_tx=g.n_tx, **{k: getattr(g, k) for k in names[1:]}, esrc=out[1],
+                 edst=out[2], peel_start=out[3], peel_tx0=out[4])
+    return out
+
+
+def reach_ours(g: UtxoGraph, tx: int, hops: int, max_degree: int, policy: str = "haircut",
+               engine: str = "auto") -> int:
     """Trace every output of ``tx`` (a txid source): hop k reaches the txs k spends away, like the peers."""
     rows = np.arange(g.tx_out_ptr[tx], g.tx_out_ptr[tx + 1])
-    r = trace_utxo(g, rows, policy=policy, limits=TraceLimits(max_hops=hops, max_degree=max_degree))
+    r = trace_utxo(g, rows, policy=policy, limits=TraceLimits(max_hops=hops, max_degree=max_degree),
+                   engine=engine)
     return int(np.unique(r.e_tx).size)
+
+
+def _timed(f: Any, *args: Any, **kw: Any) -> Any:
+    t = time.perf_counter()
+    out = f(*args, **kw)
+    return out, time.perf_counter() - t
+
+
+def _ms(xs: list[float]) -> str:
+    return f"median {statistics.median(xs) * 1e3:8.3f} ms, worst {max(xs) * 1e3:8.3f} ms"
 
 
 def main() -> None:
@@ -89,9 +119,12 @@ def main() -> None:
     ap.add_argument("--sources", type=int, default=15, help="random sources for the 6-hop trace")
     ap.add_argument("--duck-sources", type=int, default=5, help="sources for DuckDB (slow)")
     ap.add_argument("--no-networkx", action="store_true")
+    ap.add_argument("--no-duckdb", action="store_true")
+    ap.add_argument("--graph-cache", metavar="FILE.npz",
+                    help="reuse the built graph from this file (written on first use; for iterating, e.g. under /tmp)")
     a = ap.parse_args()
     t0 = time.perf_counter()
-    g, esrc, edst, peel_start, peel_tx0 = build(a.edges)
+    g, esrc, edst, peel_start, peel_tx0 = _cached_build(a.edges, a.graph_cache)
     print(f"graph: {g.n_tx:,} txs, {g.out_value.size:,} outputs, {esrc.size:,} spend edges, "
           f"built in {time.perf_counter() - t0:.1f} s (numpy CSR)")
     rng = np.random.default_rng(7)
@@ -99,34 +132,67 @@ def main() -> None:
     sources = rng.choice(spent_rows[g.out_tx[spent_rows] < peel_tx0], a.sources, replace=False)
     src_tx = [int(g.out_tx[s]) for s in sources]
 
-    ours, reach, paged, reach_t, reach_n = [], [], [], [], []
+    # first call in this process: loads the compiled kernels (numba import + on-disk cache, or a compile)
+    _, cold = _timed(reach_ours, g, src_tx[0], 6, 10**12)
+    _, cold_peel = _timed(follow_peel_chain, g, peel_start, max_hops=100)
+    print(f"first trace in this process (kernel load): {cold * 1e3:.0f} ms; first peel follow: {cold_peel * 1e3:.1f} ms")
+    ours, reach, paged, reach_t, reach_n, np_t, np_p = [], [], [], [], [], [], []
     for s in src_tx:
-        t = time.perf_counter()
-        reach.append(reach_ours(g, int(s), 6, 10**12))
-        ours.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        reach_ours(g, int(s), 6, 5000)
-        paged.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        reach_n.append(reach_ours(g, int(s), 6, 10**12, "poison"))
-        reach_t.append(time.perf_counter() - t)
-    peel_t = []
+        n, t = _timed(reach_ours, g, s, 6, 10**12)
+        reach.append(n)
+        ours.append(t)
+        paged.append(_timed(reach_ours, g, s, 6, 5000)[1])
+        n, t = _timed(reach_ours, g, s, 6, 10**12, "poison")
+        reach_n.append(n)
+        reach_t.append(t)
+        np_t.append(_timed(reach_ours, g, s, 6, 10**12, engine="numpy")[1])
+        np_p.append(_timed(reach_ours, g, s, 6, 10**12, "poison", engine="numpy")[1])
+    peel_t, peel_mat = [], []
     for _ in range(5):
-        t = time.perf_counter()
-        steps, why = follow_peel_chain(g, peel_start, max_hops=100)
-        peel_t.append(time.perf_counter() - t)
+        (steps, why), t = _timed(follow_peel_chain, g, peel_start, max_hops=100)
+        peel_t.append(t)
+        # reading every step's evidence builds the PeelStep objects (done lazily, on first access)
+        (steps, why), t = _timed(lambda: (lambda r: ([s.evidence for s in r[0]], r)[1])(
+            follow_peel_chain(g, peel_start, max_hops=100)))
+        peel_mat.append(t)
     ours_peel = statistics.median(peel_t)
     assert len(steps) == 100, (len(steps), why)
-    print(f"ours (all)   6-hop haircut trace: median {statistics.median(ours) * 1e3:8.2f} ms, worst "
-          f"{max(ours) * 1e3:8.2f} ms (txs reached: median {int(statistics.median(reach)):,}, max {max(reach):,})")
-    print(f"ours (paged) 6-hop haircut trace: median {statistics.median(paged) * 1e3:8.2f} ms, worst "
-          f"{max(paged) * 1e3:8.2f} ms")
-    print(f"ours (all)   6-hop reachability (poison: taint never dilutes, the peers' reach): median "
-          f"{statistics.median(reach_t) * 1e3:8.2f} ms, worst {max(reach_t) * 1e3:8.2f} ms (txs: median "
-          f"{int(statistics.median(reach_n)):,}, max {max(reach_n):,})")
-    print(f"ours     100-hop peel chain : {ours_peel * 1e3:8.2f} ms median of 5 ({len(steps)} steps, evidence per "
-          "step)")
+    print(f"ours (all)   6-hop haircut trace: {_ms(ours)} (txs reached: median {int(statistics.median(reach)):,}, "
+          f"max {max(reach):,})")
+    print(f"ours (paged) 6-hop haircut trace: {_ms(paged)}")
+    print(f"ours (all)   6-hop reachability (poison: taint never dilutes, the peers' reach): {_ms(reach_t)} "
+          f"(txs: median {int(statistics.median(reach_n)):,}, max {max(reach_n):,})")
+    print(f"numpy engine 6-hop haircut trace: {_ms(np_t)}; poison: {_ms(np_p)}")
+    print(f"ours     100-hop peel chain : {ours_peel * 1e3:8.3f} ms median of 5 ({len(steps)} steps; with every step's "
+          f"evidence object built: {statistics.median(peel_mat) * 1e3:.3f} ms)")
 
+    duck, duck_peel = [float("nan")], float("nan")
+    if not a.no_duckdb:
+        duck, duck_peel = _duckdb(esrc, edst, src_tx[:a.duck_sources], peel_tx0)
+    nx_t: list[float] = []
+    nx_peel = float("nan")
+    if not a.no_networkx:
+        nx_t, nx_peel = _networkx(esrc, edst, src_tx, peel_tx0)
+
+    m = statistics.median(ours)
+    dm = statistics.median(ours[:a.duck_sources])
+    print("ratios (peer time / ours (all); > 1 means ours is faster; same sources):")
+    print(f"  6-hop  vs duckdb   median {statistics.median(duck) / dm:8.1f}x   worst "
+          f"{max(duck) / max(ours[:a.duck_sources]):8.1f}x")
+    if nx_t:
+        print(f"  6-hop  vs networkx median {statistics.median(nx_t) / m:8.1f}x   worst {max(nx_t) / max(ours):8.1f}x")
+        print(f"  6-hop poison reach vs networkx median {statistics.median(nx_t) / statistics.median(reach_t):8.1f}x")
+        print(f"  peel   vs networkx        {nx_peel / ours_peel:8.1f}x (with evidence objects built: "
+              f"{nx_peel / statistics.median(peel_mat):.1f}x)")
+    print(f"  peel   vs duckdb          {duck_peel / ours_peel:8.1f}x")
+    print(f"  6-hop trace under 1 s: {'yes' if max(ours) < 1.0 else 'NO'} (worst {max(ours):.3f} s)")
+    import resource
+
+    print(f"peak memory of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.1f} GB "
+          f"(graph arrays {sum(a.nbytes for a in vars(g).values() if isinstance(a, np.ndarray)) / 2**30:.2f} GB)")
+
+
+def _duckdb(esrc: np.ndarray, edst: np.ndarray, src_tx: list[int], peel_tx0: int) -> tuple[list[float], float]:
     import duckdb
 
     con = duckdb.connect()
@@ -138,54 +204,31 @@ def main() -> None:
     print(f"duckdb   table + index built in {time.perf_counter() - t:.1f} s")
     q = ("WITH RECURSIVE r(tx, depth) AS (SELECT ?::BIGINT, 0 UNION SELECT e.d, r.depth + 1 FROM r JOIN edges e "
          "ON e.s = r.tx WHERE r.depth < ?) SELECT count(DISTINCT tx) - 1 FROM r")
-    duck = []
-    for s in src_tx[:a.duck_sources]:
-        t = time.perf_counter()
-        con.execute(q, [s, 6]).fetchone()
-        duck.append(time.perf_counter() - t)
-    t = time.perf_counter()
-    n_peel = con.execute(q, [peel_tx0, 100]).fetchone()
-    duck_peel = time.perf_counter() - t
-    print(f"duckdb   6-hop reachability : median {statistics.median(duck) * 1e3:8.2f} ms, worst {max(duck) * 1e3:8.2f} ms")
+    duck = [_timed(lambda s=s: con.execute(q, [s, 6]).fetchone())[1] for s in src_tx]
+    n_peel, duck_peel = _timed(lambda: con.execute(q, [peel_tx0, 100]).fetchone())
+    print(f"duckdb   6-hop reachability : {_ms(duck)}")
     print(f"duckdb   100-hop reachability: {duck_peel * 1e3:8.2f} ms ({n_peel[0] if n_peel else '?'} txs)")
     con.close()
+    return duck, duck_peel
 
-    nx_t: list[float] = []
-    nx_peel = float("nan")
-    if not a.no_networkx:
-        import networkx as nx
 
-        t = time.perf_counter()
-        dg = nx.DiGraph()
-        dg.add_edges_from(zip(esrc.tolist(), edst.tolist(), strict=True))
-        print(f"networkx DiGraph built in {time.perf_counter() - t:.1f} s")
-        nx_n = []
-        for s in src_tx:
-            t = time.perf_counter()
-            nx_n.append(len(nx.single_source_shortest_path_length(dg, s, cutoff=6)) - 1)
-            nx_t.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        nx.single_source_shortest_path_length(dg, peel_tx0, cutoff=100)
-        nx_peel = time.perf_counter() - t
-        print(f"networkx 6-hop BFS          : median {statistics.median(nx_t) * 1e3:8.2f} ms, worst "
-              f"{max(nx_t) * 1e3:8.2f} ms (txs: median {int(statistics.median(nx_n)):,}, max {max(nx_n):,})")
-        print(f"networkx 100-hop BFS        : {nx_peel * 1e3:8.2f} ms")
-        del dg
+def _networkx(esrc: np.ndarray, edst: np.ndarray, src_tx: list[int], peel_tx0: int) -> tuple[list[float], float]:
+    import networkx as nx
 
-    m = statistics.median(ours)
-    dm = statistics.median(ours[:a.duck_sources])
-    print("ratios (peer time / ours (all); > 1 means ours is faster; same sources):")
-    print(f"  6-hop  vs duckdb   median {statistics.median(duck) / dm:8.1f}x   worst "
-          f"{max(duck) / max(ours[:a.duck_sources]):8.1f}x")
-    if nx_t:
-        print(f"  6-hop  vs networkx median {statistics.median(nx_t) / m:8.1f}x   worst {max(nx_t) / max(ours):8.1f}x")
-        print(f"  peel   vs networkx        {nx_peel / ours_peel:8.1f}x")
-    print(f"  peel   vs duckdb          {duck_peel / ours_peel:8.1f}x")
-    print(f"  6-hop trace under 1 s: {'yes' if max(ours) < 1.0 else 'NO'} (worst {max(ours):.3f} s)")
-    import resource
-
-    print(f"peak memory of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.1f} GB "
-          f"(graph arrays {sum(a.nbytes for a in vars(g).values() if isinstance(a, np.ndarray)) / 2**30:.2f} GB)")
+    t = time.perf_counter()
+    dg = nx.DiGraph()
+    dg.add_edges_from(zip(esrc.tolist(), edst.tolist(), strict=True))
+    print(f"networkx DiGraph built in {time.perf_counter() - t:.1f} s")
+    nx_n, nx_t = [], []
+    for s in src_tx:
+        n, t = _timed(nx.single_source_shortest_path_length, dg, s, cutoff=6)
+        nx_n.append(len(n) - 1)
+        nx_t.append(t)
+    nx_peel = _timed(nx.single_source_shortest_path_length, dg, peel_tx0, cutoff=100)[1]
+    print(f"networkx 6-hop BFS          : {_ms(nx_t)} (txs: median {int(statistics.median(nx_n)):,}, "
+          f"max {max(nx_n):,})")
+    print(f"networkx 100-hop BFS        : {nx_peel * 1e3:8.3f} ms")
+    return nx_t, nx_peel
 
 
 if __name__ == "__main__":

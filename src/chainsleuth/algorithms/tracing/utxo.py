@@ -30,7 +30,7 @@ import numpy as np
 from chainsleuth.algorithms.tracing.policies import Policy, get_policy
 from chainsleuth.algorithms.tracing.result import ENDPOINT_KINDS, TraceLimits, TraceResult
 
-__all__ = ["UtxoGraph", "trace_utxo"]
+__all__ = ["DEFAULT_ENGINE", "UtxoGraph", "trace_utxo"]
 
 _EP = {k: i for i, k in enumerate(ENDPOINT_KINDS)}
 _CHUNK_LIMIT = 1 << 61           # global line coordinates stay below this (int64 headroom for products)
@@ -297,9 +297,28 @@ def _seeds(g: UtxoGraph, outputs: Any, amounts: Any = None) -> tuple[np.ndarray,
     return o, np.minimum(t, g.out_value[o])
 
 
+def _kernel_module() -> Any:
+    """The compiled kernels (:mod:`._kernel`), imported on first use; None where numba is not installed."""
+    global _KERNEL
+    if _KERNEL is None:
+        try:
+            from chainsleuth.algorithms.tracing import _kernel
+        except ImportError:     # numba missing: the numpy engine does everything
+            _KERNEL = False
+        else:
+            _KERNEL = _kernel
+    return _KERNEL or None
+
+
+_KERNEL: Any = None
+#: engine used when ``trace_utxo(engine="auto")``: "kernel" (compiled, when numba is installed) or "numpy"
+DEFAULT_ENGINE = "kernel"
+_MODES = {"full": 0, "proportional": 1, "positional": 2, "pooled": 3}
+
+
 def trace_utxo(g: UtxoGraph, seeds: Any, *, direction: str = "forward", policy: str | Policy = "haircut",
                limits: TraceLimits | None = None, stop_mask: np.ndarray | None = None,
-               seed_amounts: Any = None) -> TraceResult:
+               seed_amounts: Any = None, engine: str = "auto") -> TraceResult:
     """Trace taint from seed outputs forward (to where it went) or backward (to where it came from).
 
     Parameters
@@ -311,6 +330,8 @@ def trace_utxo(g: UtxoGraph, seeds: Any, *, direction: str = "forward", policy: 
     limits : max hops, min amount, max degree (transactions with more inputs+outputs are paged: reported
         as endpoints, not expanded) and max edges.
     stop_mask : bool per address id; True where the address belongs to a ``--stop-at`` category.
+    engine : ``"kernel"`` (compiled per-transaction loop, :mod:`._kernel`), ``"numpy"`` (vectorised hops) or
+        ``"auto"`` (:data:`DEFAULT_ENGINE`; numpy where numba is not installed). Both give the same result.
 
     Returns
     -------
@@ -334,11 +355,74 @@ def trace_utxo(g: UtxoGraph, seeds: Any, *, direction: str = "forward", policy: 
     fwd = direction == "forward"
     fr, ft = _seeds(g, seeds, seed_amounts)
     res = TraceResult(direction=direction, policy=pol.name, source_amount=int(ft.sum()))
+    if engine not in ("auto", "kernel", "numpy"):
+        raise ValueError(f"engine must be auto, kernel or numpy, not {engine!r}")
+    kern = _kernel_module() if engine == "kernel" or (engine == "auto" and DEFAULT_ENGINE == "kernel") else None
+    if engine == "kernel" and kern is None:
+        raise ValueError("engine 'kernel' needs numba, which is not installed")
+    if kern is not None and pol.mode not in _MODES:
+        kern = None
     st = _State.of(g)
     try:
+        if kern is not None:
+            return _trace_kernel(kern, g, st, pol, lim, fwd, fr, ft, stop_mask, res)
         return _trace(g, st, pol, lim, fwd, fr, ft, stop_mask, res)
     finally:
         st.reset()
+
+
+def _trace_kernel(kern: Any, g: UtxoGraph, st: _State, pol: Policy, lim: TraceLimits, fwd: bool, fr: np.ndarray,
+                  ft: np.ndarray, stop_mask: np.ndarray | None, res: TraceResult) -> TraceResult:
+    maxdeg = g.extra.get("_maxdeg")
+    if maxdeg is None:
+        maxdeg = g.extra["_maxdeg"] = int(max(np.diff(g.tx_in_ptr).max(initial=0),
+                                              np.diff(g.tx_out_ptr).max(initial=0)))
+    if stop_mask is None:
+        mask, has_stop = _NO_STOP, False
+    else:
+        mask, has_stop = np.ascontiguousarray(stop_mask, dtype=np.bool_), True
+    big = np.iinfo(np.int64).max
+    try:
+        e, p, info = kern.trace_kernel(
+            g.tx_in_ptr, g.tx_out_ptr, g.in_tx, g.in_value, g.in_prev, g.out_tx, g.out_value, g.out_addr,
+            g.out_spent_in, g.line, g.fee, g.gap, g.is_coinbase, fr, ft, fwd, _MODES[pol.mode],
+            bool(pol.reverse_inputs and fwd), bool(pol.reverse_inputs and not fwd), bool(pol.largest_first),
+            min(lim.max_hops, big), min(lim.min_amount, big), min(lim.max_degree, big), min(lim.max_edges, big),
+            mask, has_stop, maxdeg, st.acc_in if fwd else st.acc_out, st.recv_out if fwd else st.recv_in, st.fill,
+            st.poisoned)
+    except BaseException:
+        g.extra.pop("_state", None)     # accumulators may be left dirty: never reuse them
+        raise
+    if info[kern.I_ERR]:
+        raise IndexError(f"address id {int(info[kern.I_ERR]) - 1} is outside stop_mask (size {mask.size})")
+    hop = int(info[kern.I_HOPS])
+    if info[kern.I_MH]:
+        res.limits_hit.append({"limit": "max_hops", "value": lim.max_hops, "outputs": int(info[kern.I_MH_OUT]),
+                               "amount": int(info[kern.I_MH_AMT])})
+    if info[kern.I_ME]:
+        res.limits_hit.append({"limit": "max_edges", "value": lim.max_edges, "outputs": int(info[kern.I_ME_OUT]),
+                               "amount": int(info[kern.I_ME_AMT])})
+    if p.shape[1]:
+        is_paged = p[1] == _EP["paged"]
+        if is_paged.any():
+            paged: dict[int, int] = {}
+            ph, pt = p[3][is_paged], p[4][is_paged]
+            for h in np.unique(ph).tolist():
+                for t in np.unique(pt[ph == h]).tolist():
+                    paged[int(t)] = int(g.degree[t])
+            res.limits_hit.append({"limit": "max_degree", "value": lim.max_degree, "txs": len(paged),
+                                   "degrees": dict(sorted(paged.items(), key=lambda kv: -kv[1])[:20])})
+    res.hops_done = hop
+    res.fees, res.cut_off = int(info[kern.I_FEES]), int(info[kern.I_CUT])
+    if e.shape[1]:
+        res.e_tx, res.e_from, res.e_to, res.e_amount, res.e_hop = e[0], e[1], e[2], e[3], e[4]
+        res.e_value = g.out_value[res.e_to] if fwd else g.in_value[res.e_from]
+    if p.shape[1]:
+        res.ep_item, res.ep_kind, res.ep_amount, res.ep_hop, res.ep_tx = p[0], p[1], p[2], p[3], p[4]
+    return res
+
+
+_NO_STOP = np.zeros(0, dtype=np.bool_)
 
 
 def _trace(g: UtxoGraph, st: _State, pol: Policy, lim: TraceLimits, fwd: bool, fr: np.ndarray, ft: np.ndarray,
