@@ -51,11 +51,20 @@ BACKGROUND_MIX = {
 }
 #: fixed denominations of the EVM mixing pools (ether)
 POOL_DENOMS = (1, 10, 100)
-#: standard denominations of WabiSabi (Wasabi 2.0) rounds: powers of 2 and 3 x powers of 2, and 1-2-5 x
-#: powers of 10, from 5,000 sat up to 137.5 BTC (sat)
+#: standard denominations of WabiSabi (Wasabi 2.0) rounds (sat): powers of 2, powers of 3 and twice the powers
+#: of 3, and 1-2-5 x powers of 10, from 5,000 sat up to 2^37 sat (WalletWasabi
+#: ``WabiSabi/Models/Decomposition/BaseDenomGenerator.cs`` and the client's ``DenominationBuilder``, whose
+#: smallest allowed output is 5,000 sat)
 WASABI2_DENOMS = tuple(sorted({d for d in (
-    [2**k for k in range(13, 38)] + [3 * 2**k for k in range(11, 36)]
-    + [m * 10**k for k in range(3, 11) for m in (1, 2, 5)]) if 5_000 <= d <= 13_750_000_000}))
+    [2**k for k in range(38)] + [m * 3**k for k in range(25) for m in (1, 2)]
+    + [m * 10**k for k in range(12) for m in (1, 2, 5)]) if 5_000 <= d <= 2**37}))
+#: Wasabi 1.x mixing levels: level i mixes ``base x 2^i`` and a participant takes at most one output per level
+#: (WalletWasabi ``CoinJoin/Coordinator/MixingLevels``: one Bob, one active output, per level); a level forms
+#: only with at least two participants. How many levels a round offers is this project's choice.
+WASABI1_LEVELS = 4
+#: participants a Wasabi 1.x-style round needs at its base level before the coordinator runs it (real
+#: coordinators required an anonymity set of tens; the worlds are small, so fewer here)
+WASABI1_MIN_PARTICIPANTS = 6
 #: smallest coordinator-fee output of a Wasabi-style round (sat)
 DUST_SAFE = 1_000
 #: gas kept back when an exchange pays out ether (units of gas)
@@ -413,36 +422,60 @@ class Economy:
 
     # -- CoinJoin rounds -----------------------------------------------------------------------------------
     def wasabi_round(self, f: float, *, extra: list[tuple[BtcWallet, list[int]]] | None = None,
-                     denom: int = 10_000_000, n_background: int | None = None) -> tuple[int, dict[int, list[int]]]:
-        """A Wasabi-style round: every participant gets ``denom`` outputs (as many as its input affords),
-        change back, and the coordinator a fee of 0.3% per mixed output. ``extra`` adds chosen participants
-        (wallet, its inputs). Returns the tx and the outputs per extra participant (index in ``extra``)."""
+                     denom: int = 10_000_000, n_background: int | None = None
+                     ) -> tuple[int, dict[int, list[int]]] | None:
+        """A Wasabi 1.x-style round: every participant gets one mixed output per mixing level it can afford
+        (``denom``, ``2 x denom``, ``4 x denom``, ...; :data:`WASABI1_LEVELS`, ascending, a level only when at
+        least two participants reach it), change back, and the coordinator a fee of 0.3% per mixed output.
+        ``extra`` adds chosen participants (wallet, its inputs). Returns the tx and the outputs per extra
+        participant (index in ``extra``), or None when fewer than :data:`WASABI1_MIN_PARTICIPANTS` wallets
+        could join (the coordinator does not run the round)."""
         rng, btc = self.rng, self.w.btc
         parts: list[tuple[BtcWallet, list[int]]] = list(extra or [])
         nb = n_background if n_background is not None else int(rng.integers(12, 30))
-        for j in rng.choice(len(self.wallets), size=min(nb, len(self.wallets)), replace=False):
+        for j in rng.permutation(len(self.wallets)):      # the first ``nb`` wallets able to join, at least enough
+            if len(parts) >= max(nb + len(extra or []), WASABI1_MIN_PARTICIPANTS):
+                break
             wal = self.wallets[int(j)]
             sel = btc.select(wal, denom + 200_000)
             if sel:
                 parts.append((wal, sel))
+        if len(parts) < WASABI1_MIN_PARTICIPANTS:
+            return None
         inputs: list[int] = []
         outs: list[tuple[int, int]] = []
         owner_of_out: list[int] = []
         fee_total = 0
+        vout = int(f * 31)
+
+        def need(lvl: int) -> int:          # the level's output, its coordinator fee and its vbytes
+            d = denom << lvl
+            return d + d * 3 // 1000 + vout
+
+        reach: list[int] = []               # levels each participant affords, ascending
+        for _wal, ins in parts:
+            avail = sum(btc.out_value[o] for o in ins) - int(f * 68) * len(ins) - vout
+            lv = 0
+            while lv < WASABI1_LEVELS and avail >= need(lv):
+                avail -= need(lv)
+                lv += 1
+            reach.append(lv)
+        levels = 0                          # levels with at least two participants (reach is a prefix)
+        while levels < WASABI1_LEVELS and sum(r > levels for r in reach) >= 2:
+            levels += 1
         for pi, (wal, ins) in enumerate(parts):
             total = sum(btc.out_value[o] for o in ins)
             inputs += ins
             cost = int(f * 68) * len(ins)
-            k = int((total - cost) // (denom + denom * 3 // 1000 + int(f * 31)))
-            k = max(min(k, 8), 0)
+            k = min(reach[pi], levels)
             if k == 0:
                 continue
-            for _ in range(k):
-                outs.append((btc.new_address(wal), denom))
+            for lv in range(k):
+                outs.append((btc.new_address(wal), denom << lv))
                 owner_of_out.append(pi)
-            cfee = k * denom * 3 // 1000
+            cfee = sum((denom << lv) * 3 // 1000 for lv in range(k))
             fee_total += cfee
-            rest = total - cost - k * (denom + int(f * 31)) - cfee - int(f * 31)
+            rest = total - cost - sum(need(lv) for lv in range(k)) - vout
             if rest > 5_000:
                 outs.append((btc.new_address(wal), rest))
                 owner_of_out.append(pi)

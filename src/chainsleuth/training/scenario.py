@@ -174,7 +174,9 @@ class Scenario:
         """Join a Wasabi-style round with everything ``src`` holds; post-mix outputs land in ``dst``."""
         btc = self.btc
         inputs = list(src.utxos)
-        t, mine = self.eco.wasabi_round(self.fr(), extra=[(src, inputs)])
+        res = self.eco.wasabi_round(self.fr(), extra=[(src, inputs)])
+        assert res is not None, "not enough wallets for a Wasabi-style round"
+        t, mine = res
         outs = mine.get(0, [])
         self.mixed("coinjoin-wasabi", self.eco.wasabi.entity)
         self.w.facts.setdefault("coinjoin_txs", []).append(Ref("btc-tx", t))
