@@ -26,7 +26,7 @@ _SERVICE, _UNSPENT, _HOP_LIMIT, _PAGED, _EDGE_LIMIT, _COINBASE, _UNKNOWN = 0, 1,
 # modes
 _FULL, _PROP, _POSITIONAL, _POOLED = 0, 1, 2, 3
 # info slots
-I_HOPS, I_FEES, I_CUT, I_MH, I_MH_OUT, I_MH_AMT, I_ME, I_ME_OUT, I_ME_AMT, I_ERR = range(10)
+I_HOPS, I_FEES, I_CUT, I_MH, I_MH_OUT, I_MH_AMT, I_ME, I_ME_OUT, I_ME_AMT, I_ERR, I_PAGED = range(11)
 
 _M32 = uint64(0xFFFFFFFF)
 _S32 = uint64(32)
@@ -153,7 +153,7 @@ def _argsort_keys(keys: np.ndarray, m: int) -> np.ndarray:
 def trace_kernel(tx_in_ptr: np.ndarray, tx_out_ptr: np.ndarray, in_tx: np.ndarray, in_value: np.ndarray,
                  in_prev: np.ndarray, out_tx: np.ndarray, out_value: np.ndarray, out_addr: np.ndarray,
                  out_spent_in: np.ndarray, line: np.ndarray, fee: np.ndarray, gap: np.ndarray,
-                 is_coinbase: np.ndarray, fr0: np.ndarray, ft0: np.ndarray, fwd: bool, mode: int, src_rev: bool,
+                 is_coinbase: np.ndarray, deg: np.ndarray, fr0: np.ndarray, ft0: np.ndarray, fwd: bool, mode: int, src_rev: bool,
                  dst_rev: bool, largest_first: bool, max_hops: int, min_amount: int, max_degree: int,
                  max_edges: int, stop_mask: np.ndarray, has_stop: bool, maxdeg: int, acc: np.ndarray,
                  recv: np.ndarray, fill: np.ndarray, poisoned: np.ndarray
@@ -166,7 +166,7 @@ def trace_kernel(tx_in_ptr: np.ndarray, tx_out_ptr: np.ndarray, in_tx: np.ndarra
     ne = 0
     P = np.empty((5, 64), dtype=np.int64)
     npp = 0
-    info = np.zeros(10, dtype=np.int64)
+    info = np.zeros(11, dtype=np.int64)
     t_acc = np.empty(64, dtype=np.int64)
     n_tacc = 0
     t_recv = np.empty(256, dtype=np.int64)
@@ -204,6 +204,7 @@ def trace_kernel(tx_in_ptr: np.ndarray, tx_out_ptr: np.ndarray, in_tx: np.ndarra
     while n > 0:
         rem = np.empty(n, dtype=np.int64)
         nt = np.empty(n, dtype=np.int64)
+        spn = np.empty(n, dtype=np.int64)
         m = 0
         for i in range(n):
             if ft[i] > 0:
@@ -211,12 +212,16 @@ def trace_kernel(tx_in_ptr: np.ndarray, tx_out_ptr: np.ndarray, in_tx: np.ndarra
                 m += 1
         if m == 0:
             break
-        for k in range(m):
-            i = rem[k]
-            if fwd:
-                sp = out_spent_in[fr[i]]
-                nt[i] = in_tx[sp] if sp >= 0 else -1
-            else:
+        if fwd:
+            for k in range(m):
+                i = rem[k]
+                spn[i] = out_spent_in[fr[i]]
+            for k in range(m):
+                i = rem[k]
+                nt[i] = in_tx[spn[i]] if spn[i] >= 0 else -1
+        else:
+            for k in range(m):
+                i = rem[k]
                 nt[i] = out_tx[fr[i]]
         if hop > 0:
             k2 = 0
@@ -253,7 +258,7 @@ def trace_kernel(tx_in_ptr: np.ndarray, tx_out_ptr: np.ndarray, in_tx: np.ndarra
             k2 = 0
             for k in range(m):
                 i = rem[k]
-                if out_spent_in[fr[i]] < 0:
+                if spn[i] < 0:
                     if npp >= P.shape[1]:
                         P = _grow2(P, npp)
                     P[0, npp], P[1, npp], P[2, npp], P[3, npp], P[4, npp] = fr[i], _UNSPENT, ft[i], hop, -1
@@ -279,11 +284,12 @@ def trace_kernel(tx_in_ptr: np.ndarray, tx_out_ptr: np.ndarray, in_tx: np.ndarra
         for k in range(m):
             i = rem[k]
             u = nt[i]
-            if (tx_in_ptr[u + 1] - tx_in_ptr[u]) + (tx_out_ptr[u + 1] - tx_out_ptr[u]) > max_degree:
+            if deg[u] > max_degree:
                 if npp >= P.shape[1]:
                     P = _grow2(P, npp)
                 P[0, npp], P[1, npp], P[2, npp], P[3, npp], P[4, npp] = fr[i], _PAGED, ft[i], hop, u
                 npp += 1
+                info[I_PAGED] += 1
             else:
                 rem[k2] = i
                 k2 += 1
@@ -327,7 +333,7 @@ def trace_kernel(tx_in_ptr: np.ndarray, tx_out_ptr: np.ndarray, in_tx: np.ndarra
                 tot += ft[i]
                 if best < 0 or ft[i] > ft[best] or (ft[i] == ft[best] and fr[i] < fr[best]):
                     best = i
-            rep = out_spent_in[fr[best]] if fwd else fr[best]
+            rep = spn[best] if fwd else fr[best]
             # target side layout: items (in order, reversed, or largest first), then the tail
             if fwd:
                 dp0 = tx_out_ptr[u]
@@ -420,7 +426,7 @@ def trace_kernel(tx_in_ptr: np.ndarray, tx_out_ptr: np.ndarray, in_tx: np.ndarra
                             pos += out_value[sp0 + j]
                     for q in range(s, e):
                         i = rem[srt[q]]
-                        item = out_spent_in[fr[i]] if fwd else fr[i]
+                        item = spn[i] if fwd else fr[i]
                         if acc[item] == 0:
                             if n_tacc >= t_acc.size:
                                 t_acc = _grow1(t_acc, n_tacc)

@@ -16,8 +16,9 @@ Sources and the round-amount unit are shared with the clustering change heuristi
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -25,7 +26,7 @@ from chainsleuth.algorithms.clustering.change import ROUND_AMOUNT_UNIT_SAT, SOUR
 from chainsleuth.algorithms.tracing.utxo import UtxoGraph
 from chainsleuth.core.evidence import Evidence
 
-__all__ = ["PEEL_CONFIDENCE", "PeelStep", "follow_peel_chain"]
+__all__ = ["PEEL_CONFIDENCE", "PeelChain", "PeelStep", "follow_peel_chain", "follow_peel_chain_reference"]
 
 PEEL_CONFIDENCE = {"address-reuse": 0.95, "peel-continuation": 0.7, "round-amount": 0.55, "larger-output": 0.5}
 _SOURCE = {
@@ -55,10 +56,76 @@ def _is_peel(g: UtxoGraph, tx: int, max_inputs: int) -> bool:
     return n_out == 2 and 1 <= n_in <= max_inputs and not bool(g.is_coinbase[tx])
 
 
+_WHY = ("unspent", "not_peel", "ambiguous", "max_hops")
+_BITS = (("address-reuse", 1), ("peel-continuation", 2), ("round-amount", 4), ("larger-output", 8))
+
+
+def _step(g: UtxoGraph, hop: int, tx: int, change: int, peeled: int, names: list[str]) -> PeelStep:
+    a = int(g.tx_out_ptr[tx])
+    conf = 1.0 - float(np.prod([1.0 - PEEL_CONFIDENCE[h] for h in names]))
+    ev = Evidence(
+        heuristic="peel-chain:" + "+".join(names),
+        summary=(f"output {change - a} ({int(g.out_value[change])} base units) is change, output {peeled - a} "
+                 f"({int(g.out_value[peeled])}) is the peel: {', '.join(names)}"),
+        confidence=round(conf, 4), source="; ".join(_SOURCE[h] for h in names),
+        details={"tx_id": tx, "change_n": change - a, "peeled_n": peeled - a, "heuristics": names},
+    )
+    return PeelStep(hop, tx, change, peeled, ev)
+
+
+class PeelChain(Sequence[PeelStep]):
+    """The steps of a followed chain. The decisions (transaction, change and peeled output, heuristics that
+    agreed) are arrays from the compiled follow; each :class:`PeelStep` with its :class:`Evidence` is built
+    the first time it is read. Compares equal to a list of the same steps."""
+
+    def __init__(self, g: UtxoGraph, steps: np.ndarray) -> None:
+        self._g = g
+        self._a = steps                       # (n, 4): tx, change row, peeled row, heuristic bits
+        self._built: list[PeelStep | None] = [None] * int(steps.shape[0])
+
+    def __len__(self) -> int:
+        return len(self._built)
+
+    def _get(self, i: int) -> PeelStep:
+        s = self._built[i]
+        if s is None:
+            tx, change, peeled, bits = (int(x) for x in self._a[i])
+            s = self._built[i] = _step(self._g, i + 1, tx, change, peeled, [h for h, b in _BITS if bits & b])
+        return s
+
+    @overload
+    def __getitem__(self, i: int) -> PeelStep: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[PeelStep]: ...
+    def __getitem__(self, i: int | slice) -> PeelStep | list[PeelStep]:
+        if isinstance(i, slice):
+            return [self._get(j) for j in range(*i.indices(len(self)))]
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError("peel step index out of range")
+        return self._get(i % n)
+
+    def __iter__(self) -> Iterator[PeelStep]:
+        return (self._get(i) for i in range(len(self)))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (PeelChain, list, tuple)):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"PeelChain({len(self)} steps)"
+
+
 def follow_peel_chain(g: UtxoGraph, start_row: int, *, max_hops: int = 100, max_inputs: int = 2
-                      ) -> tuple[list[PeelStep], str]:
+                      ) -> tuple[Sequence[PeelStep], str]:
     """Follow the change from output ``start_row``; return the steps and why the chain ended
     (``unspent``, ``not_peel``, ``ambiguous``, ``max_hops``).
+
+    Runs the compiled follow (:func:`._kernel.peel_kernel`) and returns a :class:`PeelChain`; where numba is
+    not installed, :func:`follow_peel_chain_reference` (the same decisions in plain Python, a list).
 
     >>> g = UtxoGraph.build(3, in_tx=[0, 1, 2], in_value=[0, 1_000_000, 699_000], in_prev=[-1, 0, 2],
     ...     in_addr=[-1, 1, 2], out_tx=[0, 1, 1, 2, 2], out_value=[1_000_000, 300_000, 699_000, 200_000, 498_000],
@@ -67,6 +134,21 @@ def follow_peel_chain(g: UtxoGraph, start_row: int, *, max_hops: int = 100, max_
     >>> [s.change_row for s in steps], why
     ([2, 4], 'unspent')
     """
+    from chainsleuth.algorithms.tracing.utxo import _kernel_module
+
+    kern = _kernel_module()
+    row = int(start_row)
+    if kern is None or not 0 <= row < g.out_value.size:
+        return follow_peel_chain_reference(g, start_row, max_hops=max_hops, max_inputs=max_inputs)
+    arr, why = kern.peel_kernel(g.out_spent_in, g.in_tx, g.tx_in_ptr, g.tx_out_ptr, g.is_coinbase, g.in_addr,
+                                g.out_addr, g.out_value, row, int(max_hops), int(max_inputs),
+                                int(ROUND_AMOUNT_UNIT_SAT))
+    return PeelChain(g, arr), _WHY[why]
+
+
+def follow_peel_chain_reference(g: UtxoGraph, start_row: int, *, max_hops: int = 100, max_inputs: int = 2
+                                ) -> tuple[list[PeelStep], str]:
+    """:func:`follow_peel_chain` in plain Python, one step at a time (the reference the tests compare with)."""
     steps: list[PeelStep] = []
     row = int(start_row)
     for hop in range(1, max_hops + 1):
@@ -96,15 +178,6 @@ def follow_peel_chain(g: UtxoGraph, start_row: int, *, max_hops: int = 100, max_
             return steps, "ambiguous"
         change = a if votes[a] else b
         peeled = b if change == a else a
-        names = votes[change]
-        conf = 1.0 - float(np.prod([1.0 - PEEL_CONFIDENCE[h] for h in names]))
-        ev = Evidence(
-            heuristic="peel-chain:" + "+".join(names),
-            summary=(f"output {change - a} ({int(g.out_value[change])} base units) is change, output {peeled - a} "
-                     f"({int(g.out_value[peeled])}) is the peel: {', '.join(names)}"),
-            confidence=round(conf, 4), source="; ".join(_SOURCE[h] for h in names),
-            details={"tx_id": tx, "change_n": change - a, "peeled_n": peeled - a, "heuristics": names},
-        )
-        steps.append(PeelStep(hop, tx, change, peeled, ev))
+        steps.append(_step(g, hop, tx, change, peeled, votes[change]))
         row = change
     return steps, "max_hops"

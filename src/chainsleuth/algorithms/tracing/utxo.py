@@ -287,6 +287,10 @@ class _State:
 def _seeds(g: UtxoGraph, outputs: Any, amounts: Any = None) -> tuple[np.ndarray, np.ndarray]:
     """Unique seed rows and their taint (the output's value, or the given amount capped at it)."""
     rows = np.asarray(outputs, dtype=np.int64).reshape(-1)
+    if amounts is None and (rows.size < 2 or bool((rows[1:] > rows[:-1]).all())):    # sorted, unique: as is
+        if rows.size and (rows[0] < 0 or rows[-1] >= g.out_value.size):
+            raise ValueError("seed output row out of range")
+        return rows, g.out_value[rows]
     if rows.size and (rows.min() < 0 or rows.max() >= g.out_value.size):
         raise ValueError("seed output row out of range")
     o, inv = np.unique(rows, return_inverse=True)
@@ -381,11 +385,11 @@ def _trace_kernel(kern: Any, g: UtxoGraph, st: _State, pol: Policy, lim: TraceLi
         mask, has_stop = _NO_STOP, False
     else:
         mask, has_stop = np.ascontiguousarray(stop_mask, dtype=np.bool_), True
-    big = np.iinfo(np.int64).max
+    big = _I64_MAX
     try:
         e, p, info = kern.trace_kernel(
             g.tx_in_ptr, g.tx_out_ptr, g.in_tx, g.in_value, g.in_prev, g.out_tx, g.out_value, g.out_addr,
-            g.out_spent_in, g.line, g.fee, g.gap, g.is_coinbase, fr, ft, fwd, _MODES[pol.mode],
+            g.out_spent_in, g.line, g.fee, g.gap, g.is_coinbase, g.degree, fr, ft, fwd, _MODES[pol.mode],
             bool(pol.reverse_inputs and fwd), bool(pol.reverse_inputs and not fwd), bool(pol.largest_first),
             min(lim.max_hops, big), min(lim.min_amount, big), min(lim.max_degree, big), min(lim.max_edges, big),
             mask, has_stop, maxdeg, st.acc_in if fwd else st.acc_out, st.recv_out if fwd else st.recv_in, st.fill,
@@ -402,16 +406,15 @@ def _trace_kernel(kern: Any, g: UtxoGraph, st: _State, pol: Policy, lim: TraceLi
     if info[kern.I_ME]:
         res.limits_hit.append({"limit": "max_edges", "value": lim.max_edges, "outputs": int(info[kern.I_ME_OUT]),
                                "amount": int(info[kern.I_ME_AMT])})
-    if p.shape[1]:
+    if info[kern.I_PAGED]:
         is_paged = p[1] == _EP["paged"]
-        if is_paged.any():
-            paged: dict[int, int] = {}
-            ph, pt = p[3][is_paged], p[4][is_paged]
-            for h in np.unique(ph).tolist():
-                for t in np.unique(pt[ph == h]).tolist():
-                    paged[int(t)] = int(g.degree[t])
-            res.limits_hit.append({"limit": "max_degree", "value": lim.max_degree, "txs": len(paged),
-                                   "degrees": dict(sorted(paged.items(), key=lambda kv: -kv[1])[:20])})
+        paged: dict[int, int] = {}
+        ph, pt = p[3][is_paged], p[4][is_paged]
+        for h in np.unique(ph).tolist():
+            for t in np.unique(pt[ph == h]).tolist():
+                paged[int(t)] = int(g.degree[t])
+        res.limits_hit.append({"limit": "max_degree", "value": lim.max_degree, "txs": len(paged),
+                               "degrees": dict(sorted(paged.items(), key=lambda kv: -kv[1])[:20])})
     res.hops_done = hop
     res.fees, res.cut_off = int(info[kern.I_FEES]), int(info[kern.I_CUT])
     if e.shape[1]:
@@ -423,6 +426,7 @@ def _trace_kernel(kern: Any, g: UtxoGraph, st: _State, pol: Policy, lim: TraceLi
 
 
 _NO_STOP = np.zeros(0, dtype=np.bool_)
+_I64_MAX = 2**63 - 1
 
 
 def _trace(g: UtxoGraph, st: _State, pol: Policy, lim: TraceLimits, fwd: bool, fr: np.ndarray, ft: np.ndarray,

@@ -1,0 +1,162 @@
+"""The compiled kernels against the numpy engine and the plain peel follow: same results, same order."""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from chainsleuth.algorithms.tracing import TraceLimits, TraceResult, UtxoGraph, trace_utxo
+from chainsleuth.algorithms.tracing.peel import PeelChain, follow_peel_chain, follow_peel_chain_reference
+from chainsleuth.algorithms.tracing.utxo import _kernel_module
+
+pytest.importorskip("numba")
+
+_spec = importlib.util.spec_from_file_location("_tracing_gen_k", Path(__file__).with_name("_tracing_gen.py"))
+assert _spec is not None and _spec.loader is not None
+_gen = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_gen)
+random_utxo_graph = _gen.random_utxo_graph
+
+POLICIES = ("poison", "haircut", "fifo", "lifo", "tiho")
+_FIELDS = ("e_tx", "e_from", "e_to", "e_amount", "e_hop", "e_value", "ep_item", "ep_kind", "ep_amount", "ep_hop",
+           "ep_tx")
+
+
+def _same(a: TraceResult, b: TraceResult) -> None:
+    for f in _FIELDS:
+        assert getattr(a, f).tolist() == getattr(b, f).tolist(), f
+    assert (a.fees, a.cut_off, a.source_amount, a.hops_done) == (b.fees, b.cut_off, b.source_amount, b.hops_done)
+    assert a.limits_hit == b.limits_hit
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_trace_kernel_matches_numpy_engine_exactly(seed: int) -> None:
+    """Same edges and endpoints in the same order, same totals and limit reports, under random limits
+    (including max_edges), stop masks and partial seed amounts."""
+    g = random_utxo_graph(2000 + seed, n_tx=60 + 3 * seed, max_in=3 + seed % 4, max_out=2 + seed % 6)
+    rng = np.random.default_rng(seed)
+    seeds = rng.choice(g.out_value.size, size=int(rng.integers(1, 5)), replace=False)
+    amounts = None if seed % 3 else rng.integers(1, 5_000, seeds.size)
+    stop = rng.random(25) < 0.1 if seed % 2 else None
+    for direction in ("forward", "backward"):
+        for policy in POLICIES:
+            lim = TraceLimits(max_hops=int(rng.integers(0, 12)), min_amount=int(rng.integers(0, 40)),
+                              max_degree=int(rng.integers(2, 12)), max_edges=int(rng.integers(1, 200)))
+            kw = {"direction": direction, "policy": policy, "limits": lim, "stop_mask": stop, "seed_amounts": amounts}
+            a = trace_utxo(g, seeds, engine="kernel", **kw)
+            b = trace_utxo(g, seeds, engine="numpy", **kw)
+            _same(a, b)
+            if policy != "poison":
+                assert a.conservation_gap() == 0
+
+
+@pytest.mark.parametrize("scale", [10**8, 10**12, 10**15])
+def test_trace_kernel_large_amounts_exact(scale: int) -> None:
+    """Haircut products beyond int64 (the float-corrected path) stay exact and conserving."""
+    g0 = random_utxo_graph(77, n_tx=120, max_in=4, max_out=5, unresolved=0.0)
+    g = UtxoGraph.build(g0.n_tx, in_tx=g0.in_tx, in_value=g0.in_value * (scale // 10_000), in_prev=g0.in_prev,
+                        in_addr=g0.in_addr, out_tx=g0.out_tx, out_value=g0.out_value * (scale // 10_000),
+                        out_addr=g0.out_addr, is_coinbase=g0.is_coinbase)
+    seeds = np.arange(0, g.out_value.size, 7)
+    for policy in POLICIES:
+        for direction in ("forward", "backward"):
+            a = trace_utxo(g, seeds, direction=direction, policy=policy, limits=TraceLimits(max_hops=50),
+                           engine="kernel")
+            b = trace_utxo(g, seeds, direction=direction, policy=policy, limits=TraceLimits(max_hops=50),
+                           engine="numpy")
+            _same(a, b)
+            if policy != "poison":
+                assert a.conservation_gap() == 0
+
+
+def test_trace_kernel_beyond_2_53_agrees_with_reference() -> None:
+    """Lines near 2**62 (the 128-bit multiply-divide): the kernel stays exact where the numpy engine's float
+    shortcuts do not (it is exact below 2**53, beyond any Bitcoin amount)."""
+    from chainsleuth.algorithms.tracing.reference import reference_trace_utxo
+
+    g0 = random_utxo_graph(78, n_tx=100, max_in=4, max_out=5, unresolved=0.0)
+    s = 2**58 // 10_000
+    g = UtxoGraph.build(g0.n_tx, in_tx=g0.in_tx, in_value=g0.in_value * s, in_prev=g0.in_prev, in_addr=g0.in_addr,
+                        out_tx=g0.out_tx, out_value=g0.out_value * s, out_addr=g0.out_addr, is_coinbase=g0.is_coinbase)
+    seeds = np.arange(0, g.out_value.size, 7)
+    for policy in POLICIES:
+        for direction in ("forward", "backward"):
+            r = trace_utxo(g, seeds, direction=direction, policy=policy, limits=TraceLimits(max_hops=50),
+                           engine="kernel")
+            ref = reference_trace_utxo(g, seeds, direction=direction, policy=policy, limits=TraceLimits(max_hops=50))
+            edges = sorted(zip(*(x.tolist() for x in (r.e_tx, r.e_from, r.e_to, r.e_amount, r.e_hop)), strict=True))
+            assert edges == sorted(ref["edges"]), (direction, policy)
+            assert (r.fees, r.cut_off) == (ref["fees"], ref["cut_off"])
+            if policy != "poison":
+                assert r.conservation_gap() == 0
+
+
+def test_muldiv_matches_python_integers() -> None:
+    k = _kernel_module()
+    rng = random.Random(5)
+    for bits in (10, 31, 40, 53, 56, 62, 63):
+        for _ in range(300):
+            c = rng.randrange(1, 2**bits)
+            a, b = rng.randrange(0, c + 1), rng.randrange(0, c + 1)
+            assert k._muldiv(a, b, c) == divmod(a * b, c), (a, b, c)
+
+
+def _peel_graph(seed: int) -> tuple[UtxoGraph, int]:
+    """A peel chain with random decoys: reused change addresses, round peels, branches, early ends."""
+    rng = random.Random(seed)
+    in_tx, in_value, in_prev, in_addr, out_tx, out_value, out_addr, cb = [], [], [], [], [], [], [], []
+    in_tx.append(0)
+    in_value.append(0)
+    in_prev.append(-1)
+    in_addr.append(-1)
+    out_tx.append(0)
+    out_value.append(10**10)
+    out_addr.append(1)
+    cb.append(True)
+    row, addr, tx = 0, 1, 1
+    for _ in range(rng.randint(1, 40)):
+        v = out_value[row]
+        n_in = 1 if rng.random() < 0.9 else 2
+        rows_in = [row] + ([0] if n_in == 2 and row != 0 else [])
+        for r in rows_in:
+            in_tx.append(tx)
+            in_value.append(out_value[r])
+            in_prev.append(r)
+            in_addr.append(out_addr[r])
+        pay = rng.choice([rng.randint(1, max(1, v // 3)), (v // 3 // 100_000) * 100_000 or 1])
+        change = max(v - pay - rng.randint(0, 500), 1)
+        n_out = 2 if rng.random() < 0.93 else 3
+        vals = [pay, change] + ([1] if n_out == 3 else [])
+        if rng.random() < 0.5:
+            vals[0], vals[1] = vals[1], vals[0]
+        ch_addr = addr if rng.random() < 0.2 else rng.randint(2, 10**6)
+        for v_ in vals:
+            out_tx.append(tx)
+            out_value.append(v_)
+            out_addr.append(ch_addr if v_ == change else rng.randint(2, 10**6))
+        cb.append(False)
+        row = len(out_value) - n_out + vals.index(change)
+        addr = ch_addr
+        tx += 1
+    g = UtxoGraph.build(tx, in_tx=in_tx, in_value=in_value, in_prev=in_prev, in_addr=in_addr, out_tx=out_tx,
+                        out_value=out_value, out_addr=out_addr, is_coinbase=cb)
+    return g, 0
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_peel_kernel_matches_reference(seed: int) -> None:
+    g, start = _peel_graph(seed)
+    for max_hops in (0, 1, 5, 100):
+        for max_inputs in (1, 2):
+            steps, why = follow_peel_chain(g, start, max_hops=max_hops, max_inputs=max_inputs)
+            ref, ref_why = follow_peel_chain_reference(g, start, max_hops=max_hops, max_inputs=max_inputs)
+            assert isinstance(steps, PeelChain)
+            assert why == ref_why
+            assert steps == ref and len(steps) == len(ref)
+            assert [s.evidence.to_dict() for s in steps] == [s.evidence.to_dict() for s in ref]
+            if ref:
+                assert steps[-1] == ref[-1] and steps[:2] == ref[:2]
