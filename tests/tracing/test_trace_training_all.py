@@ -46,8 +46,8 @@ def _service_tagpack(key: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _open(tmp: Path, typology: str, difficulty: int) -> tuple[Workspace, Any]:
-    world, key = generate_world(typology, difficulty=difficulty, seed=5, size=100)
+def _open(tmp: Path, typology: str, difficulty: int, seed: int) -> tuple[Workspace, Any]:
+    world, key = generate_world(typology, difficulty=difficulty, seed=seed, size=100)
     paths = world.write(tmp / "world")
     tags = tmp / "full-tags"
     tags.mkdir()
@@ -73,10 +73,14 @@ def _arrived(doc: dict[str, Any], exp: dict[str, Any], via: list[dict[str, str]]
                      if (s.get("txid"), str(s.get("address", "")).lower()) in pairs)
 
 
-@pytest.mark.parametrize("difficulty", [1, 2, 3])
-@pytest.mark.parametrize("typology", TYPOLOGIES)
-def test_trace_from_case_start_reaches_the_expected_endpoints(tmp_path: Path, typology: str, difficulty: int) -> None:
-    ws, key = _open(tmp_path, typology, difficulty)
+# every typology at every level with one seed, and the hardest level (mixers, CoinJoins, bridges) with another
+CASES = [(t, d, 5) for t in TYPOLOGIES for d in (1, 2, 3)] + [(t, 3, 11) for t in TYPOLOGIES]
+
+
+@pytest.mark.parametrize(("typology", "difficulty", "seed"), CASES)
+def test_trace_from_case_start_reaches_the_expected_endpoints(tmp_path: Path, typology: str, difficulty: int,
+                                                               seed: int) -> None:
+    ws, key = _open(tmp_path, typology, difficulty, seed)
     exps = key.answers["trace_expectations"]
     assert exps, "every case has a trace expectation"
     # a world with a bridge has the second trace, from the release on the other chain
