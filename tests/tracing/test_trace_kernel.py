@@ -54,6 +54,18 @@ def test_trace_kernel_matches_numpy_engine_exactly(seed: int) -> None:
                 assert a.conservation_gap() == 0
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_trace_kernel_wide_transactions(seed: int) -> None:
+    """Batch payouts and consolidations (up to 90 outputs / 60 inputs): the radix-ordered largest-first and
+    largest-remainder paths agree with the numpy engine."""
+    g = random_utxo_graph(3000 + seed, n_tx=70, max_in=60, max_out=90, n_addr=40)
+    seeds = np.random.default_rng(seed).choice(g.out_value.size, size=6, replace=False)
+    for direction in ("forward", "backward"):
+        for policy in POLICIES:
+            kw = {"direction": direction, "policy": policy, "limits": TraceLimits(max_hops=20, max_degree=10**6)}
+            _same(trace_utxo(g, seeds, engine="kernel", **kw), trace_utxo(g, seeds, engine="numpy", **kw))
+
+
 @pytest.mark.parametrize("scale", [10**8, 10**12, 10**15])
 def test_trace_kernel_large_amounts_exact(scale: int) -> None:
     """Haircut products beyond int64 (the float-corrected path) stay exact and conserving."""

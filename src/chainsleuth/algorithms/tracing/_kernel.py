@@ -59,6 +59,8 @@ def _muldiv(a: int, b: int, c: int) -> tuple[int, int]:
         return 0, 0
     if a <= 9223372036854775807 // b:
         p = a * b
+        if p < c:
+            return 0, p
         return p // c, p % c
     if c < _FLOAT_OK:
         q = np.int64(np.floor(np.float64(a) * np.float64(b) / np.float64(c)))
@@ -103,9 +105,15 @@ def _stable_desc_order(key: np.ndarray, n: int, order: np.ndarray) -> None:
                 order[p + 1] = order[p]
                 p -= 1
             order[p + 1] = j
-    else:
-        o = np.argsort(-key[:n], kind="mergesort")
-        order[:n] = o
+    else:       # radix sort on (max - key): ascending and stable, so descending key with ties by position
+        mx = key[0]
+        for i in range(1, n):
+            if key[i] > mx:
+                mx = key[i]
+        flipped = np.empty(n, dtype=np.int64)
+        for i in range(n):
+            flipped[i] = mx - key[i]
+        order[:n] = _argsort_keys(flipped, n)
 
 
 @njit(cache=True)
@@ -544,11 +552,11 @@ def _is_peel(tx_in_ptr: np.ndarray, tx_out_ptr: np.ndarray, is_coinbase: np.ndar
 @njit(cache=True)
 def peel_kernel(out_spent_in: np.ndarray, in_tx: np.ndarray, tx_in_ptr: np.ndarray, tx_out_ptr: np.ndarray,
                 is_coinbase: np.ndarray, in_addr: np.ndarray, out_addr: np.ndarray, out_value: np.ndarray,
-                start_row: int, max_hops: int, max_inputs: int, unit: int) -> tuple[np.ndarray, int]:
-    """Follow the change from ``start_row``. Returns (steps[n, 4]: tx, change row, peeled row, heuristic bits
-    (1 address-reuse, 2 peel-continuation, 4 round-amount, 8 larger-output), why: 0 unspent, 1 not_peel,
-    2 ambiguous, 3 max_hops)."""
-    res = np.empty((max(max_hops, 0), 4), dtype=np.int64)
+                start_row: int, max_hops: int, max_inputs: int, unit: int) -> np.ndarray:
+    """Follow the change from ``start_row``. Returns one array: rows ``0..n-1`` are the steps (tx, change row,
+    peeled row, heuristic bits: 1 address-reuse, 2 peel-continuation, 4 round-amount, 8 larger-output); the
+    last row is (n, why, 0, 0) with why 0 unspent, 1 not_peel, 2 ambiguous, 3 max_hops."""
+    res = np.empty((max(max_hops, 0) + 1, 4), dtype=np.int64)
     n = 0
     why = 3
     row = start_row
@@ -604,4 +612,5 @@ def peel_kernel(out_spent_in: np.ndarray, in_tx: np.ndarray, tx_in_ptr: np.ndarr
             res[n, 0], res[n, 1], res[n, 2], res[n, 3] = tx, b, a, vb
         row = res[n, 1]
         n += 1
-    return res[:n], why
+    res[-1, 0], res[-1, 1], res[-1, 2], res[-1, 3] = n, why, 0, 0
+    return res

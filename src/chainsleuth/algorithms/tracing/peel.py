@@ -23,7 +23,7 @@ from typing import Any, overload
 import numpy as np
 
 from chainsleuth.algorithms.clustering.change import ROUND_AMOUNT_UNIT_SAT, SOURCES
-from chainsleuth.algorithms.tracing.utxo import UtxoGraph
+from chainsleuth.algorithms.tracing.utxo import UtxoGraph, _kernel_module
 from chainsleuth.core.evidence import Evidence
 
 __all__ = ["PEEL_CONFIDENCE", "PeelChain", "PeelStep", "follow_peel_chain", "follow_peel_chain_reference"]
@@ -57,6 +57,7 @@ def _is_peel(g: UtxoGraph, tx: int, max_inputs: int) -> bool:
 
 
 _WHY = ("unspent", "not_peel", "ambiguous", "max_hops")
+_UNIT = int(ROUND_AMOUNT_UNIT_SAT)
 _BITS = (("address-reuse", 1), ("peel-continuation", 2), ("round-amount", 4), ("larger-output", 8))
 
 
@@ -78,15 +79,18 @@ class PeelChain(Sequence[PeelStep]):
     agreed) are arrays from the compiled follow; each :class:`PeelStep` with its :class:`Evidence` is built
     the first time it is read. Compares equal to a list of the same steps."""
 
-    def __init__(self, g: UtxoGraph, steps: np.ndarray) -> None:
+    def __init__(self, g: UtxoGraph, steps: np.ndarray, n: int) -> None:
         self._g = g
-        self._a = steps                       # (n, 4): tx, change row, peeled row, heuristic bits
-        self._built: list[PeelStep | None] = [None] * int(steps.shape[0])
+        self._a = steps                       # (>= n, 4): tx, change row, peeled row, heuristic bits
+        self._n = n
+        self._built: list[PeelStep | None] = []
 
     def __len__(self) -> int:
-        return len(self._built)
+        return self._n
 
     def _get(self, i: int) -> PeelStep:
+        if not self._built:
+            self._built = [None] * self._n
         s = self._built[i]
         if s is None:
             tx, change, peeled, bits = (int(x) for x in self._a[i])
@@ -134,16 +138,14 @@ def follow_peel_chain(g: UtxoGraph, start_row: int, *, max_hops: int = 100, max_
     >>> [s.change_row for s in steps], why
     ([2, 4], 'unspent')
     """
-    from chainsleuth.algorithms.tracing.utxo import _kernel_module
-
     kern = _kernel_module()
     row = int(start_row)
     if kern is None or not 0 <= row < g.out_value.size:
         return follow_peel_chain_reference(g, start_row, max_hops=max_hops, max_inputs=max_inputs)
-    arr, why = kern.peel_kernel(g.out_spent_in, g.in_tx, g.tx_in_ptr, g.tx_out_ptr, g.is_coinbase, g.in_addr,
-                                g.out_addr, g.out_value, row, int(max_hops), int(max_inputs),
-                                int(ROUND_AMOUNT_UNIT_SAT))
-    return PeelChain(g, arr), _WHY[why]
+    arr = kern.peel_kernel(g.out_spent_in, g.in_tx, g.tx_in_ptr, g.tx_out_ptr, g.is_coinbase, g.in_addr,
+                           g.out_addr, g.out_value, row, int(max_hops), int(max_inputs), _UNIT)
+    n, why = arr[-1].tolist()[:2]
+    return PeelChain(g, arr, n), _WHY[why]
 
 
 def follow_peel_chain_reference(g: UtxoGraph, start_row: int, *, max_hops: int = 100, max_inputs: int = 2
