@@ -87,6 +87,9 @@ class Demo(WorkspaceBase):
                     for s in ex["source"])
         for st in starts if not exps else []:
             by_chain.setdefault((st["chain"], st["asset"]), []).append(self._start_source(st))
+        if exps:    # report what was traced
+            starts = [{"chain": ex["chain"], "txid": s.get("txid"), "address": s.get("address", ""),
+                       "asset": ex["asset"]} for ex in exps for s in ex["source"]]
         traces: dict[str, Any] = {}
         for (chain, asset), sources in by_chain.items():
             src = ",".join(sources)
