@@ -42,7 +42,8 @@ def demo(
                       f"written to {w['dir']}, ingested, {r['tags_new']} tags imported"
                       + (f", {r['clusters']['clusters']} clusters" if r["clusters"] else ""))
     for s in r["starts"]:
-        out_console.print(f"start: {s['chain']} {s['txid'] or ''} -> {s['address']}")
+        origin = f"{s['txid']} -> {s['address']}" if s["txid"] else f"address {s['address']}"
+        out_console.print(f"start: {s['chain']} {origin}")
     pols: list[str] = r["policies"]
     t = Table(title="where the proceeds went", title_justify="left")
     for col in ("chain", "entity", "category", "hops", *pols):

@@ -66,8 +66,8 @@ WASABI1_DENOMINATION_TOLERANCE_SAT = 2_000_000
 WASABI1_MIN_EQUAL_OUTPUTS = 5
 #: distinct input addresses; a round passes with Dumplings' ``inputCount >= mostFrequentEqualOutputCount``
 #: or with at least this many distinct input addresses: the second form catches rounds where a participant
-#: takes several base-denomination outputs (as the training generator's rounds do) while keeping a single
-#: wallet's batch payout of 0.1 BTC outputs out (this project)
+#: takes outputs at several mixing levels (0.1, 0.2, 0.4 BTC, ...) while keeping a single wallet's batch
+#: payout of 0.1 BTC outputs out (this project)
 WASABI1_MIN_DISTINCT_INPUT_ADDRESSES = 5
 
 # -- Wasabi 2.0 / WabiSabi (Dumplings; BlockSci CRoCS fork ``isWasabi2CoinJoin``) ------------------------
