@@ -7,7 +7,7 @@ are allowed only where DESIGN.md allows them (proportions: taint, confidence, sh
 
 Additions beyond DESIGN.md that these tests pin (a change to them needs a migration note):
 - account-chain Tx JSON: block_hash, gas_used, effective_gas_price, contract_address, traces; transfers carry
-  token_id, trace_address, log_index, and kind may also be ``fee`` (docs/evm.md);
+  token_id, trace_address, log_index, and kind may also be selfdestruct, fee or burn (docs/evm.md);
 - Cluster JSON: ``set`` (the cluster set's name) and ``page`` ({limit, offset}); links carry ``from``/``to``.
 """
 
@@ -34,7 +34,7 @@ ACCOUNT_TX_KEYS = {"txid", "chain", "block_height", "time", "status", "from", "t
 ACCOUNT_TX_EXTRA = {"block_hash", "gas_used", "effective_gas_price", "contract_address", "traces"}
 TRANSFER_KEYS = {"index", "kind", "from", "to", "asset", "value"}
 TRANSFER_EXTRA = {"token_id", "trace_address", "log_index"}
-TRANSFER_KINDS = {"native", "internal", "erc20", "erc721", "erc1155", "fee"}
+TRANSFER_KINDS = {"native", "internal", "selfdestruct", "erc20", "erc721", "erc1155", "fee", "burn"}
 ADDRESS_KEYS = {"address", "chain", "cluster", "tags", "received", "sent", "balance", "tx_count", "first_seen",
                 "last_seen"}
 CLUSTER_KEYS = {"id", "chain", "size", "addresses", "tags", "links"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
@@ -22,7 +23,10 @@ from rich.table import Table
 
 __all__ = ["RichProgress", "err_console", "out_console", "print_json", "print_kv", "to_jsonable"]
 
-out_console = Console(highlight=False, soft_wrap=True)
+# Piped into a file or another program, Rich would assume 80 columns and cut addresses and amounts in tables;
+# there, lay tables out 160 wide (COLUMNS still wins when set).
+_PIPE_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
+out_console = Console(highlight=False, soft_wrap=True, width=_PIPE_WIDTH)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -48,7 +52,7 @@ def print_json(obj: Any) -> None:
 def print_kv(title: str, rows: list[tuple[str, Any]]) -> None:
     t = Table(title=title, show_header=False, title_justify="left")
     t.add_column(style="bold")
-    t.add_column()
+    t.add_column(overflow="fold")   # hashes and addresses wrap, never cut to an ellipsis
     for k, v in rows:
         t.add_row(k, "" if v is None else str(v))
     out_console.print(t)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 
 from chainsleuth.cli.console import out_console, print_json, print_kv
 from chainsleuth.cli.context import open_workspace
+from chainsleuth.core.models import AccountTxInfo
 
 __all__ = ["app"]
 
@@ -26,7 +28,9 @@ def block(ref: Annotated[str, typer.Argument(help="Block hash or height.")], cha
     if json_:
         print_json(b)
     else:
-        print_kv(f"block {b.height}", list(b.model_dump().items()))
+        d = b.model_dump()
+        print_kv(f"block {b.height if b.height is not None else b.hash}",
+                 [(k, _when(v) if k == "time" else v) for k, v in d.items()])
 
 
 @app.command()
@@ -38,8 +42,11 @@ def tx(txid: Annotated[str, typer.Argument(help="Transaction id (hex).")], chain
     if json_:
         print_json(t)
         return
-    d = t.model_dump()
-    print_kv(f"tx {t.txid}", [(k, d[k]) for k in ("chain", "block_height", "block_hash", "time", "fee")])
+    if isinstance(t, AccountTxInfo):
+        _account_tx(t)
+        return
+    print_kv(f"tx {t.txid}", [("chain", t.chain), ("block_height", t.block_height), ("block_hash", t.block_hash),
+                              ("time", _when(t.time)), ("fee", _amt(t.fee).strip())])
     for i in t.inputs:
         out_console.print(f"  in  #{i.n:<4} {i.address or '-':<62} {_amt(i.value)}  <- {i.prev_txid}:{i.prev_n}")
     for o in t.outputs:
@@ -55,12 +62,44 @@ def address(addr: Annotated[str, typer.Argument(help="Address as the chain write
         a = ws.show_address(addr, chain=chain)
     if json_:
         print_json(a)
-    else:
-        print_kv(f"address {a.address}", list(a.model_dump().items()))
+        return
+    cluster = "not clustered" if a.cluster is None else f"{a.cluster['id']} ({a.cluster['size']:,} addresses)"
+    tags = "; ".join(f"{t.get('label')} [{t.get('category') or '-'}, {t.get('confidence')}]" for t in a.tags)
+    print_kv(f"address {a.address}", [
+        ("chain", a.chain), ("cluster", cluster), ("tags", tags or "none"),
+        ("received", _amounts(a.received)), ("sent", _amounts(a.sent)), ("balance", _amounts(a.balance)),
+        ("transactions", a.tx_count), ("first seen", _when(a.first_seen)), ("last seen", _when(a.last_seen))])
 
 
 def _amt(v: int | None) -> str:
     return "?" if v is None else f"{v:>16,} sat"
+
+
+def _when(t: int | None) -> str:
+    """Integer UTC seconds as a date and time an investigator reads."""
+    if t is None:
+        return "-"
+    return datetime.fromtimestamp(t, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _amounts(v: int | dict[str, int]) -> str:
+    """Satoshi on UTXO chains; per asset on account chains (native in wei, tokens in their base units)."""
+    if isinstance(v, int):
+        return f"{v:,} sat"
+    return "\n".join(f"{v[k]:,} wei" if k == "native" else f"{v[k]:,} of token {k}" for k in v) or "0"
+
+
+def _account_tx(t: AccountTxInfo) -> None:
+    status = {1: "succeeded", 0: "failed (moved nothing but its fee)"}.get(t.status, "unknown (no receipt)")
+    print_kv(f"tx {t.txid}", [
+        ("chain", t.chain), ("block_height", t.block_height), ("block_hash", t.block_hash), ("time", _when(t.time)),
+        ("status", status), ("from", t.from_), ("to", t.to or "(contract creation)"), ("value", f"{t.value:,} wei"),
+        ("fee", "?" if t.fee is None else f"{t.fee:,} wei"),
+        ("internal transfers", "not in the data (ingested without traces)" if t.traces == "none" else t.traces)])
+    for m in t.transfers:
+        unit = "wei" if m.asset == "native" else f"of token {m.asset}"
+        out_console.print(f"  #{m.index:<4} {m.kind:<12} {m.from_ or '-'} -> {m.to or '(burned)'}  {m.value:,} {unit}",
+                          markup=False)
 
 
 app.command("cluster")(__import__("chainsleuth.cli.cluster", fromlist=["show_cluster"]).show_cluster)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from chainsleuth.cli.console import out_console, print_json, print_kv
+from chainsleuth.cli.console import err_console, out_console, print_json, print_kv
 from chainsleuth.cli.context import open_workspace
 
 __all__ = ["app", "screen"]
@@ -108,6 +108,9 @@ def export(
         text = ws.export_tags(out, all_tags=all_, pack=pack, max_tlp=max_tlp, title=title, creator=creator)
     if out is None:
         sys.stdout.write(text)
+    else:
+        n = sum(1 for line in text.splitlines() if line.startswith("- "))
+        err_console.print(f"wrote {n} tag(s) to {out}", markup=False)
 
 
 def screen(

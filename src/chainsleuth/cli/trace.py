@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,6 +13,7 @@ from rich.table import Table
 
 from chainsleuth.cli.console import err_console, out_console, print_json
 from chainsleuth.cli.context import open_workspace
+from chainsleuth.errors import InvalidInput
 
 __all__ = ["app", "path"]
 
@@ -36,6 +38,20 @@ DegreeOpt = Annotated[int, typer.Option("--max-degree", help="Transactions (UTXO
 EdgesOpt = Annotated[int, typer.Option("--max-edges", help="Stop expanding once the trace has this many edges.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 _MAX_ROWS = 50      # endpoints shown in the terminal table (largest first)
+_OUTPOINT = re.compile(r"(0x)?[0-9a-fA-F]{64}:\d+")
+_TXID_COLON = re.compile(r"(0x)?[0-9a-fA-F]{64}:(.*)")
+
+
+def _check_source(source: str) -> None:
+    """Reject malformed ``cluster:ID`` and ``TXID:VOUT`` parts before they reach the workspace."""
+    for part in (p.strip() for p in source.split(",")):
+        if part.startswith("cluster:") and not part.removeprefix("cluster:").isdigit():
+            raise InvalidInput(f"{part!r}: a cluster is given as cluster:ID with a numeric id (see 'chainsleuth "
+                               "show cluster ADDRESS')", field="SOURCE", value=part)
+        m = _TXID_COLON.fullmatch(part)
+        if m and not m.group(2).isdigit():
+            raise InvalidInput(f"{part!r}: the output index after the txid must be a number (TXID:VOUT)",
+                               field="SOURCE", value=part)
 
 
 def _amt(v: int | None) -> str:
@@ -45,7 +61,7 @@ def _amt(v: int | None) -> str:
 def _endpoint_table(doc: dict[str, Any], title: str) -> Table:
     t = Table(title=title, title_justify="left")
     for col in ("address", "entity", "category", "cluster", "amount", "hops", "why it stopped"):
-        t.add_column(col, justify="right" if col in ("amount", "hops", "cluster") else "left")
+        t.add_column(col, justify="right" if col in ("amount", "hops", "cluster") else "left", overflow="fold")
     rows = list(zip(doc["endpoints"], doc["provenance"]["endpoint_reasons"], strict=True))
     for ep, why in rows[:_MAX_ROWS]:
         t.add_row(ep["address"] or "-", ep["entity"] or "", ep["category"] or "",
@@ -63,7 +79,12 @@ def _limits(doc: dict[str, Any]) -> None:
 
 
 def _write_csv(doc: dict[str, Any], path: Path) -> None:
-    with path.open("w", newline="", encoding="utf-8") as f:
+    try:
+        f = path.open("w", newline="", encoding="utf-8")
+    except OSError as e:
+        raise InvalidInput(f"cannot write the CSV file {path}: {e.strerror or e}", file=str(path),
+                           field="--csv") from None
+    with f:
         w = csv.writer(f)
         w.writerow(["kind", "hop", "txid", "from", "to", "amount", "taint", "asset", "height", "time", "entity",
                     "category", "reason"])
@@ -78,6 +99,10 @@ def _write_csv(doc: dict[str, Any], path: Path) -> None:
 def _run(direction: str, source: str, policy: str, max_hops: int, min_amount: int, stop_at: str | None,
          compare_policies: bool, csv_path: Path | None, sankey: bool, json_: bool, chain: str | None,
          asset: str | None, max_degree: int, max_edges: int) -> None:
+    _check_source(source)
+    if csv_path is not None and not csv_path.parent.is_dir():   # before a long trace, not after it
+        raise InvalidInput(f"cannot write the CSV file {csv_path}: no directory {csv_path.parent}",
+                           file=str(csv_path), field="--csv")
     kw: dict[str, Any] = {"max_hops": max_hops, "min_amount": min_amount, "stop_at": stop_at, "chain": chain,
                           "asset": asset, "max_degree": max_degree, "max_edges": max_edges}
     with open_workspace(read_only=True) as ws:
@@ -96,7 +121,7 @@ def _run(direction: str, source: str, policy: str, max_hops: int, min_amount: in
     if compare_policies:
         t = Table(title=f"{direction} trace of {source}: every endpoint under every policy", title_justify="left")
         for col in ("address", "entity", "category", "why", *result["policies"]):
-            t.add_column(col, justify="right" if col in result["policies"] else "left")
+            t.add_column(col, justify="right" if col in result["policies"] else "left", overflow="fold")
         for r in result["rows"]:
             t.add_row(r["address"] or "-", r["entity"] or "", r["category"] or "", r["reason"],
                       *[_amt(r["amounts"][p]) for p in result["policies"]])
@@ -155,6 +180,7 @@ def exposure(source: SourceArg,
              policy: PolicyOpt = "haircut", max_hops: HopsOpt = 6, json_: JsonOpt = False,
              chain: ChainOpt = None) -> None:
     """Direct and indirect exposure to attributed services, by category and entity."""
+    _check_source(source)
     with open_workspace(read_only=True) as ws:
         r = ws.exposure(source, direction, policy, max_hops=max_hops, chain=chain)
     if json_:
@@ -163,7 +189,7 @@ def exposure(source: SourceArg,
     t = Table(title=f"exposure ({r['direction']}, {r['policy']}) of {source}: total {_amt(r['total'])}",
               title_justify="left")
     for col in ("category", "entity", "direct", "indirect", "total", "share"):
-        t.add_column(col, justify="left" if col in ("category", "entity") else "right")
+        t.add_column(col, justify="left" if col in ("category", "entity") else "right", overflow="fold")
     for row in r["by_entity"]:
         t.add_row(row["category"], row["entity"], _amt(row["direct"]), _amt(row["indirect"]), _amt(row["total"]),
                   f"{row['share']:.1%}")
@@ -176,6 +202,9 @@ def peel(source: Annotated[str, typer.Argument(metavar="SOURCE", help="TXID:VOUT
          max_hops: Annotated[int, typer.Option("--max-hops", help="Follow at most this many steps.")] = 100,
          json_: JsonOpt = False, chain: ChainOpt = None) -> None:
     """Follow a peel chain: at each transaction keep to the change output, with the evidence for it."""
+    if not _OUTPOINT.fullmatch(source.strip()):
+        raise InvalidInput(f"{source!r} is not TXID:VOUT: a peel chain starts at one Bitcoin output",
+                           field="SOURCE", value=source)
     with open_workspace(read_only=True) as ws:
         r = ws.peel_chain(source, max_hops=max_hops, chain=chain)
     if json_:
@@ -184,7 +213,7 @@ def peel(source: Annotated[str, typer.Argument(metavar="SOURCE", help="TXID:VOUT
     for s in r["steps"]:
         out_console.print(f"{s['hop']:>4} {s['txid']}  peel {_amt(s['peeled']['value'])} -> {s['peeled']['address']}"
                           f"  change {_amt(s['change']['value'])}  [{s['evidence']['heuristic']} "
-                          f"{s['evidence']['confidence']:.2f}]")
+                          f"{s['evidence']['confidence']:.2f}]", markup=False)
     out_console.print(f"{r['hops']} step(s); ended: {r['ended']}")
 
 
@@ -195,6 +224,8 @@ def path(src: Annotated[str, typer.Argument(metavar="FROM", help="Address or clu
                                                                        "links than this (hubs).")] = 1000,
          json_: JsonOpt = False, chain: ChainOpt = None) -> None:
     """The shortest money-flow path from FROM to TO, with its transactions."""
+    _check_source(src)
+    _check_source(dst)
     with open_workspace(read_only=True) as ws:
         r = ws.find_path(src, dst, max_depth=max_depth, max_degree=max_degree, chain=chain)
     if json_:

@@ -1,0 +1,135 @@
+"""The CLI as a new user meets it: wrong arguments are named errors with the right exit code (never an
+internal error), and terminal output is readable (UTC times, units, nothing cut off)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chainsleuth.sources.btc.writer import BlockBuilder, KeyRing, TxSpec
+
+CHAIN = "btc-regtest"
+COIN = 50 * 100_000_000
+
+
+def run(ws: Path, *args: str, expect: int | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}   # as from a shell, piped
+    r = subprocess.run([sys.executable, "-m", "chainsleuth.cli.main", "--workspace", str(ws), *args],
+                       capture_output=True, text=True, check=False, timeout=120, env=env)
+    assert "internal error" not in r.stderr and "Traceback" not in r.stderr, r.stderr
+    if expect is not None:
+        assert r.returncode == expect, f"{args}: exit {r.returncode}\n{r.stdout}\n{r.stderr}"
+    return r
+
+
+@pytest.fixture(scope="module")
+def btc(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A regtest peel: A's coinbase pays X 10 BTC with change back to A, then A pays Y 5 BTC, change to A."""
+    root = tmp_path_factory.mktemp("cli-quality")
+    keys = KeyRing(seed=5, chain=CHAIN)
+    a, x, y = keys.address(0, "p2pkh"), keys.address(1, "p2wpkh"), keys.address(2, "p2wpkh")
+    bb = BlockBuilder(CHAIN, seed=5)
+    b1 = bb.add_block([], coinbase_to=a)
+    b2 = bb.add_block([TxSpec(inputs=[(b1.txids[0], 0)], outputs=[(x, 10 * 10**8), (a, COIN - 10 * 10**8 - 1000)])])
+    t1 = b2.txids[1]
+    bb.add_block([TxSpec(inputs=[(t1, 1)], outputs=[(y, 5 * 10**8), (a, COIN - 15 * 10**8 - 2000)])])
+    bb.write_blk_files(root / "blocks")
+    ws = root / "ws"
+    run(ws, "ingest", "btc-blocks", str(root / "blocks"), expect=0)
+    run(ws, "cluster", expect=0)
+    return {"ws": ws, "root": root, "a": a, "x": x, "y": y, "t1": t1, "cb": b1.txids[0]}
+
+
+def test_terminal_shows_utc_times_units_and_whole_hashes(btc: dict[str, Any]) -> None:
+    r = run(btc["ws"], "show", "tx", btc["t1"], expect=0)
+    assert " UTC" in r.stdout and "1,000,000,000 sat" in r.stdout
+    r = run(btc["ws"], "show", "address", btc["a"], expect=0)
+    assert "first seen" in r.stdout and " UTC" in r.stdout and " sat" in r.stdout
+    r = run(btc["ws"], "trace", "forward", f"{btc['t1']}:1", expect=0)   # piped: the table is not cut to 80
+    assert btc["a"] in r.stdout and "…" not in r.stdout
+
+
+def test_trace_sources_that_cannot_parse_are_invalid_input(btc: dict[str, Any]) -> None:
+    r = run(btc["ws"], "trace", "forward", "cluster:abc", expect=2)
+    assert "cluster:ID" in r.stderr
+    r = run(btc["ws"], "trace", "forward", f"{btc['t1']}:x", expect=2)
+    assert "output index" in r.stderr
+    r = run(btc["ws"], "trace", "peel", btc["a"], expect=2)
+    assert "TXID:VOUT" in r.stderr
+    run(btc["ws"], "path", "cluster:x", btc["y"], expect=2)
+
+
+def test_trace_csv_into_a_missing_folder_names_the_file(btc: dict[str, Any]) -> None:
+    bad = btc["root"] / "nope" / "t.csv"
+    r = run(btc["ws"], "trace", "forward", f"{btc['t1']}:1", "--csv", str(bad), expect=2)
+    assert str(bad) in r.stderr
+
+
+def test_peel_prints_its_evidence(btc: dict[str, Any]) -> None:
+    r = run(btc["ws"], "trace", "peel", f"{btc['cb']}:0", expect=0)
+    assert "[peel-chain" in r.stdout, r.stdout   # once swallowed as console markup
+
+
+def test_show_cluster_page_bounds_are_checked(btc: dict[str, Any]) -> None:
+    run(btc["ws"], "show", "cluster", btc["a"], "--limit", "-1", expect=2)
+    run(btc["ws"], "show", "cluster", btc["a"], "--offset", "-1", expect=2)
+
+
+def test_tags_export_to_a_missing_folder_and_the_success_note(btc: dict[str, Any]) -> None:
+    run(btc["ws"], "tags", "add", btc["x"], "--label", "Suspect", "--source", "case 1", "--confidence",
+        "forensic_investigation", "--creator", "Det. A", "--chain", CHAIN, expect=0)
+    bad = btc["root"] / "nope" / "t.yaml"
+    r = run(btc["ws"], "tags", "export", "--out", str(bad), expect=2)
+    assert str(bad) in r.stderr
+    good = btc["root"] / "t.yaml"
+    r = run(btc["ws"], "tags", "export", "--out", str(good), expect=0)
+    assert good.is_file() and f"wrote 1 tag(s) to {good}" in r.stderr
+
+
+def test_screen_rejects_binary_files_and_folders(btc: dict[str, Any]) -> None:
+    binary = btc["root"] / "bin.txt"
+    binary.write_bytes(b"\x00\x01\xff\xfe")
+    r = run(btc["ws"], "screen", str(binary), expect=2)
+    assert "not a text file" in r.stderr
+    r = run(btc["ws"], "screen", str(btc["root"]), expect=2)
+    assert "is a directory" in r.stderr
+
+
+def test_malformed_evm_address_and_block_hash_are_invalid_input(btc: dict[str, Any]) -> None:
+    r = run(btc["ws"], "show", "address", "0xde0B295669a9FD93d5F28D9Ec85E40f4cb697BA", expect=2)
+    assert "not an EVM address" in r.stderr
+    run(btc["ws"], "show", "block", "0x00", expect=2)
+
+
+def test_ingest_of_nothing_says_so(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.dat"
+    empty.write_bytes(b"")
+    r = run(tmp_path / "ws", "ingest", "btc-blocks", str(empty), expect=2)
+    assert "no block data" in r.stderr
+    r = run(tmp_path / "ws", "ingest", "evm-rpc", "replay:/nowhere", "--chain", "eth", "--from", "5", "--to", "2",
+            expect=2)
+    assert "--from 5 is above --to 2" in r.stderr
+
+
+def test_etl_export_without_required_columns_is_a_parse_error(tmp_path: Path) -> None:
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "blocks.csv").write_text("number,hash,timestamp\n1,0xab,1000\n", encoding="utf-8")
+    r = run(tmp_path / "ws", "ingest", "etl", str(export), expect=2)
+    assert "parent_hash" in r.stderr and str(export) in r.stderr
+
+
+def test_account_chain_tx_in_the_terminal_and_default_clustering(shared_data: Path, tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    export = shared_data / "ethereum-etl-tests" / "resources" / "test_stream" / "blocks_1755634_1755635"
+    run(ws, "ingest", "etl", str(export), expect=0)
+    r = run(ws, "show", "tx", "0x2e3dcd051a91d3a694f6b8de2ac4b5fe7acdba55f58bcf8471ff00d4a430074d", expect=0)
+    assert "erc20" in r.stdout and "728,360,000,000,000 wei" in r.stdout and " UTC" in r.stdout
+    r = run(ws, "cluster", "--chain", "eth")   # default heuristics on an account chain: deposit-address
+    assert "only clustering heuristic" not in r.stderr
+    assert r.returncode == 5 and "exchange wallets" in r.stderr
