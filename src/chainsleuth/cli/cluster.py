@@ -17,8 +17,8 @@ ChainOpt = Annotated[str | None, typer.Option(help="Chain to cluster (default: t
 
 def cluster(
     heuristics: Annotated[str | None, typer.Option(
-        help="Comma-separated heuristics (default co-spend). Add change:<name> or change-consensus to merge "
-             "change outputs; see docs/clustering.md.")] = None,
+        help="Comma-separated heuristics (default co-spend; deposit-address on account chains). Add "
+             "change:<name> or change-consensus to merge change outputs; see docs/clustering.md.")] = None,
     chain: ChainOpt = None,
     compare: Annotated[tuple[str, str] | None, typer.Option(
         help="Compare two cluster sets (name or id): which clusters split and which merge.")] = None,
@@ -86,8 +86,8 @@ def show_cluster(
         help="Two member addresses: print the chain of links (transactions, heuristics) joining them.")] = None,
     chain: Annotated[str | None, typer.Option(help="Chain (default: wherever the address is found).")] = None,
     cluster_set: Annotated[str | None, typer.Option("--set", help="Cluster set name or id (default: active).")] = None,
-    limit: Annotated[int, typer.Option(help="Addresses and links per page.")] = 100,
-    offset: Annotated[int, typer.Option(help="Skip this many addresses and links.")] = 0,
+    limit: Annotated[int, typer.Option(min=1, help="Addresses and links per page.")] = 100,
+    offset: Annotated[int, typer.Option(min=0, help="Skip this many addresses and links.")] = 0,
     json_: JsonOpt = False,
 ) -> None:
     """A cluster: its addresses, tags and the links (transactions and heuristics) that built it."""

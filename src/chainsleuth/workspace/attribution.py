@@ -17,6 +17,7 @@ from chainsleuth.core.chains import CHAINS, Model, get_chain
 from chainsleuth.errors import (
     InvalidInput,
     NotFound,
+    ParseError,
 )
 from chainsleuth.workspace._base import WorkspaceBase
 
@@ -233,7 +234,10 @@ class Attribution(WorkspaceBase):
                             creator=creator or (", ".join(creators) if creators else "chainsleuth"),
                             description=f"Exported from workspace {self.path.name}", max_tlp=max_tlp)
         if out is not None:
-            Path(out).write_text(text, encoding="utf-8")
+            try:
+                Path(out).write_text(text, encoding="utf-8")
+            except OSError as e:
+                raise InvalidInput(f"cannot write {out}: {e.strerror or e}", file=str(out), field="--out") from None
         return text
 
     def screen(self, source: str | Path | Sequence[str]) -> dict[str, Any]:
@@ -288,9 +292,16 @@ class Attribution(WorkspaceBase):
 
         if isinstance(source, (str, Path)):
             p = Path(source)
+            if p.is_dir():
+                raise InvalidInput(f"{p} is a directory; give a file of addresses (one a line, or a CSV with an "
+                                   "'address' column)", file=str(p))
             if not p.is_file():
                 raise NotFound(f"{p}: no such file", file=str(p))
-            text = p.read_text(encoding="utf-8-sig")
+            try:
+                text = p.read_text(encoding="utf-8-sig")
+            except UnicodeDecodeError as e:
+                raise ParseError(f"{p} is not a text file of addresses (byte {e.start} is not UTF-8)", file=p,
+                                 offset=e.start) from None
             lines = text.splitlines()
             first = lines[0].lower() if lines else ""
             if "address" in [c.strip() for c in first.split(",")]:

@@ -62,11 +62,14 @@ class Clustering(WorkspaceBase):
         from chainsleuth.algorithms.txarrays import TxArrays
 
         t0 = time.perf_counter()
-        names = resolve_heuristics(list(heuristics) if heuristics else list(DEFAULT_HEURISTICS))
+        names = resolve_heuristics(list(heuristics)) if heuristics else None
         alert = self.settings.cluster_alert_size if alert_size is None else int(alert_size)
         if alert < 1:
             raise InvalidInput("the alert size must be at least 1", field="--alert-size", value=alert)
         c = self._cluster_chain(chain)
+        if names is None:   # the default: co-spend on UTXO chains, deposit-address on account chains
+            names = resolve_heuristics(["deposit-address"] if get_chain(c).model is Model.ACCOUNT
+                                       else list(DEFAULT_HEURISTICS))
         if get_chain(c).model is Model.ACCOUNT:
             return self._cluster_account(c, names, alert, t0)
         cs = self.store.clusters

@@ -35,6 +35,10 @@ class IngestBitcoin(WorkspaceBase):
         if chain is not None and get_chain(chain).model is not Model.UTXO:
             raise InvalidInput(f"chain {chain!r} is not a UTXO chain", field="--chain", value=chain)
         src = BlockFileSource([Path(p) for p in paths], chain=chain, skip_bad=skip_bad)
+        if src.total_bytes == 0:   # an empty file, or folders without blk*.dat / .raw / .hex / .blk files
+            names = ", ".join(str(p) for p in paths)
+            raise InvalidInput(f"no block data in {names}: give blk*.dat files, raw or hex block files "
+                               "(.dat, .raw, .blk, .hex) or directories holding them", file=names)
         t0 = time.perf_counter()
         store = self.store
         run_id = store.runs.start(chain=src.chain, source_kind="btc-blocks",

@@ -40,6 +40,9 @@ class Queries(WorkspaceBase):
 
     def show_block(self, ref: str, *, chain: str | None = None) -> BlockInfo:
         """A block by hash (64 hex) or height."""
+        h0 = ref.lower().removeprefix("0x")
+        if ref.lower().startswith("0x") and (len(h0) != 64 or any(ch not in "0123456789abcdef" for ch in h0)):
+            raise InvalidInput(f"{ref!r} is neither a block height nor a block hash (0x and 64 hex digits)", value=ref)
         chains = [chain] if chain else (self.store.utxo.chains() + self.store.account.chains() or ["btc"])
         for c in chains:
             if get_chain(c).model is Model.ACCOUNT:
@@ -74,6 +77,9 @@ class Queries(WorkspaceBase):
         return UtxoTxInfo(**row)
 
     def show_address(self, address: str, *, chain: str | None = None) -> AddressInfo:
+        if chain is None and address.lower().startswith("0x") and not is_address(address):
+            raise InvalidInput(f"{address!r} is not an EVM address (0x and 40 hex digits; got "
+                               f"{len(address) - 2} characters after 0x)", value=address)
         if (get_chain(chain).model is Model.ACCOUNT) if chain else is_address(address):
             return self._show_account_address(address, chain)
         c = self._utxo_chain_for(self.store.utxo.find_address_chains, address, chain, "address")
