@@ -133,3 +133,16 @@ def test_account_chain_tx_in_the_terminal_and_default_clustering(shared_data: Pa
     r = run(ws, "cluster", "--chain", "eth")   # default heuristics on an account chain: deposit-address
     assert "only clustering heuristic" not in r.stderr
     assert r.returncode == 5 and "exchange wallets" in r.stderr
+
+
+def test_address_typos_are_invalid_input_and_unknown_addresses_not_found(btc: dict[str, Any]) -> None:
+    a = btc["a"]
+    typo = a[:-1] + ("2" if a[-1] != "2" else "3")
+    r = run(btc["ws"], "show", "address", typo, expect=2)
+    assert "checksum" in r.stderr
+    run(btc["ws"], "show", "address", "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", expect=3)   # valid, absent
+
+
+def test_unknown_progress_mode_is_named(btc: dict[str, Any]) -> None:
+    r = run(btc["ws"], "--progress", "bogus", "stats", expect=2)
+    assert "unknown progress mode 'bogus'" in r.stderr

@@ -15,7 +15,7 @@ from chainsleuth.cli import show as show_cmds
 from chainsleuth.cli.console import RichProgress, err_console, print_json, print_kv
 from chainsleuth.cli.context import open_workspace, state
 from chainsleuth.config import load_settings
-from chainsleuth.errors import ChainsleuthError
+from chainsleuth.errors import ChainsleuthError, InvalidInput
 
 __all__ = ["app", "main"]
 
@@ -55,6 +55,9 @@ def _root(
     settings = load_settings(workspace)
     state.settings = settings
     mode = progress or settings.progress
+    if mode not in ("auto", "always", "never"):
+        raise InvalidInput(f"unknown progress mode {mode!r}; choose auto, always or never",
+                           field="--progress" if progress else "CHAINSLEUTH_PROGRESS", value=mode)
     state.progress = RichProgress(None if mode == "auto" else mode == "always")
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from chainsleuth.core.account import is_address
+from chainsleuth.core.btc.script import parse_address
 from chainsleuth.core.chains import CHAINS, Model, get_chain
 from chainsleuth.core.models import (
     AccountTxInfo,
@@ -82,10 +83,14 @@ class Queries(WorkspaceBase):
                                f"{len(address) - 2} characters after 0x)", value=address)
         if (get_chain(chain).model is Model.ACCOUNT) if chain else is_address(address):
             return self._show_account_address(address, chain)
-        c = self._utxo_chain_for(self.store.utxo.find_address_chains, address, chain, "address")
-        s = self.store.utxo.address_summary(c, address)
-        if s is None:
-            raise NotFound(f"address {address} is not in this workspace on {c}", value=address)
+        try:
+            c = self._utxo_chain_for(self.store.utxo.find_address_chains, address, chain, "address")
+            s = self.store.utxo.address_summary(c, address)
+            if s is None:
+                raise NotFound(f"address {address} is not in this workspace on {c}", value=address)
+        except NotFound:
+            parse_address(address, get_chain(chain).name if chain else None)   # a typo is invalid input
+            raise
         return AddressInfo(address=address, chain=c, cluster=self._cluster_ref(c, s["address_id"]), tags=self._address_tags(c, address),
                            received=s["received"], sent=s["sent"],
                            balance=s["balance"], tx_count=s["tx_count"], first_seen=s["first_seen"],
