@@ -542,20 +542,13 @@ def trace_kernel(tx_in_ptr: np.ndarray, tx_out_ptr: np.ndarray, in_tx: np.ndarra
 
 
 @njit(cache=True)
-def _is_peel(tx_in_ptr: np.ndarray, tx_out_ptr: np.ndarray, is_coinbase: np.ndarray, tx: int,
-             max_inputs: int) -> bool:
-    n_out = tx_out_ptr[tx + 1] - tx_out_ptr[tx]
-    n_in = tx_in_ptr[tx + 1] - tx_in_ptr[tx]
-    return n_out == 2 and 1 <= n_in <= max_inputs and not is_coinbase[tx]
-
-
-@njit(cache=True)
 def peel_kernel(out_spent_in: np.ndarray, in_tx: np.ndarray, tx_in_ptr: np.ndarray, tx_out_ptr: np.ndarray,
-                is_coinbase: np.ndarray, in_addr: np.ndarray, out_addr: np.ndarray, out_value: np.ndarray,
-                start_row: int, max_hops: int, max_inputs: int, unit: int) -> np.ndarray:
-    """Follow the change from ``start_row``. Returns one array: rows ``0..n-1`` are the steps (tx, change row,
-    peeled row, heuristic bits: 1 address-reuse, 2 peel-continuation, 4 round-amount, 8 larger-output); the
-    last row is (n, why, 0, 0) with why 0 unspent, 1 not_peel, 2 ambiguous, 3 max_hops."""
+                peel_tx: np.ndarray, in_addr: np.ndarray, out_addr: np.ndarray, out_value: np.ndarray,
+                start_row: int, max_hops: int, unit: int) -> np.ndarray:
+    """Follow the change from ``start_row``. ``peel_tx`` is True for peel-shaped transactions (two outputs,
+    one to ``max_inputs`` inputs, not coinbase). Returns one array: rows ``0..n-1`` are the steps (tx, change
+    row, peeled row, heuristic bits: 1 address-reuse, 2 peel-continuation, 4 round-amount, 8 larger-output);
+    the last row is (n, why, 0, 0) with why 0 unspent, 1 not_peel, 2 ambiguous, 3 max_hops."""
     res = np.empty((max(max_hops, 0) + 1, 4), dtype=np.int64)
     n = 0
     why = 3
@@ -566,7 +559,7 @@ def peel_kernel(out_spent_in: np.ndarray, in_tx: np.ndarray, tx_in_ptr: np.ndarr
             why = 0
             break
         tx = in_tx[spent]
-        if not _is_peel(tx_in_ptr, tx_out_ptr, is_coinbase, tx, max_inputs):
+        if not peel_tx[tx]:
             why = 1
             break
         a = tx_out_ptr[tx]
@@ -584,8 +577,8 @@ def peel_kernel(out_spent_in: np.ndarray, in_tx: np.ndarray, tx_in_ptr: np.ndarr
                     vb |= 1
         sa = out_spent_in[a]
         sb = out_spent_in[b]
-        ca = sa >= 0 and _is_peel(tx_in_ptr, tx_out_ptr, is_coinbase, in_tx[sa], max_inputs)
-        cb = sb >= 0 and _is_peel(tx_in_ptr, tx_out_ptr, is_coinbase, in_tx[sb], max_inputs)
+        ca = sa >= 0 and peel_tx[in_tx[sa]]
+        cb = sb >= 0 and peel_tx[in_tx[sb]]
         if ca != cb:
             if ca:
                 va |= 2
