@@ -50,6 +50,8 @@ def test_terminal_shows_utc_times_units_and_whole_hashes(btc: dict[str, Any]) ->
     assert " UTC" in r.stdout and "1,000,000,000 sat" in r.stdout
     r = run(btc["ws"], "show", "address", btc["a"], expect=0)
     assert "first seen" in r.stdout and " UTC" in r.stdout and " sat" in r.stdout
+    r = run(btc["ws"], "show", "tx", btc["cb"], expect=0)
+    assert "(coinbase" in r.stdout and "None" not in r.stdout
     r = run(btc["ws"], "trace", "forward", f"{btc['t1']}:1", expect=0)   # piped: the table is not cut to 80
     assert btc["a"] in r.stdout and "…" not in r.stdout
 

@@ -45,10 +45,17 @@ def tx(txid: Annotated[str, typer.Argument(help="Transaction id (hex).")], chain
     if isinstance(t, AccountTxInfo):
         _account_tx(t)
         return
-    print_kv(f"tx {t.txid}", [("chain", t.chain), ("block_height", t.block_height), ("block_hash", t.block_hash),
-                              ("time", _when(t.time)), ("fee", _amt(t.fee).strip())])
+    print_kv(f"tx {t.txid}", [
+        ("chain", t.chain), ("block_height", "unknown" if t.block_height is None else t.block_height),
+        ("block_hash", t.block_hash), ("time", _when(t.time)),
+        ("fee", "unknown (a spent output is not in the workspace)" if t.fee is None else _amt(t.fee).strip())])
     for i in t.inputs:
-        out_console.print(f"  in  #{i.n:<4} {i.address or '-':<62} {_amt(i.value)}  <- {i.prev_txid}:{i.prev_n}")
+        if i.prev_txid is None:
+            out_console.print(f"  in  #{i.n:<4} {'(coinbase: newly minted coins and the block fees)':<62}", markup=False)
+            continue
+        where = "" if i.value is not None else "  (spent output not in the workspace)"
+        out_console.print(f"  in  #{i.n:<4} {i.address or '-':<62} {_amt(i.value)}  <- {i.prev_txid}:{i.prev_n}{where}",
+                          markup=False)
     for o in t.outputs:
         spent = f"spent by {o.spent_by}" if o.spent_by else "unspent"
         out_console.print(f"  out #{o.n:<4} {o.address or '(' + o.script_type + ')':<62} {_amt(o.value)}  {spent}")
