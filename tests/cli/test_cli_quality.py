@@ -148,3 +148,10 @@ def test_address_typos_are_invalid_input_and_unknown_addresses_not_found(btc: di
 def test_unknown_progress_mode_is_named(btc: dict[str, Any]) -> None:
     r = run(btc["ws"], "--progress", "bogus", "stats", expect=2)
     assert "unknown progress mode 'bogus'" in r.stderr
+
+
+def test_etl_export_in_two_formats_is_refused_not_stored_twice(shared_data: Path, tmp_path: Path) -> None:
+    both = shared_data / "ethereum-etl-tests" / "resources" / "test_export_blocks_job" / \
+        "blocks_with_transactions_and_withdrawals"   # the same two blocks as CSV and as JSON lines
+    r = run(tmp_path / "ws", "ingest", "etl", str(both), expect=2)
+    assert "both as CSV and as JSON" in r.stderr

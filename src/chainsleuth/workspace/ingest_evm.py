@@ -201,6 +201,10 @@ class IngestEvm(WorkspaceBase):
         if c.model is not Model.ACCOUNT:
             raise InvalidInput(f"chain {chain!r} is not an account (EVM) chain", field="--chain", value=chain)
         src = EthereumEtlSource(Path(path), c.name)
+        for kind, files in src.files.items():   # the same rows twice would be stored twice (balances doubled)
+            if {f.suffix for f in files} >= {".csv", ".json"}:
+                raise InvalidInput(f"{path} holds {kind} both as CSV and as JSON ({', '.join(f.name for f in files)}); "
+                                   "ingest one format: move the other files out", file=str(path), field=kind)
         t0 = time.perf_counter()
         run_id = self.store.runs.start(chain=c.name, source_kind=src.kind, endpoint=src.endpoint,
                                        software_version=__version__)
