@@ -155,3 +155,8 @@ def test_etl_export_in_two_formats_is_refused_not_stored_twice(shared_data: Path
         "blocks_with_transactions_and_withdrawals"   # the same two blocks as CSV and as JSON lines
     r = run(tmp_path / "ws", "ingest", "etl", str(both), expect=2)
     assert "both as CSV and as JSON" in r.stderr
+
+
+def test_compare_with_a_missing_set_says_how_to_build_it(btc: dict[str, Any]) -> None:
+    r = run(btc["ws"], "cluster", "--compare", "co-spend", "co-spend+change-consensus", expect=3)
+    assert "--heuristics co-spend,change-consensus" in r.stderr

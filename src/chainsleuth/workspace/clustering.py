@@ -275,7 +275,10 @@ class Clustering(WorkspaceBase):
             s = self.store.clusters.get_set(c, ref)
             if s is None:
                 known = ", ".join(f"{x['set_id']}:{x['name']}" for x in self.store.clusters.sets(c)) or "none"
-                raise NotFound(f"no cluster set {ref!r} on {c}; sets: {known}", value=ref)
+                base, cj = ref.removesuffix("+coinjoins"), ref.endswith("+coinjoins")
+                build = (f"; build it with 'chainsleuth cluster --chain {c} --heuristics {base.replace('+', ',')}"
+                         f"{' --include-coinjoins' if cj else ''}'" if not ref.isdigit() else "")
+                raise NotFound(f"no cluster set {ref!r} on {c}; sets: {known}{build}", value=ref)
             sets.append(s)
         la = self.store.clusters.labels(c, int(sets[0]["set_id"]))
         lb = self.store.clusters.labels(c, int(sets[1]["set_id"]))
