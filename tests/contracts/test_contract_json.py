@@ -7,7 +7,8 @@ are allowed only where DESIGN.md allows them (proportions: taint, confidence, sh
 
 Additions beyond DESIGN.md that these tests pin (a change to them needs a migration note):
 - account-chain Tx JSON: block_hash, gas_used, effective_gas_price, contract_address, traces; transfers carry
-  token_id, trace_address, log_index, and kind may also be selfdestruct, fee or burn (docs/evm.md);
+  token_id, trace_address, log_index, and kind may also be selfdestruct, fee, burn, reward, withdrawal,
+  genesis or daofork (docs/evm.md);
 - Cluster JSON: ``set`` (the cluster set's name) and ``page`` ({limit, offset}); links carry ``from``/``to``.
 """
 
@@ -34,7 +35,8 @@ ACCOUNT_TX_KEYS = {"txid", "chain", "block_height", "time", "status", "from", "t
 ACCOUNT_TX_EXTRA = {"block_hash", "gas_used", "effective_gas_price", "contract_address", "traces"}
 TRANSFER_KEYS = {"index", "kind", "from", "to", "asset", "value"}
 TRANSFER_EXTRA = {"token_id", "trace_address", "log_index"}
-TRANSFER_KINDS = {"native", "internal", "selfdestruct", "erc20", "erc721", "erc1155", "fee", "burn"}
+TRANSFER_KINDS = {"native", "internal", "selfdestruct", "erc20", "erc721", "erc1155", "fee", "burn", "reward",
+                  "withdrawal", "genesis", "daofork"}   # docs/evm.md
 ADDRESS_KEYS = {"address", "chain", "cluster", "tags", "received", "sent", "balance", "tx_count", "first_seen",
                 "last_seen"}
 CLUSTER_KEYS = {"id", "chain", "size", "addresses", "tags", "links"}
@@ -159,7 +161,7 @@ def _check_trace(doc: dict[str, Any], direction: str, policy: str) -> None:
     assert doc["edges"] and doc["endpoints"]
     for e in doc["edges"]:
         assert set(e) == EDGE_KEYS
-        assert is_hex64(e["txid"]) and is_int(e["amount"]) and is_int(e["hop"]) and is_int(e["height"])
+        assert (is_hex64(e["txid"]) or is_hex64(e["txid"], "0x")) and is_int(e["amount"]) and is_int(e["hop"]) and is_int(e["height"])
         assert isinstance(e["taint"], (int, float)) and 0 <= e["taint"] <= 1
     for ep in doc["endpoints"]:
         assert set(ep) == ENDPOINT_KEYS
@@ -229,6 +231,14 @@ def test_account_address_json(evm: dict[str, Any]) -> None:
     token = "0xbb9bc244d798123fde783fcc1c72d3bb8c189413"
     assert {a.lower(): v for a, v in doc["balance"].items()}[token] == 5 * 10**18
     assert is_int(doc["tx_count"]) and is_int(doc["first_seen"]) and is_int(doc["last_seen"])
+
+
+def test_account_trace_json(evm: dict[str, Any]) -> None:
+    token = "0xBB9bc244D798123fDe783fCc1C72d3Bb8C189413"
+    doc = cli(evm["ws"], "trace", "backward", evm["holder"], "--asset", token, "--policy", "fifo", "--json")
+    _check_trace(doc, "backward", "fifo")
+    assert [(e["txid"], e["amount"], e["asset"]) for e in doc["edges"]] == [(evm["tx"], 5 * 10**18, token)]
+    assert sum(ep["amount"] for ep in doc["endpoints"]) == 5 * 10**18
 
 
 def test_account_block_json(evm: dict[str, Any]) -> None:
