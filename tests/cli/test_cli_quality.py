@@ -160,3 +160,9 @@ def test_etl_export_in_two_formats_is_refused_not_stored_twice(shared_data: Path
 def test_compare_with_a_missing_set_says_how_to_build_it(btc: dict[str, Any]) -> None:
     r = run(btc["ws"], "cluster", "--compare", "co-spend", "co-spend+change-consensus", expect=3)
     assert "--heuristics co-spend,change-consensus" in r.stderr
+
+
+def test_cluster_summary_lists_no_singletons_as_largest(btc: dict[str, Any]) -> None:
+    r = run(btc["ws"], "cluster", expect=0)   # no co-spend in this chain: every cluster is one address
+    line = next(ln for ln in r.stdout.splitlines() if "largest" in ln)
+    assert "none" in line and "(1)" not in line

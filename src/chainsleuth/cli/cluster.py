@@ -72,7 +72,7 @@ def cluster(
     print_kv(f"cluster set {r['set_id']} '{r['name']}' on {r['chain']}", [
         ("mode", r["mode"]), ("transactions read", r["txs_processed"]), ("links added", r["links_added"]),
         ("addresses", r["addresses"]), ("clusters (2+ addresses)", r["clusters"]), ("links", r["links"]),
-        ("largest", ", ".join(f"{x['id']} ({x['size']})" for x in r["largest"])),
+        ("largest", ", ".join(f"{x['id']} ({x['size']})" for x in r["largest"] if x["size"] > 1) or "none"),
         ("CoinJoins found", ", ".join(f"{k} {v}" for k, v in r["coinjoins"].items() if v) or "none"),
         ("unresolved inputs", r["unresolved_inputs"]), ("seconds", r["seconds"])])
     for a in r["alerts"]:
