@@ -79,6 +79,8 @@ class PeelChain(Sequence[PeelStep]):
     agreed) are arrays from the compiled follow; each :class:`PeelStep` with its :class:`Evidence` is built
     the first time it is read. Compares equal to a list of the same steps."""
 
+    __slots__ = ("_a", "_built", "_g", "_n")
+
     def __init__(self, g: UtxoGraph, steps: np.ndarray, n: int) -> None:
         self._g = g
         self._a = steps                       # (>= n, 4): tx, change row, peeled row, heuristic bits
@@ -149,8 +151,7 @@ def follow_peel_chain(g: UtxoGraph, start_row: int, *, max_hops: int = 100, max_
         args = g.extra[("_peel_args", max_inputs)] = (g.out_spent_in, g.in_tx, g.tx_in_ptr, g.tx_out_ptr, shape,
                                                       g.in_addr, g.out_addr, g.out_value)
     arr = kern.peel_kernel(*args, row, int(max_hops), _UNIT)
-    last = arr[-1]
-    return PeelChain(g, arr, int(last[0])), _WHY[last[1]]
+    return PeelChain(g, arr, arr.item(-4)), _WHY[arr.item(-3)]     # last row: (n, why, 0, 0)
 
 
 def follow_peel_chain_reference(g: UtxoGraph, start_row: int, *, max_hops: int = 100, max_inputs: int = 2
