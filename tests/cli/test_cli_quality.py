@@ -166,3 +166,12 @@ def test_cluster_summary_lists_no_singletons_as_largest(btc: dict[str, Any]) -> 
     r = run(btc["ws"], "cluster", expect=0)   # no co-spend in this chain: every cluster is one address
     line = next(ln for ln in r.stdout.splitlines() if "largest" in ln)
     assert "none" in line and "(1)" not in line
+
+
+def test_screen_shows_exposure_amounts_readably(btc: dict[str, Any]) -> None:
+    run(btc["ws"], "tags", "add", btc["x"], "--label", "Some exchange", "--source", "case 2", "--confidence",
+        "forensic_investigation", "--creator", "Det. A", "--chain", CHAIN, "--category", "exchange", expect=0)
+    suspects = btc["root"] / "suspects.txt"
+    suspects.write_text(f"{CHAIN},{btc['a']}\n", encoding="utf-8")
+    r = run(btc["ws"], "screen", str(suspects), expect=0)
+    assert "exchange" in r.stdout and "1,000,000,000 (base units)" in r.stdout, r.stdout

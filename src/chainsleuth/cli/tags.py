@@ -134,7 +134,7 @@ def screen(
             out_console.print(f"  hit   {h['category'] or '-':<16} {h['entity'] or '-':<28} "
                               f"{h['confidence']}({h['confidence_level']})  {h['source']}", markup=False)
         for e in res["exposure"]:
-            out_console.print(f"  {e['direction']:<8} {e['category']:<16} {e['amount']}  "
+            out_console.print(f"  {e['direction']:<8} {e['category']:<16} {e['amount']:,} (base units)  "
                               f"{e['counterparties']} counterparties, {e['txs']} txs ({e['chain']})", markup=False)
 
 
