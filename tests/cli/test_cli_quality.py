@@ -175,3 +175,19 @@ def test_screen_shows_exposure_amounts_readably(btc: dict[str, Any]) -> None:
     suspects.write_text(f"{CHAIN},{btc['a']}\n", encoding="utf-8")
     r = run(btc["ws"], "screen", str(suspects), expect=0)
     assert "exchange" in r.stdout and "1,000,000,000 (base units)" in r.stdout, r.stdout
+
+
+def test_block_height_on_several_chains_asks_for_the_chain(tmp_path: Path) -> None:
+    bb = BlockBuilder(CHAIN, seed=3)
+    bb.add_block([])
+    bb.write_blk_files(tmp_path / "blocks")
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "blocks.csv").write_text("number,hash,parent_hash,timestamp,transaction_count\n"
+                                       f"1,0x{'ab' * 32},0x{'cd' * 32},1600000000,0\n", encoding="utf-8")
+    ws = tmp_path / "ws"
+    run(ws, "ingest", "btc-blocks", str(tmp_path / "blocks"), expect=0)
+    run(ws, "ingest", "etl", str(export), "--chain", "eth", expect=0)
+    r = run(ws, "show", "block", "1", expect=2)
+    assert "several chains" in r.stderr and "--chain" in r.stderr
+    assert f"0x{'ab' * 32}" in run(ws, "show", "block", "1", "--chain", "eth", expect=0).stdout

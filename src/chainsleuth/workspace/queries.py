@@ -45,13 +45,14 @@ class Queries(WorkspaceBase):
         if ref.lower().startswith("0x") and (len(h0) != 64 or any(ch not in "0123456789abcdef" for ch in h0)):
             raise InvalidInput(f"{ref!r} is neither a block height nor a block hash (0x and 64 hex digits)", value=ref)
         chains = [chain] if chain else (self.store.utxo.chains() + self.store.account.chains() or ["btc"])
+        found: list[BlockInfo] = []
         for c in chains:
             if get_chain(c).model is Model.ACCOUNT:
                 h = ref.lower().removeprefix("0x")
                 row = self.store.account.block(c, height=int(ref)) if ref.isdigit() else \
                     self.store.account.block(c, hash="0x" + h) if len(h) == 64 else None
                 if row is not None:
-                    return BlockInfo(**row)
+                    found.append(BlockInfo(**row))
                 continue
             if ref.lower().startswith("0x") and chains != [c]:
                 continue   # an EVM-style hash: look on the account chains
@@ -62,8 +63,13 @@ class Queries(WorkspaceBase):
                     raise InvalidInput(f"{ref!r} is neither a block height nor a 64-hex block hash", value=ref)
                 row = self.store.utxo.block(c, hash=ref.lower())
             if row is not None:
-                return BlockInfo(**row)
-        raise NotFound(f"block {ref} is not in this workspace", value=ref)
+                found.append(BlockInfo(**row))
+        if len(found) > 1:   # a height (or hash) on several chains: say so rather than pick one
+            raise InvalidInput(f"block {ref} exists on several chains ({', '.join(b.chain for b in found)}); "
+                               "pass --chain", value=ref)
+        if not found:
+            raise NotFound(f"block {ref} is not in this workspace", value=ref)
+        return found[0]
 
     def show_tx(self, txid: str, *, chain: str | None = None) -> UtxoTxInfo | AccountTxInfo:
         t = txid.lower().removeprefix("0x")
