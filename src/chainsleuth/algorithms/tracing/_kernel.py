@@ -26,7 +26,7 @@ _SERVICE, _UNSPENT, _HOP_LIMIT, _PAGED, _EDGE_LIMIT, _COINBASE, _UNKNOWN = 0, 1,
 # modes
 _FULL, _PROP, _POSITIONAL, _POOLED = 0, 1, 2, 3
 # info slots
-I_HOPS, I_FEES, I_CUT, I_MH, I_MH_OUT, I_MH_AMT, I_ME, I_ME_OUT, I_ME_AMT, I_ERR, I_PAGED = range(11)
+I_HOPS, I_FEES, I_CUT, I_MH, I_MH_OUT, I_MH_AMT, I_ME, I_ME_OUT, I_ME_AMT, I_ERR, I_PAGED, I_WARM = range(12)
 
 _M32 = uint64(0xFFFFFFFF)
 _S32 = uint64(32)
@@ -174,7 +174,7 @@ def trace_kernel(tx_in_ptr: np.ndarray, tx_out_ptr: np.ndarray, in_tx: np.ndarra
     ne = 0
     P = np.empty((5, 64), dtype=np.int64)
     npp = 0
-    info = np.zeros(11, dtype=np.int64)
+    info = np.zeros(12, dtype=np.int64)
     t_acc = np.empty(64, dtype=np.int64)
     n_tacc = 0
     t_recv = np.empty(256, dtype=np.int64)
@@ -320,6 +320,22 @@ def trace_kernel(tx_in_ptr: np.ndarray, tx_out_ptr: np.ndarray, in_tx: np.ndarra
         for k in range(m):
             keys[k] = nt[rem[k]]
         srt = _argsort_keys(keys, m)
+        # read what the per-transaction loop below needs first, in one tight loop: the loads are independent,
+        # so their cache misses overlap (18% off a cold 6-hop haircut trace on the 10M-edge bench graph)
+        warm = 0
+        for k in range(m):
+            u = keys[k]
+            if fwd:
+                r0 = tx_out_ptr[u]
+                warm += line[u] + fee[u]
+                if tx_out_ptr[u + 1] > r0:
+                    warm += out_value[r0] + recv[r0] + out_spent_in[r0]
+            else:
+                r0 = tx_in_ptr[u]
+                warm += line[u] + gap[u]
+                if tx_in_ptr[u + 1] > r0:
+                    warm += in_value[r0] + recv[r0] + in_prev[r0]
+        info[I_WARM] += warm       # kept, so the loads are not optimised away
         ia = np.empty(m, dtype=np.int64)
         il = np.empty(m, dtype=np.int64)
         nfr = np.empty(max(2 * m, 16), dtype=np.int64)
