@@ -66,6 +66,11 @@ def test_trace_sources_that_cannot_parse_are_invalid_input(btc: dict[str, Any]) 
     run(btc["ws"], "path", "cluster:x", btc["y"], expect=2)
 
 
+def test_trace_limit_note_amounts_are_readable(btc: dict[str, Any]) -> None:
+    r = run(btc["ws"], "trace", "forward", f"{btc['cb']}:0", "--max-hops", "1", expect=0)
+    assert "limit hit: --max-hops 1" in r.stderr and "amount=3,999,999,000" in r.stderr, r.stderr
+
+
 def test_trace_csv_into_a_missing_folder_names_the_file(btc: dict[str, Any]) -> None:
     bad = btc["root"] / "nope" / "t.csv"
     r = run(btc["ws"], "trace", "forward", f"{btc['t1']}:1", "--csv", str(bad), expect=2)

@@ -74,7 +74,8 @@ def _endpoint_table(doc: dict[str, Any], title: str) -> Table:
 
 def _limits(doc: dict[str, Any]) -> None:
     for hit in doc.get("provenance", {}).get("limits_hit", []):
-        info = ", ".join(f"{k}={v}" for k, v in hit.items() if k not in ("limit", "value", "degrees"))
+        info = ", ".join(f"{k}={v:,}" if isinstance(v, int) and not isinstance(v, bool) else f"{k}={v}"
+                         for k, v in hit.items() if k not in ("limit", "value", "degrees"))
         err_console.print(f"[yellow]limit hit:[/] --{hit['limit'].replace('_', '-')} {hit['value']} ({info})")
 
 
