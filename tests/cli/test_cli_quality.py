@@ -196,3 +196,11 @@ def test_block_height_on_several_chains_asks_for_the_chain(tmp_path: Path) -> No
     r = run(ws, "show", "block", "1", expect=2)
     assert "several chains" in r.stderr and "--chain" in r.stderr
     assert f"0x{'ab' * 32}" in run(ws, "show", "block", "1", "--chain", "eth", expect=0).stdout
+
+
+def test_workspace_that_is_a_file_is_named(tmp_path: Path) -> None:
+    f = tmp_path / "notes.txt"
+    f.write_text("x", encoding="utf-8")
+    for args in (("stats",), ("ingest", "btc-blocks", str(f))):
+        r = run(f, *args, expect=2)
+        assert "is a file" in r.stderr

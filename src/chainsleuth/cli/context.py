@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from chainsleuth.cli.console import RichProgress
 from chainsleuth.config import Settings, load_settings
-from chainsleuth.errors import NotFound
+from chainsleuth.errors import InvalidInput, NotFound
 from chainsleuth.workspace import Workspace
 
 __all__ = ["open_workspace", "state"]
@@ -26,6 +26,9 @@ state = _State()
 @contextmanager
 def open_workspace(*, read_only: bool = False) -> Iterator[Workspace]:
     settings = state.settings or load_settings()
+    if settings.workspace.exists() and not settings.workspace.is_dir():
+        raise InvalidInput(f"the workspace {settings.workspace} is a file; a workspace is a directory (pass "
+                           "--workspace DIR)", file=str(settings.workspace))
     if read_only and not (settings.workspace / "chainsleuth.duckdb").exists():
         raise NotFound(f"no workspace at {settings.workspace}; ingest something first "
                        "(e.g. 'chainsleuth ingest btc-blocks PATH') or pass --workspace", file=str(settings.workspace))
