@@ -204,3 +204,9 @@ def test_workspace_that_is_a_file_is_named(tmp_path: Path) -> None:
     for args in (("stats",), ("ingest", "btc-blocks", str(f))):
         r = run(f, *args, expect=2)
         assert "is a file" in r.stderr
+
+
+def test_demo_refuses_a_workspace_holding_other_chain_data(btc: dict[str, Any]) -> None:
+    r = run(btc["ws"], "demo", "--size", "100", expect=5)
+    assert "already holds chain data" in r.stderr and "--workspace" in r.stderr
+    assert not (btc["ws"] / "demo").exists()
