@@ -210,3 +210,9 @@ def test_demo_refuses_a_workspace_holding_other_chain_data(btc: dict[str, Any]) 
     r = run(btc["ws"], "demo", "--size", "100", expect=5)
     assert "already holds chain data" in r.stderr and "--workspace" in r.stderr
     assert not (btc["ws"] / "demo").exists()
+
+
+@pytest.mark.parametrize("option", [["--from", "-5"], ["--max-batch", "0"], ["--rate-limit", "0"]])
+def test_evm_rpc_options_out_of_range_are_invalid_input(tmp_path: Path, option: list[str]) -> None:
+    r = run(tmp_path / "ws", "ingest", "evm-rpc", "replay:/nowhere", "--chain", "eth", *option, expect=2)
+    assert option[0] in r.stderr

@@ -51,6 +51,14 @@ class IngestEvm(WorkspaceBase):
             raise InvalidInput(f"chain {chain!r} is not an account (EVM) chain", field="--chain", value=chain)
         if confirmations < 0:
             raise InvalidInput("--confirmations must be 0 or more", field="--confirmations", value=confirmations)
+        for flag, v in (("--from", from_), ("--to", to)):
+            if v is not None and v < 0:
+                raise InvalidInput(f"{flag} must be a block number, 0 or more", field=flag, value=v)
+        if max_batch < 1:
+            raise InvalidInput("--max-batch must be 1 or more", field="--max-batch", value=max_batch)
+        if rate_limit is not None and rate_limit <= 0:
+            raise InvalidInput("--rate-limit must be above 0 requests per second (leave it out for no limit)",
+                               field="--rate-limit", value=rate_limit)
         if from_ is not None and to is not None and from_ > to:
             raise InvalidInput(f"--from {from_} is above --to {to}: nothing to ingest", field="--from", value=from_)
         store = self.store
