@@ -71,11 +71,11 @@ class UtxoGraph:
     def build(n_tx: int, *, in_tx: Any, in_value: Any, in_prev: Any, in_addr: Any, out_tx: Any, out_value: Any,
               out_addr: Any, is_coinbase: Any = None) -> UtxoGraph:
         """Build from row arrays already sorted by (tx, n). Derives CSR pointers, spends, lines, fees."""
-        in_tx_a = np.asarray(in_tx, dtype=np.int64)
-        out_tx_a = np.asarray(out_tx, dtype=np.int64)
-        in_value_a = np.asarray(in_value, dtype=np.int64)
-        out_value_a = np.asarray(out_value, dtype=np.int64)
-        in_prev_a = np.asarray(in_prev, dtype=np.int64)
+        in_tx_a = np.ascontiguousarray(in_tx, dtype=np.int64)      # contiguous: the compiled kernels take C arrays
+        out_tx_a = np.ascontiguousarray(out_tx, dtype=np.int64)
+        in_value_a = np.ascontiguousarray(in_value, dtype=np.int64)
+        out_value_a = np.ascontiguousarray(out_value, dtype=np.int64)
+        in_prev_a = np.ascontiguousarray(in_prev, dtype=np.int64)
         if np.any(np.diff(in_tx_a) < 0) or np.any(np.diff(out_tx_a) < 0):
             raise ValueError("inputs and outputs must be sorted by transaction")
         tx_in_ptr = np.zeros(n_tx + 1, dtype=np.int64)
@@ -94,12 +94,12 @@ class UtxoGraph:
         out_spent_in = np.full(out_tx_a.size, -1, dtype=np.int64)
         has = in_prev_a >= 0
         out_spent_in[in_prev_a[has]] = np.flatnonzero(has)
-        cb = (np.zeros(n_tx, dtype=bool) if is_coinbase is None else np.asarray(is_coinbase, dtype=bool))
+        cb = (np.zeros(n_tx, dtype=bool) if is_coinbase is None else np.ascontiguousarray(is_coinbase, dtype=bool))
         return UtxoGraph(
             n_tx=n_tx, tx_in_ptr=tx_in_ptr, tx_out_ptr=tx_out_ptr, in_tx=in_tx_a, in_value=in_value_a,
-            in_prev=in_prev_a, in_addr=np.asarray(in_addr, dtype=np.int64), out_tx=out_tx_a, out_value=out_value_a,
-            out_addr=np.asarray(out_addr, dtype=np.int64), out_spent_in=out_spent_in, line=line,
-            fee=line - out_sum, gap=line - in_sum, is_coinbase=cb,
+            in_prev=in_prev_a, in_addr=np.ascontiguousarray(in_addr, dtype=np.int64), out_tx=out_tx_a,
+            out_value=out_value_a, out_addr=np.ascontiguousarray(out_addr, dtype=np.int64),
+            out_spent_in=out_spent_in, line=line, fee=line - out_sum, gap=line - in_sum, is_coinbase=cb,
         )
 
     @property
@@ -290,7 +290,7 @@ def _seeds(g: UtxoGraph, outputs: Any, amounts: Any = None) -> tuple[np.ndarray,
     if amounts is None and (rows.size < 2 or bool((rows[1:] > rows[:-1]).all())):    # sorted, unique: as is
         if rows.size and (rows[0] < 0 or rows[-1] >= g.out_value.size):
             raise ValueError("seed output row out of range")
-        return rows, g.out_value[rows]
+        return np.ascontiguousarray(rows), g.out_value[rows]
     if rows.size and (rows.min() < 0 or rows.max() >= g.out_value.size):
         raise ValueError("seed output row out of range")
     o, inv = np.unique(rows, return_inverse=True)
