@@ -3,6 +3,7 @@ internal error), and terminal output is readable (UTC times, units, nothing cut 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -140,6 +141,12 @@ def test_account_chain_tx_in_the_terminal_and_default_clustering(shared_data: Pa
     r = run(ws, "cluster", "--chain", "eth")   # default heuristics on an account chain: deposit-address
     assert "only clustering heuristic" not in r.stderr
     assert r.returncode == 5 and "exchange wallets" in r.stderr
+    holder = "0x8B3B3b624c3c0397D3da8Fd861512393d51DCbac"
+    run(ws, "tags", "add", holder.lower(), "--label", "Exchange X", "--source", "case 3", "--confidence",
+        "forensic_investigation", "--creator", "Det. A", "--chain", "eth", "--category", "exchange", expect=0)
+    run(ws, "cluster", "--chain", "eth", expect=0)
+    doc = json.loads(run(ws, "show", "cluster", holder.lower(), "--json", expect=0).stdout)
+    assert doc["addresses"] == [holder]   # as the chain writes it (EIP-55), like show address
 
 
 def test_address_typos_are_invalid_input_and_unknown_addresses_not_found(btc: dict[str, Any]) -> None:

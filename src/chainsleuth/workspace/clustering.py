@@ -233,6 +233,15 @@ class Clustering(WorkspaceBase):
         }
         if why is not None:
             out["why"] = self._why(c, sid, cid, why)
+        if get_chain(c).model is Model.ACCOUNT:   # addresses as the chain writes them (EIP-55), as show address
+            from chainsleuth.core.account import to_checksum_address
+
+            out["addresses"] = [to_checksum_address(a) for a in out["addresses"]]
+            for link in out["links"] + (out["why"]["steps"] if "why" in out else []):
+                link["from"], link["to"] = to_checksum_address(link["from"]), to_checksum_address(link["to"])
+            if "why" in out:
+                out["why"]["from"], out["why"]["to"] = (to_checksum_address(out["why"]["from"]),
+                                                        to_checksum_address(out["why"]["to"]))
         return out
 
     def _why(self, chain: str, set_id: int, cluster_id: int, pair: tuple[str, str]) -> dict[str, Any]:
