@@ -223,3 +223,8 @@ def test_demo_refuses_a_workspace_holding_other_chain_data(btc: dict[str, Any]) 
 def test_evm_rpc_options_out_of_range_are_invalid_input(tmp_path: Path, option: list[str]) -> None:
     r = run(tmp_path / "ws", "ingest", "evm-rpc", "replay:/nowhere", "--chain", "eth", *option, expect=2)
     assert option[0] in r.stderr
+
+
+def test_evm_address_on_a_bitcoin_chain_says_so(btc: dict[str, Any]) -> None:
+    r = run(btc["ws"], "show", "address", "0x8B3B3b624c3c0397D3da8Fd861512393d51DCbac", "--chain", CHAIN, expect=2)
+    assert "is an EVM address" in r.stderr

@@ -84,6 +84,9 @@ class Queries(WorkspaceBase):
         return UtxoTxInfo(**row)
 
     def show_address(self, address: str, *, chain: str | None = None) -> AddressInfo:
+        if chain is not None and is_address(address) and get_chain(chain).model is not Model.ACCOUNT:
+            raise InvalidInput(f"{address} is an EVM address, not a {chain} address: pass an account chain "
+                               "(--chain eth, ...) or leave --chain out", field="--chain", value=chain)
         if chain is None and address.lower().startswith("0x") and not is_address(address):
             raise InvalidInput(f"{address!r} is not an EVM address (0x and 40 hex digits; got "
                                f"{len(address) - 2} characters after 0x)", value=address)
