@@ -228,3 +228,11 @@ def test_evm_rpc_options_out_of_range_are_invalid_input(tmp_path: Path, option: 
 def test_evm_address_on_a_bitcoin_chain_says_so(btc: dict[str, Any]) -> None:
     r = run(btc["ws"], "show", "address", "0x8B3B3b624c3c0397D3da8Fd861512393d51DCbac", "--chain", CHAIN, expect=2)
     assert "is an EVM address" in r.stderr
+
+
+def test_tags_add_errors_name_the_option(btc: dict[str, Any]) -> None:
+    base = ["tags", "add", btc["x"], "--source", "case 4", "--creator", "Det. A", "--chain", CHAIN]
+    r = run(btc["ws"], *base, "--label", "X", "--confidence", "forensik", expect=2)
+    assert r.stderr.startswith("error: --confidence: unknown confidence 'forensik'") and "tags add:1" not in r.stderr
+    r = run(btc["ws"], *base, "--label", "", "--confidence", "ownership", expect=2)
+    assert "--label: must not be empty" in r.stderr

@@ -206,9 +206,16 @@ class Attribution(WorkspaceBase):
         import datetime as _dt
 
         fields["lastmod"] = _dt.datetime.fromtimestamp(when, _dt.UTC).replace(tzinfo=None)
-        pk = build_pack({"title": "investigator tag", "creator": creator}, [(1, fields)], kind="investigator",
-                        file="tags add", uri=f"investigator:{creator}", content_hash="", taxonomy=Taxonomy.packaged(),
-                        tlp=tlp)
+        try:
+            pk = build_pack({"title": "investigator tag", "creator": creator}, [(1, fields)], kind="investigator",
+                            file="tags add", uri=f"investigator:{creator}", content_hash="",
+                            taxonomy=Taxonomy.packaged(), tlp=tlp)
+        except InvalidInput as e:   # name the option, not the internal pack line ("tags add:1: field 'x' ...")
+            fld = e.details.get("field")
+            msg = e.message.removeprefix(f"tags add:1: field '{fld}' " if fld else "tags add:1: ")
+            msg = msg.removeprefix("tags add:1: ")
+            raise InvalidInput(f"--{fld}: {msg}" if fld else msg, field=f"--{fld}" if fld else None,
+                               value=e.details.get("value")) from None
         if pk.tags["chain"][0].as_py() != chain:  # an explicit chain wins over the currency mapping
             import dataclasses as _dc
 
