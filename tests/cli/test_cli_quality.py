@@ -86,6 +86,7 @@ def test_peel_prints_its_evidence(btc: dict[str, Any]) -> None:
 def test_show_cluster_page_bounds_are_checked(btc: dict[str, Any]) -> None:
     run(btc["ws"], "show", "cluster", btc["a"], "--limit", "-1", expect=2)
     run(btc["ws"], "show", "cluster", btc["a"], "--offset", "-1", expect=2)
+    run(btc["ws"], "show", "cluster", btc["a"], "--limit", "9" * 20, expect=2)
 
 
 def test_tags_export_to_a_missing_folder_and_the_success_note(btc: dict[str, Any]) -> None:

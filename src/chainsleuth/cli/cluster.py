@@ -86,8 +86,8 @@ def show_cluster(
         help="Two member addresses: print the chain of links (transactions, heuristics) joining them.")] = None,
     chain: Annotated[str | None, typer.Option(help="Chain (default: wherever the address is found).")] = None,
     cluster_set: Annotated[str | None, typer.Option("--set", help="Cluster set name or id (default: active).")] = None,
-    limit: Annotated[int, typer.Option(min=1, help="Addresses and links per page.")] = 100,
-    offset: Annotated[int, typer.Option(min=0, help="Skip this many addresses and links.")] = 0,
+    limit: Annotated[int, typer.Option(min=1, max=1_000_000, help="Addresses and links per page.")] = 100,
+    offset: Annotated[int, typer.Option(min=0, max=2**62, help="Skip this many addresses and links.")] = 0,
     json_: JsonOpt = False,
 ) -> None:
     """A cluster: its addresses, tags and the links (transactions and heuristics) that built it."""
