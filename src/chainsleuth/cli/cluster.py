@@ -87,7 +87,7 @@ def show_cluster(
     chain: Annotated[str | None, typer.Option(help="Chain (default: wherever the address is found).")] = None,
     cluster_set: Annotated[str | None, typer.Option("--set", help="Cluster set name or id (default: active).")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1_000_000, help="Addresses and links per page.")] = 100,
-    offset: Annotated[int, typer.Option(min=0, max=2**62, help="Skip this many addresses and links.")] = 0,
+    offset: Annotated[int, typer.Option(min=0, max=10**12, help="Skip this many addresses and links.")] = 0,
     json_: JsonOpt = False,
 ) -> None:
     """A cluster: its addresses, tags and the links (transactions and heuristics) that built it."""
