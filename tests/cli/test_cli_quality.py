@@ -64,6 +64,7 @@ def test_trace_sources_that_cannot_parse_are_invalid_input(btc: dict[str, Any]) 
     assert "output index" in r.stderr
     r = run(btc["ws"], "trace", "peel", btc["a"], expect=2)
     assert "TXID:VOUT" in r.stderr
+    run(btc["ws"], "trace", "peel", f"{btc['cb']}:0", "--max-hops", "9" * 20, expect=2)
     run(btc["ws"], "path", "cluster:x", btc["y"], expect=2)
 
 

@@ -200,7 +200,8 @@ def exposure(source: SourceArg,
 
 @app.command()
 def peel(source: Annotated[str, typer.Argument(metavar="SOURCE", help="TXID:VOUT where the chain starts.")],
-         max_hops: Annotated[int, typer.Option("--max-hops", help="Follow at most this many steps.")] = 100,
+         max_hops: Annotated[int, typer.Option("--max-hops", min=0, max=1_000_000,
+                                               help="Follow at most this many steps.")] = 100,
          json_: JsonOpt = False, chain: ChainOpt = None) -> None:
     """Follow a peel chain: at each transaction keep to the change output, with the evidence for it."""
     if not _OUTPOINT.fullmatch(source.strip()):
