@@ -238,3 +238,12 @@ def test_tags_add_errors_name_the_option(btc: dict[str, Any]) -> None:
     assert r.stderr.startswith("error: --confidence: unknown confidence 'forensik'") and "tags add:1" not in r.stderr
     r = run(btc["ws"], *base, "--label", "", "--confidence", "ownership", expect=2)
     assert "--label: must not be empty" in r.stderr
+
+
+def test_train_generate_keeps_recorded_answers(tmp_path: Path) -> None:
+    case = tmp_path / "case"
+    run(tmp_path / "ws", "train", "generate", "-t", "ransomware", "--size", "120", "--out", str(case), expect=0)
+    run(tmp_path / "ws", "train", "generate", "-t", "ransomware", "--size", "120", "--out", str(case), expect=0)
+    run(tmp_path / "ws", "train", "answer", str(case), "mixer", "Foo", expect=0)
+    r = run(tmp_path / "ws", "train", "generate", "-t", "darknet_market", "--size", "120", "--out", str(case), expect=5)
+    assert "answers.json" in r.stderr and (case / "trainee" / "answers.json").is_file()

@@ -9,6 +9,7 @@ import typer
 
 from chainsleuth.cli.console import out_console, print_json, print_kv
 from chainsleuth.cli.context import open_workspace
+from chainsleuth.errors import Conflict
 
 __all__ = ["app"]
 
@@ -36,6 +37,7 @@ def generate(typology: TypologyOpt, difficulty: DifficultyOpt = 2,
              ingest: Annotated[bool, typer.Option("--ingest", help="Also ingest it into the workspace.")] = False,
              json_: JsonOpt = False) -> None:
     """Generate one case: trainee/ (blocks, exports, tags, brief, questions) and answer_key.json."""
+    _keep_answers(out)
     with open_workspace() as ws:
         res = ws.train_generate(typology, difficulty, seed, out, size=size, lang=lang, ingest=ingest)
     if json_:
@@ -43,6 +45,17 @@ def generate(typology: TypologyOpt, difficulty: DifficultyOpt = 2,
     else:
         print_kv(f"generated {typology} (difficulty {difficulty})",
                  [(k, v) for k, v in res.items() if k not in ("ingest",)])
+
+
+def _keep_answers(out: Path) -> None:
+    """Generating into a folder whose trainees recorded answers would delete them: refuse."""
+    if not out.is_dir():
+        return
+    found = next((f for f in [out / "trainee" / "answers.json", *out.glob("*/trainee/answers.json")] if f.is_file()),
+                 None)   # a case folder, or a class folder of cases
+    if found is not None:
+        raise Conflict(f"{out} holds recorded answers ({found}); generating again would delete them: choose "
+                       "another --out or move the folder away", file=str(found))
 
 
 @class_app.command("new")
@@ -54,6 +67,7 @@ def class_new(typology: TypologyOpt, difficulty: DifficultyOpt = 2,
               out: Annotated[Path, typer.Option("--out", "-o", help="Class folder.")] = Path("training-class"),
               size: SizeOpt = None, lang: LangOpt = "en", json_: JsonOpt = False) -> None:
     """One variant per trainee from a class seed; roster.json maps trainees to their variant seeds."""
+    _keep_answers(out)
     with open_workspace() as ws:
         from_file = ws.train_read_trainees(trainees, count)
         res = ws.train_class_new(class_seed, from_file, out, typology=typology, difficulty=difficulty, size=size,
