@@ -23,8 +23,8 @@ def test_clust_eth_deposit_addresses(tmp_path: Path) -> None:
             ws.cluster("eth", heuristics=["deposit-address"])       # no tags yet: no exchange wallets
         ws.import_tags([paths["tags"]])
         with pytest.raises(InvalidInput, match="deposit-address"):
-            ws.cluster("eth")                                         # co-spend means nothing on accounts
-        r = ws.cluster("eth", heuristics=["deposit-address"])
+            ws.cluster("eth", heuristics=["co-spend"])               # co-spend means nothing on accounts
+        r = ws.cluster("eth")                                         # the default on account chains
         assert r["deposit_addresses"] > 0 and r["exchange_wallets"] > 0 and r["caveats"]
         cs = ws.store.clusters
         s = cs.get_set("eth")
