@@ -83,11 +83,17 @@ def test_hints_cost_points(key) -> None:
     assert grade(key, {}, {"hop": 2})["score"] == 0          # never below zero
 
 
-def test_bad_amounts_are_refused_with_the_value(key) -> None:
+def test_bad_amounts_are_refused_when_answered_and_score_nothing_when_graded(key) -> None:
+    from chainsleuth.training.grading import check_amount_answer
+
     with pytest.raises(InvalidInput, match="lots"):
-        grade(key, {"exchanges": ["Orca Exchange = lots"]})
+        check_amount_answer(["Orca Exchange = lots"])
     with pytest.raises(InvalidInput, match="NAME = AMOUNT"):
-        grade(key, {"exchanges": ["Orca Exchange 1 BTC"]})
+        check_amount_answer(["Orca Exchange", "Hanbit Coin"])
+    # an answers file edited by hand still grades: the unreadable answer earns nothing, the class report runs
+    for bad in (["Orca Exchange = lots"], ["Orca Exchange 1 BTC"]):
+        q = next(r for r in grade(key, {"exchanges": bad})["questions"] if r["id"] == "exchanges")
+        assert q["credit"] == 0 and q["score"] == 0
 
 
 def test_feedback_in_thai_and_korean(key) -> None:

@@ -43,7 +43,7 @@ from chainsleuth.training.exercises import (
 from chainsleuth.training.i18n import format_amount, translator
 from chainsleuth.training.world import AnswerKey
 
-__all__ = ["AMOUNT_TOLERANCE", "grade"]
+__all__ = ["AMOUNT_TOLERANCE", "check_amount_answer", "grade"]
 
 #: relative tolerance for full credit on an amount; and the absolute floor in base units
 AMOUNT_TOLERANCE = 0.01
@@ -79,10 +79,26 @@ def _amount_lines(value: Any) -> list[tuple[str, str]]:
         if not str(it).strip():
             continue
         if "=" not in str(it):
-            raise InvalidInput(f"answer line {it!r} must look like 'NAME = AMOUNT ASSET'", value=str(it))
+            raise InvalidInput(f"answer line {str(it)!r} must look like 'NAME = AMOUNT ASSET', "
+                               f'e.g. "Lotus Trade = 1.5 BTC"', value=str(it))
         name, amt = str(it).split("=", 1)
         out.append((name.strip(), amt.strip()))
     return out
+
+
+def check_amount_answer(values: list[str]) -> None:
+    """Refuse, when it is given, an amounts answer that grading could not read, with an example.
+
+    >>> check_amount_answer(["Lotus Trade = 1.5 BTC"])
+    >>> check_amount_answer(["Lotus Trade"])
+    Traceback (most recent call last):
+    ...
+    chainsleuth.errors.InvalidInput: answer line 'Lotus Trade' must look like 'NAME = AMOUNT ASSET', e.g. "Lotus Trade = 1.5 BTC" (value=Lotus Trade)
+    """
+    for name, amt in _amount_lines(values):
+        if not name:
+            raise InvalidInput(f"answer line '= {amt}' names no service", value=amt)
+        _parse_amount(amt)
 
 
 def _as_set(value: Any) -> set[str]:
@@ -162,9 +178,17 @@ def _grade_one(qid: str, kind: str, val: Any, key: AnswerKey, names: dict[str, s
             return text, 0.0, ""
         got: dict[tuple[str, str], int] = {}
         wrong = 0
-        for name, amt in _amount_lines(val):
+        try:
+            lines = _amount_lines(val)
+        except InvalidInput:   # an answers file written by hand: an unreadable answer earns nothing
+            return text, 0.0, ""
+        for name, amt in lines:
             eid = _resolve_name(name, names)
-            v, asset = _parse_amount(amt)
+            try:
+                v, asset = _parse_amount(amt)
+            except InvalidInput:
+                wrong += 1
+                continue
             if eid is None or (eid, asset) not in truth:
                 wrong += 1
                 continue

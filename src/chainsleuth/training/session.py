@@ -17,7 +17,7 @@ from typing import Any
 
 from chainsleuth.errors import InvalidInput, NotFound
 from chainsleuth.training.exercises import questions_for
-from chainsleuth.training.grading import grade
+from chainsleuth.training.grading import check_amount_answer, grade
 from chainsleuth.training.i18n import format_amount, translator
 from chainsleuth.training.typologies import DEFAULT_SIZE, generate_world
 from chainsleuth.training.world import AnswerKey
@@ -153,6 +153,8 @@ def answer(case: Path, qid: str, values: list[str], *, hint: bool = False) -> di
     else:
         if not values:
             raise InvalidInput("give the answer value(s)", field="VALUE")
+        if q["kind"] == "amounts":
+            check_amount_answer(list(values))
         if q["kind"] in ("set", "amounts"):
             state["answers"][qid] = list(values)
         else:
