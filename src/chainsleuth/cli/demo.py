@@ -9,7 +9,6 @@ from rich.table import Table
 
 from chainsleuth.cli.console import err_console, out_console, print_json
 from chainsleuth.cli.context import open_workspace
-from chainsleuth.errors import Conflict
 
 __all__ = ["demo"]
 
@@ -33,11 +32,6 @@ def demo(
     proceeds from the case's starting point under haircut and FIFO, and show where they went and the exposure.
     (Terminal form: serving the web workbench is not implemented yet.)"""
     with open_workspace() as ws:
-        held = ws.stats().chains
-        if held and not (ws.path / "demo").is_dir():   # chain data the demo did not write: keep it clean
-            raise Conflict(f"the workspace {ws.path} already holds chain data ({', '.join(held)}); the demo would "
-                           "mix generated blocks, tags and clusters into it. Run it in a workspace of its own: "
-                           "chainsleuth --workspace demo-workspace demo", file=str(ws.path))
         r = ws.demo(typology=typology, difficulty=difficulty, seed=seed, size=size)
     if json_:
         print_json(r)

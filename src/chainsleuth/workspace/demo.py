@@ -9,9 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from chainsleuth.errors import (
-    ChainsleuthError,
-)
+from chainsleuth.errors import ChainsleuthError, Conflict
 from chainsleuth.workspace._base import WorkspaceBase
 
 __all__ = ["Demo"]
@@ -52,6 +50,17 @@ class Demo(WorkspaceBase):
 
         if typology not in TYPOLOGIES:
             TYPOLOGIES.get(typology)        # raises InvalidInput listing the typologies
+        case_name = f"{typology}-d{difficulty}-s{seed}-n{size}"
+        demo_root = self.path / "demo"
+        held = self.stats().chains
+        others = sorted(d.name for d in demo_root.iterdir() if d.name != case_name) if demo_root.is_dir() else []
+        if held and not demo_root.is_dir():   # chain data the demo did not write: keep it clean
+            raise Conflict(f"the workspace {self.path} already holds chain data ({', '.join(held)}); the demo would "
+                           "mix generated blocks, tags and clusters into it. Run it in a workspace of its own: "
+                           "chainsleuth --workspace demo-workspace demo", file=str(self.path))
+        if others:    # another demo case: its chains would mix with this one's
+            raise Conflict(f"the workspace {self.path} already holds the demo case {others[0]}; run this one in a "
+                           "workspace of its own: chainsleuth --workspace demo-2 demo ...", file=str(self.path))
         p = self.progress
         steps = iter(["generate the world", "ingest Bitcoin blocks", "ingest Ethereum export", "import tags",
                       "cluster", "trace the proceeds"])
@@ -62,7 +71,7 @@ class Demo(WorkspaceBase):
 
         step()
         world, key = generate_world(typology, difficulty=difficulty, seed=seed, size=size)
-        out_dir = self.path / "demo" / f"{typology}-d{difficulty}-s{seed}"
+        out_dir = demo_root / case_name
         paths = world.write(out_dir)
         step()
         ing_btc = self.ingest_btc_blocks([paths["btc"]]) if paths.get("btc") else None
