@@ -279,11 +279,29 @@ class UtxoStore:
         if hash is not None:
             row = self.db.one(f"SELECT {cols} FROM blocks WHERE chain = ? AND hash = ?", [chain, hash])
         else:
-            row = self.db.one(f"SELECT {cols} FROM blocks WHERE chain = ? AND height = ? ORDER BY hash LIMIT 1",
-                              [chain, height])
+            best = self._best_at_height(chain, int(height)) if height is not None else None
+            row = None if best is None else self.db.one(
+                f"SELECT {cols} FROM blocks WHERE chain = ? AND hash = ?", [chain, best])
         if row is None:
             return None
         return dict(zip(["chain", "hash", "height", "prev_hash", "time", "merkle_root", "tx_count"], row, strict=True))
+
+    def _best_at_height(self, chain: str, height: int) -> str | None:
+        """The block at ``height`` on the longest known chain: when a fork left several blocks at one height,
+        the one with the highest known descendant (ties: the first stored). Only forks pay for the walk."""
+        rows = self.db.all("SELECT hash FROM blocks WHERE chain = ? AND height = ? ORDER BY run_id, hash",
+                           [chain, height])
+        if len(rows) <= 1:
+            return str(rows[0][0]) if rows else None
+        ranked = self.db.all(
+            "WITH RECURSIVE d(root, hash, height) AS ("
+            "  SELECT hash, hash, height FROM blocks WHERE chain = ? AND height = ? "
+            "  UNION ALL "
+            "  SELECT d.root, b.hash, b.height FROM blocks b JOIN d ON b.prev_hash = d.hash WHERE b.chain = ?"
+            ") SELECT root, max(height) AS top FROM d GROUP BY root", [chain, height, chain])
+        top = {str(r[0]): int(r[1]) for r in ranked}
+        order = [str(r[0]) for r in rows]   # stored order breaks ties
+        return max(order, key=lambda h: (top.get(h, height), -order.index(h)))
 
     def find_tx_chains(self, txid: str) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT DISTINCT chain FROM txs WHERE txid = ?", [txid]).fetchall()]
