@@ -10,8 +10,14 @@ import typer
 from rich.markup import escape
 
 from chainsleuth import __version__
+from chainsleuth.cli import cluster as cluster_cmds
+from chainsleuth.cli import demo as demo_cmds
+from chainsleuth.cli import eval as eval_cmds
 from chainsleuth.cli import ingest as ingest_cmds
 from chainsleuth.cli import show as show_cmds
+from chainsleuth.cli import tags as tags_cmds
+from chainsleuth.cli import trace as trace_cmds
+from chainsleuth.cli import train as train_cmds
 from chainsleuth.cli.console import RichProgress, err_console, print_json, print_kv
 from chainsleuth.cli.context import open_workspace, state
 from chainsleuth.config import load_settings
@@ -28,14 +34,14 @@ app = typer.Typer(
 )
 app.add_typer(ingest_cmds.app, name="ingest")
 app.add_typer(show_cmds.app, name="show")
-app.command("cluster")(__import__("chainsleuth.cli.cluster", fromlist=["cluster"]).cluster)
-app.add_typer(__import__("chainsleuth.cli.eval", fromlist=["app"]).app, name="eval")
-app.add_typer(__import__("chainsleuth.cli.trace", fromlist=["app"]).app, name="trace")
-app.command("path")(__import__("chainsleuth.cli.trace", fromlist=["path"]).path)
-app.command("demo")(__import__("chainsleuth.cli.demo", fromlist=["demo"]).demo)
-app.add_typer(__import__("chainsleuth.cli.tags", fromlist=["app"]).app, name="tags")
-app.command("screen")(__import__("chainsleuth.cli.tags", fromlist=["screen"]).screen)
-app.add_typer(__import__("chainsleuth.cli.train", fromlist=["app"]).app, name="train")
+app.command("cluster")(cluster_cmds.cluster)
+app.add_typer(eval_cmds.app, name="eval")
+app.add_typer(trace_cmds.app, name="trace")
+app.command("path")(trace_cmds.path)
+app.command("demo")(demo_cmds.demo)
+app.add_typer(tags_cmds.app, name="tags")
+app.command("screen")(tags_cmds.screen)
+app.add_typer(train_cmds.app, name="train")
 
 
 def _version(value: bool) -> None:
