@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from chainsleuth.core.account import AccountBatch
 from chainsleuth.errors import Conflict, InvalidInput
-from chainsleuth.store.db import Database
+from chainsleuth.store.db import Database, first_row
 
 __all__ = ["AccountStore", "AccountWriteResult"]
 
@@ -34,11 +34,6 @@ class AccountWriteResult:
     first_height: int | None
     last_height: int | None
 
-
-def _one(cur: Any) -> Any:
-    """First row or None, draining the result (DuckDB 2 refuses new work on an unfinished one)."""
-    rows = cur.fetchall()
-    return rows[0] if rows else None
 
 
 class AccountStore:
@@ -90,7 +85,7 @@ class AccountStore:
                 "FROM b_blocks b "
                 "LEFT JOIN addresses a ON a.chain = b.chain AND a.address = b.miner")
             con.unregister("b_blocks")
-            row = _one(con.execute("SELECT coalesce(max(tx_id), -1) + 1 FROM account_txs WHERE chain = ?", [chain]))
+            row = first_row(con.execute("SELECT coalesce(max(tx_id), -1) + 1 FROM account_txs WHERE chain = ?", [chain]))
             base = int(row[0]) if row else 0
             txs = txs.append_column("tx_id", pa.array(np.arange(base, base + txs.num_rows, dtype=np.int64)))
             con.register("b_txs", txs)
@@ -129,7 +124,7 @@ class AccountStore:
                 n_tokens = self._count(con, "SELECT count(*) FROM tokens WHERE chain = ?", [chain]) - before
             nums = blocks["number"].to_pylist()
             top = max(range(len(nums)), key=lambda i: nums[i])
-            cp = _one(con.execute("SELECT height FROM account_checkpoints WHERE chain = ?", [chain]))
+            cp = first_row(con.execute("SELECT height FROM account_checkpoints WHERE chain = ?", [chain]))
             if cp is None or int(cp[0]) < nums[top]:
                 con.execute("DELETE FROM account_checkpoints WHERE chain = ?", [chain])
                 con.execute("INSERT INTO account_checkpoints (chain, height, hash, endpoint, traces, updated_at) "
@@ -140,7 +135,7 @@ class AccountStore:
 
     @staticmethod
     def _count(con: Any, sql: str, params: list[Any]) -> int:
-        row = _one(con.execute(sql, params))
+        row = first_row(con.execute(sql, params))
         return int(row[0]) if row else 0
 
     @staticmethod
@@ -167,7 +162,7 @@ class AccountStore:
             con.execute("DELETE FROM transfers WHERE chain = ? AND block_number > ?", [chain, height])
             con.execute("DELETE FROM account_txs WHERE chain = ? AND block_number > ?", [chain, height])
             con.execute("DELETE FROM account_blocks WHERE chain = ? AND number > ?", [chain, height])
-            row = _one(con.execute("SELECT hash, traces FROM account_blocks WHERE chain = ? AND number = ?",
+            row = first_row(con.execute("SELECT hash, traces FROM account_blocks WHERE chain = ? AND number = ?",
                               [chain, height]))
             con.execute("DELETE FROM account_checkpoints WHERE chain = ?", [chain])
             if row is not None:
@@ -182,7 +177,7 @@ class AccountStore:
         return [r[0] for r in self.db.execute("SELECT DISTINCT chain FROM account_blocks ORDER BY chain").fetchall()]
 
     def checkpoint(self, chain: str) -> tuple[int, str] | None:
-        row = _one(self.db.execute("SELECT height, hash FROM account_checkpoints WHERE chain = ?", [chain]))
+        row = first_row(self.db.execute("SELECT height, hash FROM account_checkpoints WHERE chain = ?", [chain]))
         return None if row is None else (int(row[0]), str(row[1]))
 
     def block_hashes(self, chain: str, lo: int, hi: int) -> dict[int, str]:
@@ -199,7 +194,7 @@ class AccountStore:
     def block(self, chain: str, *, hash: str | None = None, height: int | None = None) -> dict[str, Any] | None:
         """A block's header facts in the shape of ``show block`` (the transactions root as merkle root)."""
         where, key = ("hash = ?", hash) if hash is not None else ("number = ?", height)
-        row = _one(self.db.execute(
+        row = first_row(self.db.execute(
             "SELECT chain, hash, number, parent_hash, time, coalesce(transactions_root, ''), tx_count "
             f"FROM account_blocks WHERE chain = ? AND {where}", [chain, key]))
         if row is None:
@@ -221,7 +216,7 @@ class AccountStore:
             "(SELECT DISTINCT chain FROM account_blocks) ORDER BY a.chain", [address]).fetchall()]
 
     def tx(self, chain: str, tx_hash: str) -> dict[str, Any] | None:
-        row = _one(self.db.execute(
+        row = first_row(self.db.execute(
             "SELECT t.tx_id, t.hash, t.block_number, t.block_hash, b.time, t.status, f.address, o.address, "
             "t.value::HUGEINT, t.fee::HUGEINT, t.gas_used, t.effective_gas_price::HUGEINT, c.address, t.tx_index, b.traces "
             "FROM account_txs t JOIN account_blocks b ON b.chain = t.chain AND b.hash = t.block_hash "
@@ -255,7 +250,7 @@ class AccountStore:
     def address_summary(self, chain: str, address: str) -> dict[str, Any] | None:
         """Received, sent and balance per asset (native coin including fees paid, tokens by contract,
         ERC-1155 by contract and id), transaction count and first/last activity."""
-        row = _one(self.db.execute("SELECT id FROM addresses WHERE chain = ? AND address = ?", [chain, address]))
+        row = first_row(self.db.execute("SELECT id FROM addresses WHERE chain = ? AND address = ?", [chain, address]))
         if row is None:
             return None
         aid = int(row[0])
@@ -287,7 +282,7 @@ class AccountStore:
                 received[(asset, tid)] = received.get((asset, tid), 0) + v
             if f == aid:
                 sent[(asset, tid)] = sent.get((asset, tid), 0) + v
-        act = _one(self.db.execute(
+        act = first_row(self.db.execute(
             "WITH ids AS (SELECT tx_id FROM transfers WHERE chain = ? AND tx_id IS NOT NULL AND (from_id = ? OR to_id = ?) "
             "  UNION SELECT tx_id FROM account_txs WHERE chain = ? AND (from_id = ? OR to_id = ?)), "
             "blk AS (SELECT block_number FROM transfers WHERE chain = ? AND (from_id = ? OR to_id = ?) "
@@ -309,7 +304,7 @@ class AccountStore:
         for chain, nb, hmin, hmax, no_traces in self.db.execute(
                 "SELECT chain, count(*), min(number), max(number), count(*) FILTER (WHERE traces = 'none') "
                 "FROM account_blocks GROUP BY chain ORDER BY chain").fetchall():
-            ntx, nfail = _one(self.db.execute(
+            ntx, nfail = first_row(self.db.execute(
                 "SELECT count(*), count(*) FILTER (WHERE status = 0) FROM account_txs WHERE chain = ?",
                 [chain])) or (0, 0)
             kinds = {k: int(n) for k, n in self.db.execute(

@@ -17,9 +17,16 @@ import duckdb
 
 from chainsleuth.errors import Conflict, InternalError, InvalidInput
 
-__all__ = ["Database", "migration_files"]
+__all__ = ["Database", "first_row", "migration_files"]
 
 _MIGRATION_RE = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
+
+
+def first_row(cursor: Any) -> Any:
+    """First row of an executed statement, or None. Always drains the result (DuckDB 2 refuses new work on a
+    connection whose last result is unfinished)."""
+    rows = cursor.fetchall()
+    return rows[0] if rows else None
 
 
 def migration_files() -> list[tuple[int, str, str]]:
@@ -123,9 +130,8 @@ class Database:
             self.con.execute("CHECKPOINT")
 
     def one(self, sql: str, params: list[Any] | None = None) -> tuple[Any, ...] | None:
-        """First row or None. Always drains the result (DuckDB 2 refuses new work on an unfinished one)."""
-        rows = self.con.execute(sql, params or []).fetchall()
-        return rows[0] if rows else None
+        """First row or None (see :func:`first_row`)."""
+        return first_row(self.con.execute(sql, params or []))
 
     def all(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
         return self.con.execute(sql, params or []).fetchall()

@@ -17,15 +17,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from chainsleuth.store.db import Database
+from chainsleuth.store.db import Database, first_row
 
 __all__ = ["PackImport", "TagStore"]
 
-
-def _one(cur: Any) -> Any:
-    """First row or None, draining the result (DuckDB 2 refuses new work on an unfinished one)."""
-    rows = cur.fetchall()
-    return rows[0] if rows else None
 
 _TAG_COLS = ("chain, subject, identifier, label, category, abuse, concepts, actor, source, creator, confidence, "
              "confidence_level, lastmod, is_cluster_definer, tlp, context, tag_type, currency, network")
@@ -60,7 +55,7 @@ class TagStore:
     # ------------------------------------------------------------------------------------------
     def start_run(self, paths: str, software_version: str) -> int:
         with self.db.transaction() as con:
-            row = _one(con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM tag_import_runs"))
+            row = first_row(con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM tag_import_runs"))
             run_id = int(row[0]) if row else 1
             con.execute("INSERT INTO tag_import_runs (run_id, started_at, paths, software_version) VALUES (?, ?, ?, ?)",
                         [run_id, int(time.time()), paths, software_version])
@@ -85,17 +80,17 @@ class TagStore:
         """Store one pack and its tags (Arrow table in the attribution TAG_SCHEMA) in one transaction."""
         self._packs = {}
         with self.db.transaction() as con:
-            same = _one(con.execute("SELECT uri, pack_id, tag_count FROM tag_packs WHERE content_hash = ? LIMIT 1",
+            same = first_row(con.execute("SELECT uri, pack_id, tag_count FROM tag_packs WHERE content_hash = ? LIMIT 1",
                                [content_hash]))
             if same is not None:
                 return PackImport(uri, "unchanged", int(same[1]), int(same[2]), same_as=str(same[0]))
-            old = _one(con.execute("SELECT pack_id FROM tag_packs WHERE uri = ?", [uri]))
+            old = first_row(con.execute("SELECT pack_id FROM tag_packs WHERE uri = ?", [uri]))
             status = "new"
             if old is not None:
                 con.execute("DELETE FROM tags WHERE pack_id = ?", [old[0]])
                 con.execute("DELETE FROM tag_packs WHERE pack_id = ?", [old[0]])
                 status = "replaced"
-            pack_id = int(_one(con.execute("SELECT coalesce(max(pack_id), 0) + 1 FROM tag_packs"))[0])  # type: ignore[index]
+            pack_id = int(first_row(con.execute("SELECT coalesce(max(pack_id), 0) + 1 FROM tag_packs"))[0])  # type: ignore[index]
             con.execute(
                 "INSERT INTO tag_packs (pack_id, uri, content_hash, kind, origin, title, creator, description, "
                 "is_public, imported_at, import_run, tag_count, duplicates_merged, warnings) "
@@ -109,7 +104,7 @@ class TagStore:
     def _insert(con: Any, tags: pa.Table, *, pack_id: int, origin: str, run_id: int | None) -> None:
         if tags.num_rows == 0:
             return
-        base = int(_one(con.execute("SELECT coalesce(max(tag_id), 0) + 1 FROM tags"))[0])
+        base = int(first_row(con.execute("SELECT coalesce(max(tag_id), 0) + 1 FROM tags"))[0])
         con.register("b_tags", tags)
         try:
             con.execute(
@@ -125,9 +120,9 @@ class TagStore:
         uri = f"investigator:{creator}"
         self._packs = {}
         with self.db.transaction() as con:
-            row = _one(con.execute("SELECT pack_id FROM tag_packs WHERE uri = ?", [uri]))
+            row = first_row(con.execute("SELECT pack_id FROM tag_packs WHERE uri = ?", [uri]))
             if row is None:
-                pack_id = int(_one(con.execute("SELECT coalesce(max(pack_id), 0) + 1 FROM tag_packs"))[0])  # type: ignore[index]
+                pack_id = int(first_row(con.execute("SELECT coalesce(max(pack_id), 0) + 1 FROM tag_packs"))[0])  # type: ignore[index]
                 con.execute(
                     "INSERT INTO tag_packs (pack_id, uri, content_hash, kind, origin, title, creator, description, "
                     "is_public, imported_at, tag_count) VALUES (?, ?, ?, 'investigator', 'investigator', ?, ?, ?, "
@@ -155,9 +150,9 @@ class TagStore:
 
     def pack_with_hash(self, content_hash: str) -> str | None:
         """URI of the stored pack with this content hash, if any."""
-        row = _one(self.db.execute("SELECT uri FROM tag_packs WHERE content_hash = ? LIMIT 1", [content_hash]))
+        row = first_row(self.db.execute("SELECT uri FROM tag_packs WHERE content_hash = ? LIMIT 1", [content_hash]))
         if row is None:
-            row = _one(self.db.execute("SELECT pack_uri FROM tag_actors WHERE content_hash = ? LIMIT 1",
+            row = first_row(self.db.execute("SELECT pack_uri FROM tag_actors WHERE content_hash = ? LIMIT 1",
                                        [content_hash]))
         return None if row is None else str(row[0])
 
@@ -165,8 +160,8 @@ class TagStore:
         """Store an ActorPack (replacing an earlier import of the same URI). Returns new/unchanged/replaced."""
         self._actors = None
         with self.db.transaction() as con:
-            row = _one(con.execute("SELECT content_hash FROM tag_actors WHERE pack_uri = ? LIMIT 1", [pack_uri]))
-            same = _one(con.execute("SELECT 1 FROM tag_actors WHERE content_hash = ? LIMIT 1", [content_hash]))
+            row = first_row(con.execute("SELECT content_hash FROM tag_actors WHERE pack_uri = ? LIMIT 1", [pack_uri]))
+            same = first_row(con.execute("SELECT 1 FROM tag_actors WHERE content_hash = ? LIMIT 1", [content_hash]))
             if same is not None:
                 return "unchanged"
             con.execute("DELETE FROM tag_actors WHERE pack_uri = ?", [pack_uri])
@@ -182,7 +177,7 @@ class TagStore:
     # readers
     # ------------------------------------------------------------------------------------------
     def count(self) -> int:
-        row = _one(self.db.execute("SELECT count(*) FROM tags"))
+        row = first_row(self.db.execute("SELECT count(*) FROM tags"))
         return int(row[0]) if row else 0
 
     def packs(self) -> list[dict[str, Any]]:
