@@ -6,8 +6,21 @@ semantics one transaction at a time in compiled code: per hop the frontier is fi
 unspent, hop limit, paged, edge limit - in that order, as in the numpy engine), grouped by the transaction
 it reaches (sorted, as ``np.unique`` does), and each transaction's taint placed on its target side with the
 policy's rule in local integer coordinates (no global axis, so no chunking). Results come back in the same
-order as the numpy engine's. Haircut uses the exact ``floor(T*w/L)`` (128-bit when the product overflows
-int64) and the same largest-remainder top-up (ties to the earlier position).
+order as the numpy engine's. Haircut uses the exact ``floor(T*w/L)`` (a float estimate corrected with the
+exact remainder; 128-bit arithmetic when a line reaches 2**55) and the same largest-remainder top-up (ties to
+the earlier position).
+
+Memory layout and the three things that make it fast (docs/architecture.md, "Tracing kernel"):
+
+- One 64-byte record per transaction and direction (``txr``, fields :data:`TXR_FIELDS`): what a hop needs of a
+  transaction it reaches is one cache line, not five arrays. Every frontier item carries the transaction it
+  reaches (``dst_next_tx``: forward, the spending transaction of an output; backward, the transaction of the
+  output an input spends), read when the item is created, so no hop chases ``output -> input -> tx``.
+- The transactions of a hop are known before they are processed, so their records and their target rows are
+  requested ahead (``llvm.prefetch``): the cache misses of a hop overlap instead of queueing one by one.
+- No array variable is reassigned inside the per-transaction loop: buffers are sized for the hop before it
+  starts. (A conditionally regrown array makes numba count references on every iteration: atomic increments
+  that took 40% of the time.)
 
 Compiled with ``cache=True``: numba writes the machine code next to this file, or, where that directory is
 read-only (an installed package), to ``NUMBA_CACHE_DIR`` or the user cache directory, so a process pays
@@ -17,16 +30,44 @@ only the load (see docs/architecture.md "Tracing kernel" for the measured cold-s
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, uint64
+from llvmlite import ir
+from numba import njit, types, uint64
+from numba.core import cgutils
+from numba.extending import intrinsic
 
-__all__ = ["peel_kernel", "trace_kernel"]
+__all__ = ["TXR_FIELDS", "peel_kernel", "trace_kernel"]
+
+#: fields of a transaction record (one 64-byte row of ``txr`` per transaction and direction): the target side's
+#: row range, the line length, the target side's tail (forward: fee; backward: gap), inputs + outputs, the
+#: source side's row range, coinbase flag
+TXR_FIELDS = ("dst_start", "dst_end", "line", "tail", "degree", "src_start", "src_end", "coinbase")
+_DS, _DE, _LN, _TL, _DG, _SS, _SE, _CB = range(8)
+
+
+@intrinsic
+def _prefetch(typingctx, arr, idx):  # type: ignore[no-untyped-def]
+    """Hint the CPU to fetch the cache line of ``arr[idx]`` (no load, no fault; ``llvm.prefetch``)."""
+    sig = types.void(arr, idx)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        aty = signature.args[0]
+        ary = context.make_array(aty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aty, ary, [args[1]], wraparound=False)
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0i8")
+        builder.call(fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+    return sig, codegen
+
 
 # endpoint kinds (indices into result.ENDPOINT_KINDS)
 _SERVICE, _UNSPENT, _HOP_LIMIT, _PAGED, _EDGE_LIMIT, _COINBASE, _UNKNOWN = 0, 1, 2, 3, 4, 5, 6
 # modes
 _FULL, _PROP, _POSITIONAL, _POOLED = 0, 1, 2, 3
 # info slots
-I_HOPS, I_FEES, I_CUT, I_MH, I_MH_OUT, I_MH_AMT, I_ME, I_ME_OUT, I_ME_AMT, I_ERR, I_PAGED, I_WARM = range(12)
+I_HOPS, I_FEES, I_CUT, I_MH, I_MH_OUT, I_MH_AMT, I_ME, I_ME_OUT, I_ME_AMT, I_ERR, I_PAGED = range(11)
 
 _M32 = uint64(0xFFFFFFFF)
 _S32 = uint64(32)
@@ -35,20 +76,20 @@ _FLOAT_OK = 1 << 55        # below this divisor the float estimate's remainder s
 
 
 @njit(cache=True)
-def _grow2(buf: np.ndarray, n: int) -> np.ndarray:
-    if n < buf.shape[1]:
+def _ensure2(buf: np.ndarray, need: int) -> np.ndarray:
+    if need < buf.shape[1]:
         return buf
-    nb = np.empty((buf.shape[0], buf.shape[1] * 2), dtype=np.int64)
-    nb[:, :n] = buf[:, :n]
+    nb = np.empty((buf.shape[0], max(buf.shape[1] * 2, need + 1)), dtype=np.int64)
+    nb[:, :buf.shape[1]] = buf
     return nb
 
 
 @njit(cache=True)
-def _grow1(buf: np.ndarray, n: int) -> np.ndarray:
-    if n < buf.size:
+def _ensure1(buf: np.ndarray, need: int) -> np.ndarray:
+    if need < buf.size:
         return buf
-    nb = np.empty(buf.size * 2, dtype=np.int64)
-    nb[:n] = buf[:n]
+    nb = np.empty(max(buf.size * 2, need + 1), dtype=np.int64)
+    nb[:buf.size] = buf
     return nb
 
 
@@ -57,13 +98,8 @@ def _muldiv(a: int, b: int, c: int) -> tuple[int, int]:
     """Exact ``(a*b // c, a*b % c)`` for ``0 <= a, b <= c``, ``c >= 1`` (the product may exceed int64)."""
     if a == 0 or b == 0:
         return 0, 0
-    if a <= 9223372036854775807 // b:
-        p = a * b
-        if p < c:
-            return 0, p
-        return p // c, p % c
     if c < _FLOAT_OK:
-        q = np.int64(np.floor(np.float64(a) * np.float64(b) / np.float64(c)))
+        q = np.int64(np.float64(a) * np.float64(b) / np.float64(c))
         r = a * b - q * c          # wraps in int64; exact because the true remainder of q is small
         while r < 0:
             q -= 1
@@ -105,15 +141,44 @@ def _stable_desc_order(key: np.ndarray, n: int, order: np.ndarray) -> None:
                 order[p + 1] = order[p]
                 p -= 1
             order[p + 1] = j
-    else:       # radix sort on (max - key): ascending and stable, so descending key with ties by position
-        mx = key[0]
-        for i in range(1, n):
-            if key[i] > mx:
-                mx = key[i]
-        flipped = np.empty(n, dtype=np.int64)
+    else:       # bottom-up merge sort of positions: stable, descending key
         for i in range(n):
-            flipped[i] = mx - key[i]
-        order[:n] = _argsort_keys(flipped, n)
+            order[i] = i
+        tmp = np.empty(n, dtype=np.int64)
+        src = order
+        dst = tmp
+        flipped = False
+        width = 1
+        while width < n:
+            lo = 0
+            while lo < n:
+                mid = min(lo + width, n)
+                hi = min(lo + 2 * width, n)
+                a = lo
+                b = mid
+                o = lo
+                while a < mid and b < hi:
+                    if key[src[b]] > key[src[a]]:
+                        dst[o] = src[b]
+                        b += 1
+                    else:
+                        dst[o] = src[a]
+                        a += 1
+                    o += 1
+                while a < mid:
+                    dst[o] = src[a]
+                    a += 1
+                    o += 1
+                while b < hi:
+                    dst[o] = src[b]
+                    b += 1
+                    o += 1
+                lo = hi
+            src, dst = dst, src
+            flipped = not flipped
+            width *= 2
+        if flipped:
+            order[:n] = tmp[:n]
 
 
 @njit(cache=True)
@@ -145,9 +210,12 @@ def _argsort_keys(keys: np.ndarray, m: int) -> np.ndarray:
     while shift == 0 or (mx >> shift) > 0:
         cnt[:] = 0
         for i in range(m):
-            cnt[((keys[order[i]] >> shift) & 2047) + 1] += 1
-        for d in range(2048):
-            cnt[d + 1] += cnt[d]
+            cnt[(keys[order[i]] >> shift) & 2047] += 1
+        run = 0
+        for d in range(2049):
+            c = cnt[d]
+            cnt[d] = run
+            run += c
         for i in range(m):
             d = (keys[order[i]] >> shift) & 2047
             tmp[cnt[d]] = order[i]
@@ -157,24 +225,28 @@ def _argsort_keys(keys: np.ndarray, m: int) -> np.ndarray:
     return order
 
 
+_AHEAD = 6          # transactions of a hop whose target rows are requested ahead of the one being processed
+
+
 @njit(cache=True)
-def trace_kernel(tx_in_ptr: np.ndarray, tx_out_ptr: np.ndarray, in_tx: np.ndarray, in_value: np.ndarray,
+def trace_kernel(in_tx: np.ndarray, in_value: np.ndarray,
                  in_prev: np.ndarray, out_tx: np.ndarray, out_value: np.ndarray, out_addr: np.ndarray,
-                 out_spent_in: np.ndarray, line: np.ndarray, fee: np.ndarray, gap: np.ndarray,
-                 is_coinbase: np.ndarray, deg: np.ndarray, fr0: np.ndarray, ft0: np.ndarray, fwd: bool, mode: int, src_rev: bool,
+                 out_spent_in: np.ndarray, dst_next_tx: np.ndarray, txr: np.ndarray, fr0: np.ndarray, ft0: np.ndarray,
+                 fwd: bool, mode: int, src_rev: bool,
                  dst_rev: bool, largest_first: bool, max_hops: int, min_amount: int, max_degree: int,
                  max_edges: int, stop_mask: np.ndarray, has_stop: bool, maxdeg: int, acc: np.ndarray,
                  recv: np.ndarray, fill: np.ndarray, poisoned: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The whole trace. ``acc``/``recv`` are the per-item accumulators of this direction (forward: inputs /
-    outputs; backward: outputs / inputs), ``fill``/``poisoned`` per transaction; all zero on entry and zeroed
-    again (only the entries touched) on return. Returns (edges[5, n]: tx, from, to, amount, hop;
+    """The whole trace. ``txr``/``dst_next_tx`` are the direction's transaction records and next-transaction
+    column (built by :meth:`.utxo.UtxoGraph.trace_index`). ``acc``/``recv`` are the per-item accumulators of this
+    direction (forward: inputs / outputs; backward: outputs / inputs), ``fill``/``poisoned`` per transaction; all
+    zero on entry and zeroed again (only the entries touched) on return. Returns (edges[5, n]: tx, from, to, amount, hop;
     endpoints[5, m]: item, kind, amount, hop, tx; info)."""
     E = np.empty((5, 256), dtype=np.int64)
     ne = 0
     P = np.empty((5, 64), dtype=np.int64)
     npp = 0
-    info = np.zeros(12, dtype=np.int64)
+    info = np.zeros(11, dtype=np.int64)
     t_acc = np.empty(64, dtype=np.int64)
     n_tacc = 0
     t_recv = np.empty(256, dtype=np.int64)
@@ -190,19 +262,25 @@ def trace_kernel(tx_in_ptr: np.ndarray, tx_out_ptr: np.ndarray, in_tx: np.ndarra
     fr = fr0.copy()
     ft = ft0.copy()
     n = fr.size
+    t_recv = _ensure1(t_recv, n)
+    fs = np.empty(n, dtype=np.int64)
+    fn = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        if fwd:
+            fs[i] = out_spent_in[fr[i]]
+            fn[i] = in_tx[fs[i]] if fs[i] >= 0 else -1
+        else:
+            fs[i] = -1
+            fn[i] = out_tx[fr[i]]
     for i in range(n):
         if fwd:
             recv[fr[i]] = ft[i]
-            if n_trecv >= t_recv.size:
-                t_recv = _grow1(t_recv, n_trecv)
             t_recv[n_trecv] = fr[i]
             n_trecv += 1
         else:
             sp = out_spent_in[fr[i]]
             if sp >= 0:
                 recv[sp] = ft[i]
-                if n_trecv >= t_recv.size:
-                    t_recv = _grow1(t_recv, n_trecv)
                 t_recv[n_trecv] = sp
                 n_trecv += 1
     fees = 0
@@ -211,8 +289,9 @@ def trace_kernel(tx_in_ptr: np.ndarray, tx_out_ptr: np.ndarray, in_tx: np.ndarra
     n_edges = 0
     while n > 0:
         rem = np.empty(n, dtype=np.int64)
-        nt = np.empty(n, dtype=np.int64)
-        spn = np.empty(n, dtype=np.int64)
+        P = _ensure2(P, npp + n)
+        nt = fn
+        spn = fs
         m = 0
         for i in range(n):
             if ft[i] > 0:
@@ -220,17 +299,6 @@ def trace_kernel(tx_in_ptr: np.ndarray, tx_out_ptr: np.ndarray, in_tx: np.ndarra
                 m += 1
         if m == 0:
             break
-        if fwd:
-            for k in range(m):
-                i = rem[k]
-                spn[i] = out_spent_in[fr[i]]
-            for k in range(m):
-                i = rem[k]
-                nt[i] = in_tx[spn[i]] if spn[i] >= 0 else -1
-        else:
-            for k in range(m):
-                i = rem[k]
-                nt[i] = out_tx[fr[i]]
         if hop > 0:
             k2 = 0
             for k in range(m):
@@ -252,8 +320,6 @@ def trace_kernel(tx_in_ptr: np.ndarray, tx_out_ptr: np.ndarray, in_tx: np.ndarra
                         n = 0
                         break
                     if a >= 0 and stop_mask[a]:
-                        if npp >= P.shape[1]:
-                            P = _grow2(P, npp)
                         P[0, npp], P[1, npp], P[2, npp], P[3, npp], P[4, npp] = fr[i], _SERVICE, ft[i], hop, -1
                         npp += 1
                     else:
@@ -267,8 +333,6 @@ def trace_kernel(tx_in_ptr: np.ndarray, tx_out_ptr: np.ndarray, in_tx: np.ndarra
             for k in range(m):
                 i = rem[k]
                 if spn[i] < 0:
-                    if npp >= P.shape[1]:
-                        P = _grow2(P, npp)
                     P[0, npp], P[1, npp], P[2, npp], P[3, npp], P[4, npp] = fr[i], _UNSPENT, ft[i], hop, -1
                     npp += 1
                 else:
@@ -282,19 +346,19 @@ def trace_kernel(tx_in_ptr: np.ndarray, tx_out_ptr: np.ndarray, in_tx: np.ndarra
             info[I_MH_OUT] = m
             for k in range(m):
                 i = rem[k]
-                if npp >= P.shape[1]:
-                    P = _grow2(P, npp)
                 P[0, npp], P[1, npp], P[2, npp], P[3, npp], P[4, npp] = fr[i], _HOP_LIMIT, ft[i], hop, nt[i]
                 npp += 1
                 info[I_MH_AMT] += ft[i]
             break
+        for k in range(m):
+            u = nt[rem[k]]
+            if u >= 0:
+                _prefetch(txr, u)
         k2 = 0
         for k in range(m):
             i = rem[k]
             u = nt[i]
-            if deg[u] > max_degree:
-                if npp >= P.shape[1]:
-                    P = _grow2(P, npp)
+            if txr[u, _DG] > max_degree:
                 P[0, npp], P[1, npp], P[2, npp], P[3, npp], P[4, npp] = fr[i], _PAGED, ft[i], hop, u
                 npp += 1
                 info[I_PAGED] += 1
@@ -307,8 +371,6 @@ def trace_kernel(tx_in_ptr: np.ndarray, tx_out_ptr: np.ndarray, in_tx: np.ndarra
             info[I_ME_OUT] = m
             for k in range(m):
                 i = rem[k]
-                if npp >= P.shape[1]:
-                    P = _grow2(P, npp)
                 P[0, npp], P[1, npp], P[2, npp], P[3, npp], P[4, npp] = fr[i], _EDGE_LIMIT, ft[i], hop, nt[i]
                 npp += 1
                 info[I_ME_AMT] += ft[i]
@@ -320,26 +382,39 @@ def trace_kernel(tx_in_ptr: np.ndarray, tx_out_ptr: np.ndarray, in_tx: np.ndarra
         for k in range(m):
             keys[k] = nt[rem[k]]
         srt = _argsort_keys(keys, m)
-        # read what the per-transaction loop below needs first, in one tight loop: the loads are independent,
-        # so their cache misses overlap (18% off a cold 6-hop haircut trace on the 10M-edge bench graph)
-        warm = 0
+        gst = np.empty(m + 1, dtype=np.int64)
+        ng = 0
         for k in range(m):
-            u = keys[k]
+            if k == 0 or keys[srt[k]] != keys[srt[k - 1]]:
+                gst[ng] = k
+                ng += 1
+        gst[ng] = m
+        dbound = 0
+        for gi in range(ng):
+            u = keys[srt[gst[gi]]]
+            dbound += txr[u, _DE] - txr[u, _DS]
+        E = _ensure2(E, ne + dbound)
+        t_recv = _ensure1(t_recv, n_trecv + dbound)
+        t_tx = _ensure1(t_tx, n_ttx + ng)
+        t_acc = _ensure1(t_acc, n_tacc + m)
+        for gi in range(min(ng, _AHEAD)):
+            u2 = keys[srt[gst[gi]]]
+            r2 = txr[u2, _DS]
             if fwd:
-                r0 = tx_out_ptr[u]
-                warm += line[u] + fee[u]
-                if tx_out_ptr[u + 1] > r0:
-                    warm += out_value[r0] + recv[r0] + out_spent_in[r0]
+                _prefetch(out_value, r2)
+                _prefetch(out_spent_in, r2)
             else:
-                r0 = tx_in_ptr[u]
-                warm += line[u] + gap[u]
-                if tx_in_ptr[u + 1] > r0:
-                    warm += in_value[r0] + recv[r0] + in_prev[r0]
-        info[I_WARM] += warm       # kept, so the loads are not optimised away
+                _prefetch(in_value, r2)
+                _prefetch(in_prev, r2)
+            _prefetch(recv, r2)
+            _prefetch(dst_next_tx, r2)
+        gi = 0
         ia = np.empty(m, dtype=np.int64)
         il = np.empty(m, dtype=np.int64)
-        nfr = np.empty(max(2 * m, 16), dtype=np.int64)
-        nft = np.empty(max(2 * m, 16), dtype=np.int64)
+        nfr = np.empty(dbound + 1, dtype=np.int64)
+        nft = np.empty(dbound + 1, dtype=np.int64)
+        nfs = np.empty(dbound + 1, dtype=np.int64)
+        nfn = np.empty(dbound + 1, dtype=np.int64)
         nn = 0
         tl_tx = np.empty(m, dtype=np.int64)
         tl_amt = np.empty(m, dtype=np.int64)
@@ -347,9 +422,19 @@ def trace_kernel(tx_in_ptr: np.ndarray, tx_out_ptr: np.ndarray, in_tx: np.ndarra
         s = 0
         while s < m:
             u = keys[srt[s]]
-            e = s + 1
-            while e < m and keys[srt[e]] == u:
-                e += 1
+            e = gst[gi + 1]
+            if gi + _AHEAD < ng:
+                u2 = keys[srt[gst[gi + _AHEAD]]]
+                r2 = txr[u2, _DS]
+                if fwd:
+                    _prefetch(out_value, r2)
+                    _prefetch(out_spent_in, r2)
+                else:
+                    _prefetch(in_value, r2)
+                    _prefetch(in_prev, r2)
+                _prefetch(recv, r2)
+                _prefetch(dst_next_tx, r2)
+            gi += 1
             tot = 0
             best = -1
             for q in range(s, e):
@@ -360,22 +445,34 @@ def trace_kernel(tx_in_ptr: np.ndarray, tx_out_ptr: np.ndarray, in_tx: np.ndarra
             rep = spn[best] if fwd else fr[best]
             # target side layout: items (in order, reversed, or largest first), then the tail
             if fwd:
-                dp0 = tx_out_ptr[u]
-                dcnt = tx_out_ptr[u + 1] - dp0
+                dp0 = txr[u, _DS]
+                dcnt = txr[u, _DE] - dp0
                 for j in range(dcnt):
                     d_item[j] = dp0 + j
                     d_len[j] = out_value[dp0 + j]
-                d_tail = fee[u]
+                d_tail = txr[u, _TL]
             else:
-                dp0 = tx_in_ptr[u]
-                dcnt = tx_in_ptr[u + 1] - dp0
+                dp0 = txr[u, _DS]
+                dcnt = txr[u, _DE] - dp0
                 for j in range(dcnt):
                     row = dp0 + dcnt - 1 - j if dst_rev else dp0 + j
                     d_item[j] = row
                     d_len[j] = in_value[row]
-                d_tail = gap[u]
+                d_tail = txr[u, _TL]
             if largest_first and not dst_rev and dcnt > 1:
-                _stable_desc_order(d_len, dcnt, order)
+                if dcnt <= 32:
+                    for i2 in range(dcnt):
+                        order[i2] = i2
+                    for i2 in range(1, dcnt):
+                        j2 = order[i2]
+                        kj = d_len[j2]
+                        p2 = i2 - 1
+                        while p2 >= 0 and d_len[order[p2]] < kj:
+                            order[p2 + 1] = order[p2]
+                            p2 -= 1
+                        order[p2 + 1] = j2
+                else:
+                    _stable_desc_order(d_len, dcnt, order)
                 for j in range(dcnt):
                     pref[j] = d_len[order[j]]
                 for j in range(dcnt):
@@ -384,13 +481,11 @@ def trace_kernel(tx_in_ptr: np.ndarray, tx_out_ptr: np.ndarray, in_tx: np.ndarra
             d_item[dcnt] = -1
             d_len[dcnt] = d_tail
             nd = dcnt + 1
-            L = line[u]
+            L = txr[u, _LN]
             if mode == _FULL:
                 fresh = not poisoned[u]
                 if fresh:
                     poisoned[u] = True
-                    if n_ttx >= t_tx.size:
-                        t_tx = _grow1(t_tx, n_ttx)
                     t_tx[n_ttx] = u
                     n_ttx += 1
                 for j in range(nd):
@@ -398,20 +493,47 @@ def trace_kernel(tx_in_ptr: np.ndarray, tx_out_ptr: np.ndarray, in_tx: np.ndarra
             elif mode == _PROP:
                 sq = 0
                 cdiv = L if L > 1 else 1
-                for j in range(nd):
-                    qv, rv = _muldiv(tot, d_len[j], cdiv)
-                    taint[j] = qv
-                    rem_r[j] = rv
-                    sq += qv
-                short = tot - sq
-                if short == 1:
-                    bj = 0
-                    for j in range(1, nd):
-                        if rem_r[j] > rem_r[bj]:
-                            bj = j
-                    if rem_r[bj] > 0:
+                if tot == cdiv:
+                    for j in range(nd):
+                        taint[j] = d_len[j]
+                    short = 0
+                else:
+                    if cdiv < _FLOAT_OK:
+                        # q from one float product per item; corrected with the remainder computed in wrapping
+                        # int64, exact because the estimate is off by a few units at most (tot <= cdiv < 2**55)
+                        ratio = np.float64(tot) / np.float64(cdiv)
+                        for j in range(nd):
+                            b = d_len[j]
+                            qv = np.int64(np.float64(b) * ratio)
+                            rv = tot * b - qv * cdiv
+                            while rv < 0:
+                                qv -= 1
+                                rv += cdiv
+                            while rv >= cdiv:
+                                qv += 1
+                                rv -= cdiv
+                            taint[j] = qv
+                            rem_r[j] = rv
+                            sq += qv
+                    else:
+                        for j in range(nd):
+                            qv, rv = _muldiv(tot, d_len[j], cdiv)
+                            taint[j] = qv
+                            rem_r[j] = rv
+                            sq += qv
+                    short = tot - sq
+                if short > 0 and (short <= 4 or nd <= 8):
+                    # largest remainders first, ties to the earlier position: pick the first maximum each time
+                    for _t in range(short):
+                        bj = 0
+                        for j in range(1, nd):
+                            if rem_r[j] > rem_r[bj]:
+                                bj = j
+                        if rem_r[bj] <= 0:
+                            break
                         taint[bj] += 1
-                elif short > 1:
+                        rem_r[bj] = -1
+                elif short > 0:
                     _stable_desc_order(rem_r, nd, order)
                     for j in range(min(short, nd)):
                         if rem_r[order[j]] > 0:
@@ -423,15 +545,13 @@ def trace_kernel(tx_in_ptr: np.ndarray, tx_out_ptr: np.ndarray, in_tx: np.ndarra
                     il[0] = tot
                     cnt = 1
                     if fill[u] == 0:
-                        if n_ttx >= t_tx.size:
-                            t_tx = _grow1(t_tx, n_ttx)
                         t_tx[n_ttx] = u
                         n_ttx += 1
                     fill[u] += tot
                 else:
                     if fwd:
-                        sp0 = tx_in_ptr[u]
-                        scnt = tx_in_ptr[u + 1] - sp0
+                        sp0 = txr[u, _SS]
+                        scnt = txr[u, _SE] - sp0
                         pos = 0
                         if src_rev:
                             for j in range(scnt - 1, -1, -1):
@@ -442,8 +562,8 @@ def trace_kernel(tx_in_ptr: np.ndarray, tx_out_ptr: np.ndarray, in_tx: np.ndarra
                                 pref[j] = pos
                                 pos += in_value[sp0 + j]
                     else:
-                        sp0 = tx_out_ptr[u]
-                        scnt = tx_out_ptr[u + 1] - sp0
+                        sp0 = txr[u, _SS]
+                        scnt = txr[u, _SE] - sp0
                         pos = 0
                         for j in range(scnt):
                             pref[j] = pos
@@ -452,15 +572,24 @@ def trace_kernel(tx_in_ptr: np.ndarray, tx_out_ptr: np.ndarray, in_tx: np.ndarra
                         i = rem[srt[q]]
                         item = spn[i] if fwd else fr[i]
                         if acc[item] == 0:
-                            if n_tacc >= t_acc.size:
-                                t_acc = _grow1(t_acc, n_tacc)
                             t_acc[n_tacc] = item
                             n_tacc += 1
                         ia[cnt] = pref[item - sp0] + acc[item]
                         il[cnt] = ft[i]
                         acc[item] += ft[i]
                         cnt += 1
-                    if cnt > 1:
+                    if 1 < cnt <= 32:       # stable insertion sort of (start, length) by start
+                        for i2 in range(1, cnt):
+                            a2 = ia[i2]
+                            l2 = il[i2]
+                            p2 = i2 - 1
+                            while p2 >= 0 and ia[p2] > a2:
+                                ia[p2 + 1] = ia[p2]
+                                il[p2 + 1] = il[p2]
+                                p2 -= 1
+                            ia[p2 + 1] = a2
+                            il[p2 + 1] = l2
+                    elif cnt > 32:
                         o2 = _argsort_keys(ia, cnt)
                         ia[:cnt] = ia[:cnt][o2]
                         il[:cnt] = il[:cnt][o2]
@@ -483,28 +612,25 @@ def trace_kernel(tx_in_ptr: np.ndarray, tx_out_ptr: np.ndarray, in_tx: np.ndarra
                         q2 += 1
                     taint[j] = got
                     pos = e0
-            # capacity: an item never carries more taint than its value
-            if mode != _FULL:
-                for j in range(dcnt):
-                    it = d_item[j]
-                    cap = d_len[j] - recv[it]
-                    if taint[j] > cap:
-                        taint[dcnt] += taint[j] - cap
-                        taint[j] = cap
-                    if taint[j] != 0:
-                        if recv[it] == 0:
-                            if n_trecv >= t_recv.size:
-                                t_recv = _grow1(t_recv, n_trecv)
-                            t_recv[n_trecv] = it
-                            n_trecv += 1
-                        recv[it] += taint[j]
+            # capacity (an item never carries more taint than its value), then the edge and the next frontier
             for j in range(dcnt):
-                if taint[j] > 0:
-                    row = d_item[j]
-                    if ne >= E.shape[1]:
-                        E = _grow2(E, ne)
+                tj = taint[j]
+                row = d_item[j]
+                if mode != _FULL:
+                    rc = recv[row]
+                    cap = d_len[j] - rc
+                    if tj > cap:
+                        taint[dcnt] += tj - cap
+                        tj = cap
+                        taint[j] = cap
+                    if tj != 0:
+                        if rc == 0:
+                            t_recv[n_trecv] = row
+                            n_trecv += 1
+                        recv[row] = rc + tj
+                if tj > 0:
                     E[0, ne] = u
-                    E[3, ne] = taint[j]
+                    E[3, ne] = tj
                     E[4, ne] = hop + 1
                     if fwd:
                         E[1, ne] = rep
@@ -517,12 +643,11 @@ def trace_kernel(tx_in_ptr: np.ndarray, tx_out_ptr: np.ndarray, in_tx: np.ndarra
                     ne += 1
                     n_edges += 1
                     if nxt >= 0:
-                        if nn >= nfr.size:
-                            nfr = _grow1(nfr, nn)
-                        if nn >= nft.size:
-                            nft = _grow1(nft, nn)
                         nfr[nn] = nxt
-                        nft[nn] = taint[j]
+                        nft[nn] = tj
+                        if fwd:
+                            nfs[nn] = out_spent_in[row]
+                        nfn[nn] = dst_next_tx[row]
                         nn += 1
             if fwd:
                 fees += taint[dcnt]
@@ -532,16 +657,17 @@ def trace_kernel(tx_in_ptr: np.ndarray, tx_out_ptr: np.ndarray, in_tx: np.ndarra
                 ntl += 1
             s = e
         if not fwd:
+            P = _ensure2(P, npp + 2 * ntl)
             for want_cb in (True, False):
                 kind = _COINBASE if want_cb else _UNKNOWN
                 for k in range(ntl):
-                    if tl_amt[k] > 0 and is_coinbase[tl_tx[k]] == want_cb:
-                        if npp >= P.shape[1]:
-                            P = _grow2(P, npp)
+                    if tl_amt[k] > 0 and (txr[tl_tx[k], _CB] != 0) == want_cb:
                         P[0, npp], P[1, npp], P[2, npp], P[3, npp], P[4, npp] = -1, kind, tl_amt[k], hop + 1, tl_tx[k]
                         npp += 1
         fr = nfr
         ft = nft
+        fs = nfs
+        fn = nfn
         n = nn
         hop += 1
     info[I_HOPS] = hop
@@ -623,3 +749,4 @@ def peel_kernel(out_spent_in: np.ndarray, in_tx: np.ndarray, tx_in_ptr: np.ndarr
         n += 1
     res[-1, 0], res[-1, 1], res[-1, 2], res[-1, 3] = n, why, 0, 0
     return res
+_TXR = 1

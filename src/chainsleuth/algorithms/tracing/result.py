@@ -37,8 +37,12 @@ class TraceLimits:
             raise ValueError("min_amount must be >= 0")
 
 
-def _i64(a: Any = ()) -> np.ndarray:
-    return np.asarray(a, dtype=np.int64)
+_EMPTY = np.empty(0, dtype=np.int64)
+_EMPTY.flags.writeable = False      # shared by every result's unset fields, so it must never change
+
+
+def _i64() -> np.ndarray:
+    return _EMPTY
 
 
 @dataclass

@@ -110,6 +110,50 @@ class UtxoGraph:
             d = self.extra["_degree"] = np.diff(self.tx_in_ptr) + np.diff(self.tx_out_ptr)
         return d
 
+    def trace_index(self, forward: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The compiled trace's view of one direction, built on first use and kept: ``(next_tx, txr)``.
+
+        ``next_tx`` per target row: forward, the transaction spending an output (-1: unspent); backward, the
+        transaction of the output an input spends (-1: coinbase or outside the workspace). ``txr`` is one
+        64-byte record per transaction (fields ``_kernel.TXR_FIELDS``: the target side's rows, line, tail,
+        degree, the source side's rows, coinbase flag), aligned to cache lines, so a hop reads one line per
+        transaction it reaches. Costs 64 bytes per transaction and 8 per row, per direction used.
+
+        >>> g = UtxoGraph.build(2, in_tx=[0, 1], in_value=[0, 100], in_prev=[-1, 0], in_addr=[-1, 7],
+        ...                     out_tx=[0, 1, 1], out_value=[100, 60, 30], out_addr=[7, 8, 9])
+        >>> nxt, txr = g.trace_index(forward=True)
+        >>> nxt.tolist(), txr[1, :5].tolist()
+        ([1, -1, -1], [1, 3, 100, 10, 3])
+        """
+        key = "_index_fwd" if forward else "_index_bwd"
+        got = self.extra.get(key)
+        if got is None:
+            if forward:
+                link, row_tx, dst_ptr, src_ptr, tail = self.out_spent_in, self.in_tx, self.tx_out_ptr, self.tx_in_ptr, self.fee
+            else:
+                link, row_tx, dst_ptr, src_ptr, tail = self.in_prev, self.out_tx, self.tx_in_ptr, self.tx_out_ptr, self.gap
+            nxt = np.full(link.size, -1, dtype=np.int64)
+            has = link >= 0
+            nxt[has] = row_tx[link[has]]
+            txr = _aligned_rows(self.n_tx, 8)
+            txr[:, 0] = dst_ptr[:-1]
+            txr[:, 1] = dst_ptr[1:]
+            txr[:, 2] = self.line
+            txr[:, 3] = tail
+            txr[:, 4] = self.degree
+            txr[:, 5] = src_ptr[:-1]
+            txr[:, 6] = src_ptr[1:]
+            txr[:, 7] = self.is_coinbase
+            got = self.extra[key] = (nxt, txr)
+        return got
+
+
+def _aligned_rows(n: int, width: int) -> np.ndarray:
+    """An uninitialised int64 ``(n, width)`` C array whose rows start on 64-byte boundaries (width 8)."""
+    raw = np.empty(n * width + 8, dtype=np.int64)
+    skip = (-raw.ctypes.data % 64) // 8
+    return raw[skip:skip + n * width].reshape(n, width)
+
 
 # ----------------------------------------------------------------------------------------------------
 # small vector helpers
@@ -387,9 +431,10 @@ def _trace_kernel(kern: Any, g: UtxoGraph, st: _State, pol: Policy, lim: TraceLi
         mask, has_stop = np.ascontiguousarray(stop_mask, dtype=np.bool_), True
     big = _I64_MAX
     try:
+        nxt, txr = g.trace_index(fwd)
         e, p, info = kern.trace_kernel(
-            g.tx_in_ptr, g.tx_out_ptr, g.in_tx, g.in_value, g.in_prev, g.out_tx, g.out_value, g.out_addr,
-            g.out_spent_in, g.line, g.fee, g.gap, g.is_coinbase, g.degree, fr, ft, fwd, _MODES[pol.mode],
+            g.in_tx, g.in_value, g.in_prev, g.out_tx, g.out_value, g.out_addr, g.out_spent_in, nxt, txr, fr, ft,
+            fwd, _MODES[pol.mode],
             bool(pol.reverse_inputs and fwd), bool(pol.reverse_inputs and not fwd), bool(pol.largest_first),
             min(lim.max_hops, big), min(lim.min_amount, big), min(lim.max_degree, big), min(lim.max_edges, big),
             mask, has_stop, maxdeg, st.acc_in if fwd else st.acc_out, st.recv_out if fwd else st.recv_in, st.fill,
