@@ -225,6 +225,33 @@ def _argsort_keys(keys: np.ndarray, m: int) -> np.ndarray:
     return order
 
 
+@njit(cache=True, inline="always")
+def _hash(u: int, bits: int) -> int:
+    """Fibonacci hashing of a transaction id to ``bits`` bits."""
+    return np.int64((uint64(u) * uint64(0x9E3779B97F4A7C15)) >> uint64(64 - bits))
+
+
+@njit(cache=True)
+def _hash_room(hk: np.ndarray, hv: np.ndarray, bits: int, need: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """The table (keys, slots, bits) with room for ``need`` keys at load <= 1/2: itself, or rehashed larger."""
+    if 2 * need <= hk.size:
+        return hk, hv, bits
+    nb = bits
+    while 2 * need > (1 << nb):
+        nb += 1
+    nk = np.full(1 << nb, -1, dtype=np.int64)
+    nv = np.empty(1 << nb, dtype=np.int64)
+    mask = (1 << nb) - 1
+    for i in range(hk.size):
+        if hk[i] != -1:
+            h = _hash(hk[i], nb)
+            while nk[h] != -1:
+                h = (h + 1) & mask
+            nk[h] = hk[i]
+            nv[h] = hv[i]
+    return nk, nv, nb
+
+
 _AHEAD = 6          # transactions of a hop whose target rows are requested ahead of the one being processed
 
 
@@ -234,25 +261,33 @@ def trace_kernel(in_tx: np.ndarray, in_value: np.ndarray,
                  out_spent_in: np.ndarray, dst_next_tx: np.ndarray, txr: np.ndarray, fr0: np.ndarray, ft0: np.ndarray,
                  fwd: bool, mode: int, src_rev: bool,
                  dst_rev: bool, largest_first: bool, max_hops: int, min_amount: int, max_degree: int,
-                 max_edges: int, stop_mask: np.ndarray, has_stop: bool, maxdeg: int, acc: np.ndarray,
-                 recv: np.ndarray, fill: np.ndarray, poisoned: np.ndarray
+                 max_edges: int, stop_mask: np.ndarray, has_stop: bool, maxdeg: int
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The whole trace. ``txr``/``dst_next_tx`` are the direction's transaction records and next-transaction
-    column (built by :meth:`.utxo.UtxoGraph.trace_index`). ``acc``/``recv`` are the per-item accumulators of this
-    direction (forward: inputs / outputs; backward: outputs / inputs), ``fill``/``poisoned`` per transaction; all
-    zero on entry and zeroed again (only the entries touched) on return. Returns (edges[5, n]: tx, from, to, amount, hop;
+    column (built by :meth:`.utxo.UtxoGraph.trace_index`). What the trace accumulates per transaction it
+    reaches lives in a slot of its own (found through a small hash table keyed by transaction id): the taint
+    each target item has received (capacity), the taint placed on each source item (positional policies), the
+    pooled fill (TIHO) and the poison flag. Nothing the size of the graph is allocated or touched. Returns (edges[5, n]: tx, from, to, amount, hop;
     endpoints[5, m]: item, kind, amount, hop, tx; info)."""
     E = np.empty((5, 256), dtype=np.int64)
     ne = 0
     P = np.empty((5, 64), dtype=np.int64)
     npp = 0
     info = np.zeros(11, dtype=np.int64)
-    t_acc = np.empty(64, dtype=np.int64)
-    n_tacc = 0
-    t_recv = np.empty(256, dtype=np.int64)
-    n_trecv = 0
-    t_tx = np.empty(64, dtype=np.int64)
-    n_ttx = 0
+    # per reached transaction: a slot (hash table tx -> slot), with its items' accumulators in two pools
+    hk = np.full(1024, -1, dtype=np.int64)
+    hv = np.empty(1024, dtype=np.int64)
+    hbits = 10
+    n_slot = 0
+    s_recv = np.empty(256, dtype=np.int64)     # slot -> start of its target items in recv_pool (-1: none)
+    s_acc = np.empty(256, dtype=np.int64)      # slot -> start of its source items in acc_pool (-1: none)
+    s_fill = np.empty(256, dtype=np.int64)     # slot -> pooled fill (TIHO) / poison flag
+    recv_pool = np.empty(1024, dtype=np.int64)
+    n_recv = 0
+    acc_pool = np.empty(256, dtype=np.int64)
+    n_acc = 0
+    need_recv = mode != _FULL
+    need_acc = mode == _POSITIONAL
     d_item = np.empty(maxdeg + 1, dtype=np.int64)
     d_len = np.empty(maxdeg + 1, dtype=np.int64)
     taint = np.empty(maxdeg + 1, dtype=np.int64)
@@ -262,7 +297,6 @@ def trace_kernel(in_tx: np.ndarray, in_value: np.ndarray,
     fr = fr0.copy()
     ft = ft0.copy()
     n = fr.size
-    t_recv = _ensure1(t_recv, n)
     fs = np.empty(n, dtype=np.int64)
     fn = np.empty(n, dtype=np.int64)
     for i in range(n):
@@ -272,17 +306,53 @@ def trace_kernel(in_tx: np.ndarray, in_value: np.ndarray,
         else:
             fs[i] = -1
             fn[i] = out_tx[fr[i]]
-    for i in range(n):
-        if fwd:
-            recv[fr[i]] = ft[i]
-            t_recv[n_trecv] = fr[i]
-            n_trecv += 1
-        else:
-            sp = out_spent_in[fr[i]]
-            if sp >= 0:
-                recv[sp] = ft[i]
-                t_recv[n_trecv] = sp
-                n_trecv += 1
+    # seeds: the taint each seed item already carries counts toward its capacity when its transaction is reached
+    if need_recv:
+        s_tx = np.empty(n, dtype=np.int64)
+        s_row = np.empty(n, dtype=np.int64)
+        bound = 0
+        for i in range(n):
+            if fwd:
+                s_row[i] = fr[i]
+                s_tx[i] = out_tx[fr[i]]
+            else:
+                s_row[i] = out_spent_in[fr[i]]
+                s_tx[i] = in_tx[s_row[i]] if s_row[i] >= 0 else -1
+            if s_tx[i] >= 0:
+                bound += txr[s_tx[i], _DE] - txr[s_tx[i], _DS] + txr[s_tx[i], _SE] - txr[s_tx[i], _SS]
+        hk, hv, hbits = _hash_room(hk, hv, hbits, n_slot + n)
+        s_recv = _ensure1(s_recv, n_slot + n)
+        s_acc = _ensure1(s_acc, n_slot + n)
+        s_fill = _ensure1(s_fill, n_slot + n)
+        recv_pool = _ensure1(recv_pool, n_recv + bound)
+        acc_pool = _ensure1(acc_pool, n_acc + bound)
+        for i in range(n):
+            u = s_tx[i]
+            if u < 0:
+                continue
+            h = _hash(u, hbits)
+            hmask = (1 << hbits) - 1
+            while hk[h] != -1 and hk[h] != u:
+                h = (h + 1) & hmask
+            if hk[h] == u:
+                sl = hv[h]
+            else:
+                sl = n_slot
+                n_slot += 1
+                hk[h] = u
+                hv[h] = sl
+                s_fill[sl] = 0
+                c = txr[u, _DE] - txr[u, _DS]
+                s_recv[sl] = n_recv
+                recv_pool[n_recv:n_recv + c] = 0
+                n_recv += c
+                s_acc[sl] = -1
+                if need_acc:
+                    c = txr[u, _SE] - txr[u, _SS]
+                    s_acc[sl] = n_acc
+                    acc_pool[n_acc:n_acc + c] = 0
+                    n_acc += c
+            recv_pool[s_recv[sl] + s_row[i] - txr[u, _DS]] = ft[i]
     fees = 0
     cut = 0
     hop = 0
@@ -390,13 +460,22 @@ def trace_kernel(in_tx: np.ndarray, in_value: np.ndarray,
                 ng += 1
         gst[ng] = m
         dbound = 0
+        sbound = 0
         for gi in range(ng):
             u = keys[srt[gst[gi]]]
             dbound += txr[u, _DE] - txr[u, _DS]
+            if need_acc:
+                sbound += txr[u, _SE] - txr[u, _SS]
         E = _ensure2(E, ne + dbound)
-        t_recv = _ensure1(t_recv, n_trecv + dbound)
-        t_tx = _ensure1(t_tx, n_ttx + ng)
-        t_acc = _ensure1(t_acc, n_tacc + m)
+        hk, hv, hbits = _hash_room(hk, hv, hbits, n_slot + ng)
+        hmask = (1 << hbits) - 1
+        s_recv = _ensure1(s_recv, n_slot + ng)
+        s_acc = _ensure1(s_acc, n_slot + ng)
+        s_fill = _ensure1(s_fill, n_slot + ng)
+        if need_recv:
+            recv_pool = _ensure1(recv_pool, n_recv + dbound)
+        if need_acc:
+            acc_pool = _ensure1(acc_pool, n_acc + sbound)
         for gi in range(min(ng, _AHEAD)):
             u2 = keys[srt[gst[gi]]]
             r2 = txr[u2, _DS]
@@ -406,7 +485,6 @@ def trace_kernel(in_tx: np.ndarray, in_value: np.ndarray,
             else:
                 _prefetch(in_value, r2)
                 _prefetch(in_prev, r2)
-            _prefetch(recv, r2)
             _prefetch(dst_next_tx, r2)
         gi = 0
         ia = np.empty(m, dtype=np.int64)
@@ -432,9 +510,34 @@ def trace_kernel(in_tx: np.ndarray, in_value: np.ndarray,
                 else:
                     _prefetch(in_value, r2)
                     _prefetch(in_prev, r2)
-                _prefetch(recv, r2)
                 _prefetch(dst_next_tx, r2)
             gi += 1
+            # the slot of u: found, or opened with its accumulators at zero
+            h = _hash(u, hbits)
+            while hk[h] != -1 and hk[h] != u:
+                h = (h + 1) & hmask
+            if hk[h] == u:
+                sl = hv[h]
+            else:
+                sl = n_slot
+                n_slot += 1
+                hk[h] = u
+                hv[h] = sl
+                s_fill[sl] = 0
+                s_recv[sl] = -1
+                s_acc[sl] = -1
+                if need_recv:
+                    c = txr[u, _DE] - txr[u, _DS]
+                    s_recv[sl] = n_recv
+                    for j in range(c):
+                        recv_pool[n_recv + j] = 0
+                    n_recv += c
+                if need_acc:
+                    c = txr[u, _SE] - txr[u, _SS]
+                    s_acc[sl] = n_acc
+                    for j in range(c):
+                        acc_pool[n_acc + j] = 0
+                    n_acc += c
             tot = 0
             best = -1
             for q in range(s, e):
@@ -483,11 +586,9 @@ def trace_kernel(in_tx: np.ndarray, in_value: np.ndarray,
             nd = dcnt + 1
             L = txr[u, _LN]
             if mode == _FULL:
-                fresh = not poisoned[u]
+                fresh = s_fill[sl] == 0
                 if fresh:
-                    poisoned[u] = True
-                    t_tx[n_ttx] = u
-                    n_ttx += 1
+                    s_fill[sl] = 1
                 for j in range(nd):
                     taint[j] = d_len[j] if fresh else 0
             elif mode == _PROP:
@@ -541,13 +642,10 @@ def trace_kernel(in_tx: np.ndarray, in_value: np.ndarray,
             else:
                 cnt = 0
                 if mode == _POOLED:
-                    ia[0] = fill[u]
+                    ia[0] = s_fill[sl]
                     il[0] = tot
                     cnt = 1
-                    if fill[u] == 0:
-                        t_tx[n_ttx] = u
-                        n_ttx += 1
-                    fill[u] += tot
+                    s_fill[sl] += tot
                 else:
                     if fwd:
                         sp0 = txr[u, _SS]
@@ -571,12 +669,10 @@ def trace_kernel(in_tx: np.ndarray, in_value: np.ndarray,
                     for q in range(s, e):
                         i = rem[srt[q]]
                         item = spn[i] if fwd else fr[i]
-                        if acc[item] == 0:
-                            t_acc[n_tacc] = item
-                            n_tacc += 1
-                        ia[cnt] = pref[item - sp0] + acc[item]
+                        a_at = s_acc[sl] + item - sp0
+                        ia[cnt] = pref[item - sp0] + acc_pool[a_at]
                         il[cnt] = ft[i]
-                        acc[item] += ft[i]
+                        acc_pool[a_at] += ft[i]
                         cnt += 1
                     if 1 < cnt <= 32:       # stable insertion sort of (start, length) by start
                         for i2 in range(1, cnt):
@@ -617,17 +713,14 @@ def trace_kernel(in_tx: np.ndarray, in_value: np.ndarray,
                 tj = taint[j]
                 row = d_item[j]
                 if mode != _FULL:
-                    rc = recv[row]
+                    r_at = s_recv[sl] + row - dp0
+                    rc = recv_pool[r_at]
                     cap = d_len[j] - rc
                     if tj > cap:
                         taint[dcnt] += tj - cap
                         tj = cap
                         taint[j] = cap
-                    if tj != 0:
-                        if rc == 0:
-                            t_recv[n_trecv] = row
-                            n_trecv += 1
-                        recv[row] = rc + tj
+                    recv_pool[r_at] = rc + tj
                 if tj > 0:
                     E[0, ne] = u
                     E[3, ne] = tj
@@ -673,13 +766,6 @@ def trace_kernel(in_tx: np.ndarray, in_value: np.ndarray,
     info[I_HOPS] = hop
     info[I_FEES] = fees
     info[I_CUT] = cut
-    for k in range(n_tacc):
-        acc[t_acc[k]] = 0
-    for k in range(n_trecv):
-        recv[t_recv[k]] = 0
-    for k in range(n_ttx):
-        fill[t_tx[k]] = 0
-        poisoned[t_tx[k]] = False
     return E[:, :ne].copy(), P[:, :npp].copy(), info
 
 

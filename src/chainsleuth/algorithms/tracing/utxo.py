@@ -410,16 +410,16 @@ def trace_utxo(g: UtxoGraph, seeds: Any, *, direction: str = "forward", policy: 
         raise ValueError("engine 'kernel' needs numba, which is not installed")
     if kern is not None and pol.mode not in _MODES:
         kern = None
+    if kern is not None:
+        return _trace_kernel(kern, g, pol, lim, fwd, fr, ft, stop_mask, res)
     st = _State.of(g)
     try:
-        if kern is not None:
-            return _trace_kernel(kern, g, st, pol, lim, fwd, fr, ft, stop_mask, res)
         return _trace(g, st, pol, lim, fwd, fr, ft, stop_mask, res)
     finally:
         st.reset()
 
 
-def _trace_kernel(kern: Any, g: UtxoGraph, st: _State, pol: Policy, lim: TraceLimits, fwd: bool, fr: np.ndarray,
+def _trace_kernel(kern: Any, g: UtxoGraph, pol: Policy, lim: TraceLimits, fwd: bool, fr: np.ndarray,
                   ft: np.ndarray, stop_mask: np.ndarray | None, res: TraceResult) -> TraceResult:
     maxdeg = g.extra.get("_maxdeg")
     if maxdeg is None:
@@ -430,18 +430,12 @@ def _trace_kernel(kern: Any, g: UtxoGraph, st: _State, pol: Policy, lim: TraceLi
     else:
         mask, has_stop = np.ascontiguousarray(stop_mask, dtype=np.bool_), True
     big = _I64_MAX
-    try:
-        nxt, txr = g.trace_index(fwd)
-        e, p, info = kern.trace_kernel(
-            g.in_tx, g.in_value, g.in_prev, g.out_tx, g.out_value, g.out_addr, g.out_spent_in, nxt, txr, fr, ft,
-            fwd, _MODES[pol.mode],
-            bool(pol.reverse_inputs and fwd), bool(pol.reverse_inputs and not fwd), bool(pol.largest_first),
-            min(lim.max_hops, big), min(lim.min_amount, big), min(lim.max_degree, big), min(lim.max_edges, big),
-            mask, has_stop, maxdeg, st.acc_in if fwd else st.acc_out, st.recv_out if fwd else st.recv_in, st.fill,
-            st.poisoned)
-    except BaseException:
-        g.extra.pop("_state", None)     # accumulators may be left dirty: never reuse them
-        raise
+    nxt, txr = g.trace_index(fwd)
+    e, p, info = kern.trace_kernel(
+        g.in_tx, g.in_value, g.in_prev, g.out_tx, g.out_value, g.out_addr, g.out_spent_in, nxt, txr, fr, ft, fwd,
+        _MODES[pol.mode], bool(pol.reverse_inputs and fwd), bool(pol.reverse_inputs and not fwd),
+        bool(pol.largest_first), min(lim.max_hops, big), min(lim.min_amount, big), min(lim.max_degree, big),
+        min(lim.max_edges, big), mask, has_stop, maxdeg)
     if info[kern.I_ERR]:
         raise IndexError(f"address id {int(info[kern.I_ERR]) - 1} is outside stop_mask (size {mask.size})")
     hop = int(info[kern.I_HOPS])
