@@ -769,44 +769,50 @@ def trace_kernel(in_tx: np.ndarray, in_value: np.ndarray,
     return E[:, :ne].copy(), P[:, :npp].copy(), info
 
 
+@njit(cache=True, inline="always")
+def _peel_shaped(txr: np.ndarray, tx: int, max_inputs: int) -> bool:
+    """Two outputs, one to ``max_inputs`` inputs, not coinbase (forward records: target = outputs)."""
+    n_in = txr[tx, _SE] - txr[tx, _SS]
+    return txr[tx, _DE] - txr[tx, _DS] == 2 and 1 <= n_in <= max_inputs and txr[tx, _CB] == 0
+
+
 @njit(cache=True)
-def peel_kernel(out_spent_in: np.ndarray, in_tx: np.ndarray, tx_in_ptr: np.ndarray, tx_out_ptr: np.ndarray,
-                peel_tx: np.ndarray, in_addr: np.ndarray, out_addr: np.ndarray, out_value: np.ndarray,
-                start_row: int, max_hops: int, unit: int) -> np.ndarray:
-    """Follow the change from ``start_row``. ``peel_tx`` is True for peel-shaped transactions (two outputs,
-    one to ``max_inputs`` inputs, not coinbase). Returns one array: rows ``0..n-1`` are the steps (tx, change
-    row, peeled row, heuristic bits: 1 address-reuse, 2 peel-continuation, 4 round-amount, 8 larger-output);
-    the last row is (n, why, 0, 0) with why 0 unspent, 1 not_peel, 2 ambiguous, 3 max_hops."""
+def peel_kernel(next_tx: np.ndarray, txr: np.ndarray, in_addr: np.ndarray, out_addr: np.ndarray,
+                out_value: np.ndarray, start_row: int, max_hops: int, max_inputs: int, unit: int) -> np.ndarray:
+    """Follow the change from ``start_row`` over the forward trace index (``next_tx``: the transaction spending
+    each output; ``txr``: the forward transaction records). A step needs a peel-shaped transaction (two
+    outputs, one to ``max_inputs`` inputs, not coinbase). Returns one array: rows ``0..n-1`` are the steps (tx,
+    change row, peeled row, heuristic bits: 1 address-reuse, 2 peel-continuation, 4 round-amount, 8
+    larger-output); the last row is (n, why, 0, 0) with why 0 unspent, 1 not_peel, 2 ambiguous, 3 max_hops."""
     res = np.empty((max(max_hops, 0) + 1, 4), dtype=np.int64)
     n = 0
     why = 3
     row = start_row
     for _hop in range(max_hops):
-        spent = out_spent_in[row]
-        if spent < 0:
+        tx = next_tx[row]
+        if tx < 0:
             why = 0
             break
-        tx = in_tx[spent]
-        if not peel_tx[tx]:
+        if not _peel_shaped(txr, tx, max_inputs):
             why = 1
             break
-        a = tx_out_ptr[tx]
+        a = txr[tx, _DS]
         b = a + 1
         va = 0
         vb = 0
         ad_a = out_addr[a]
         ad_b = out_addr[b]
-        for i in range(tx_in_ptr[tx], tx_in_ptr[tx + 1]):
+        for i in range(txr[tx, _SS], txr[tx, _SE]):
             x = in_addr[i]
             if x != -1:
                 if x == ad_a:
                     va |= 1
                 if x == ad_b:
                     vb |= 1
-        sa = out_spent_in[a]
-        sb = out_spent_in[b]
-        ca = sa >= 0 and peel_tx[in_tx[sa]]
-        cb = sb >= 0 and peel_tx[in_tx[sb]]
+        ta = next_tx[a]
+        tb = next_tx[b]
+        ca = ta >= 0 and _peel_shaped(txr, ta, max_inputs)
+        cb = tb >= 0 and _peel_shaped(txr, tb, max_inputs)
         if ca != cb:
             if ca:
                 va |= 2

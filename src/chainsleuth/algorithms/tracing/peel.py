@@ -144,13 +144,8 @@ def follow_peel_chain(g: UtxoGraph, start_row: int, *, max_hops: int = 100, max_
     row = int(start_row)
     if kern is None or not 0 <= row < g.out_value.size:
         return follow_peel_chain_reference(g, start_row, max_hops=max_hops, max_inputs=max_inputs)
-    args = g.extra.get(("_peel_args", max_inputs))
-    if args is None:        # peel-shaped transactions, computed once per graph and max_inputs
-        n_in = np.diff(g.tx_in_ptr)
-        shape = (np.diff(g.tx_out_ptr) == 2) & (n_in >= 1) & (n_in <= max_inputs) & ~g.is_coinbase
-        args = g.extra[("_peel_args", max_inputs)] = (g.out_spent_in, g.in_tx, g.tx_in_ptr, g.tx_out_ptr, shape,
-                                                      g.in_addr, g.out_addr, g.out_value)
-    arr = kern.peel_kernel(*args, row, int(max_hops), _UNIT)
+    nxt, txr = g.trace_index(True)
+    arr = kern.peel_kernel(nxt, txr, g.in_addr, g.out_addr, g.out_value, row, int(max_hops), int(max_inputs), _UNIT)
     return PeelChain(g, arr, arr.item(-4)), _WHY[arr.item(-3)]     # last row: (n, why, 0, 0)
 
 
