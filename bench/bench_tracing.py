@@ -171,15 +171,25 @@ def main() -> None:
     # the same 6-hop haircut trace with every cache flushed before each call (a 64 MB write), for us and
     # networkx alike, then again at once (warm: what is left is computation)
     flush = np.zeros(64 << 20, dtype=np.uint8)
-    fl_ours, fl_nx, warm_ours = [], [], []
+    fl_ours, fl_nx, warm_ours, fl_bfs, bfs_n = [], [], [], [], []
+    bfs = _bare_bfs()
+    nxt, txr = g.trace_index(True)
+    seen = np.zeros(g.n_tx, dtype=np.uint8)
+    bfs(txr, nxt, seen, src_tx[0], 6)
     for s in src_tx:
         flush += 1
         fl_ours.append(_timed(reach_ours, g, s, 6, 10**12)[1])
         warm_ours.append(_timed(reach_ours, g, s, 6, 10**12)[1])
+        flush += 1
+        n, t = _timed(bfs, txr, nxt, seen, s, 6)
+        fl_bfs.append(t)
+        bfs_n.append(n)
         if dg is not None:
             flush += 1
             fl_nx.append(_timed(_nx_bfs, dg, s, 6)[1])
     del flush
+    if nx_n:
+        assert bfs_n == nx_n, "the bare BFS must reach what networkx reaches"
     peel_t, peel_mat = [], []
     for _ in range(5):      # microseconds: timed per call over 200 calls (the peers' 100-hop BFS the same way)
         t = time.perf_counter()
@@ -201,6 +211,8 @@ def main() -> None:
           f"(txs: median {int(statistics.median(reach_n)):,}, max {max(reach_n):,})")
     print(f"ours (all)   6-hop haircut trace, caches flushed before each call: {_ms(fl_ours)}; "
           f"right after (warm): {_ms(warm_ours)}")
+    print(f"bare compiled BFS (reachability only, no amounts; the floor), caches flushed: {_ms(fl_bfs)} "
+          f"(txs: median {int(statistics.median(bfs_n)):,})")
     print(f"numpy engine 6-hop haircut trace: {_ms(np_t)}; poison: {_ms(np_p)}")
     print(f"ours     100-hop peel chain : {ours_peel * 1e3:8.4f} ms per call, median of 5 rounds of 200 calls "
           f"({len(steps)} steps; with every step's evidence object built: {statistics.median(peel_mat) * 1e3:.3f} ms)")
@@ -223,7 +235,8 @@ def main() -> None:
     if nx_t:
         print(f"  6-hop  vs networkx median {statistics.median(nx_t) / m:8.1f}x   worst {max(nx_t) / max(ours):8.1f}x")
         print(f"  6-hop, caches flushed before each call (both): networkx {_ms(fl_nx)}; "
-              f"ratio of medians {statistics.median(fl_nx) / statistics.median(fl_ours):.1f}x")
+              f"ratio of medians {statistics.median(fl_nx) / statistics.median(fl_ours):.1f}x "
+              f"(bare BFS: {statistics.median(fl_nx) / statistics.median(fl_bfs):.1f}x)")
         print(f"  6-hop poison reach vs networkx median {statistics.median(nx_t) / statistics.median(reach_t):8.1f}x")
         print(f"  peel   vs networkx        {nx_peel / ours_peel:8.1f}x (the follow; building all 100 evidence objects "
               f"for a report adds {statistics.median(peel_mat) * 1e3:.2f} ms)")
@@ -253,6 +266,48 @@ def _duckdb(esrc: np.ndarray, edst: np.ndarray, src_tx: list[int], peel_tx0: int
     print(f"duckdb   100-hop reachability: {duck_peel * 1e3:8.2f} ms ({n_peel[0] if n_peel else '?'} txs)")
     con.close()
     return duck, duck_peel
+
+
+def _bare_bfs() -> Any:
+    """A compiled BFS over the forward trace index (next transaction per output, one record per transaction),
+    with the same prefetching as the trace kernel: the cost of reaching the transactions, with no amounts."""
+    from numba import njit
+
+    from chainsleuth.algorithms.tracing._kernel import _prefetch
+
+    @njit(cache=True)
+    def bfs(txr: np.ndarray, nxt: np.ndarray, seen: np.ndarray, src: int, hops: int) -> int:
+        fr = np.empty(1, dtype=np.int64)
+        fr[0] = src
+        n = 1
+        seen[src] = 1
+        done = [src]
+        for _ in range(hops):
+            for k in range(n):
+                _prefetch(txr, fr[k])
+            m = 0
+            cap = 0
+            for k in range(n):
+                cap += txr[fr[k], 1] - txr[fr[k], 0]
+            nf = np.empty(max(cap, 1), dtype=np.int64)
+            for k in range(n):
+                if k + 8 < n:
+                    _prefetch(nxt, txr[fr[k + 8], 0])
+                u = fr[k]
+                for e in range(txr[u, 0], txr[u, 1]):
+                    v = nxt[e]
+                    if v >= 0 and seen[v] == 0:
+                        seen[v] = 1
+                        nf[m] = v
+                        m += 1
+                        done.append(v)
+            fr = nf
+            n = m
+        for v in done:
+            seen[v] = 0
+        return len(done) - 1
+
+    return bfs
 
 
 def _nx_graph(esrc: np.ndarray, edst: np.ndarray) -> Any:
