@@ -267,8 +267,8 @@ def trace_kernel(in_tx: np.ndarray, in_value: np.ndarray,
     column (built by :meth:`.utxo.UtxoGraph.trace_index`). What the trace accumulates per transaction it
     reaches lives in a slot of its own (found through a small hash table keyed by transaction id): the taint
     each target item has received (capacity), the taint placed on each source item (positional policies), the
-    pooled fill (TIHO) and the poison flag. Nothing the size of the graph is allocated or touched. Returns (edges[5, n]: tx, from, to, amount, hop;
-    endpoints[5, m]: item, kind, amount, hop, tx; info)."""
+    pooled fill (TIHO) and the poison flag. Nothing the size of the graph is allocated or touched.
+    Returns (edges[5, n]: tx, from, to, amount, hop; endpoints[5, m]: item, kind, amount, hop, tx; info)."""
     E = np.empty((5, 256), dtype=np.int64)
     ne = 0
     P = np.empty((5, 64), dtype=np.int64)

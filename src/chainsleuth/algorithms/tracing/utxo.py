@@ -128,10 +128,12 @@ class UtxoGraph:
         key = "_index_fwd" if forward else "_index_bwd"
         got = self.extra.get(key)
         if got is None:
-            if forward:
-                link, row_tx, dst_ptr, src_ptr, tail = self.out_spent_in, self.in_tx, self.tx_out_ptr, self.tx_in_ptr, self.fee
-            else:
-                link, row_tx, dst_ptr, src_ptr, tail = self.in_prev, self.out_tx, self.tx_in_ptr, self.tx_out_ptr, self.gap
+            if forward:     # target rows: outputs, linked to the input spending them
+                link, row_tx, tail = self.out_spent_in, self.in_tx, self.fee
+                dst_ptr, src_ptr = self.tx_out_ptr, self.tx_in_ptr
+            else:           # target rows: inputs, linked to the output they spend
+                link, row_tx, tail = self.in_prev, self.out_tx, self.gap
+                dst_ptr, src_ptr = self.tx_in_ptr, self.tx_out_ptr
             nxt = np.full(link.size, -1, dtype=np.int64)
             has = link >= 0
             nxt[has] = row_tx[link[has]]
