@@ -269,20 +269,20 @@ def trace_kernel(in_tx: np.ndarray, in_value: np.ndarray,
     each target item has received (capacity), the taint placed on each source item (positional policies), the
     pooled fill (TIHO) and the poison flag. Nothing the size of the graph is allocated or touched.
     Returns (edges[5, n]: tx, from, to, amount, hop; endpoints[5, m]: item, kind, amount, hop, tx; info)."""
-    E = np.empty((5, 256), dtype=np.int64)
+    E = np.empty((5, 16384), dtype=np.int64)
     ne = 0
     P = np.empty((5, 64), dtype=np.int64)
     npp = 0
     info = np.zeros(11, dtype=np.int64)
     # per reached transaction: a slot (hash table tx -> slot), with its items' accumulators in two pools
-    hk = np.full(1024, -1, dtype=np.int64)
-    hv = np.empty(1024, dtype=np.int64)
-    hbits = 10
+    hk = np.full(4096, -1, dtype=np.int64)
+    hv = np.empty(4096, dtype=np.int64)
+    hbits = 12
     n_slot = 0
-    s_recv = np.empty(256, dtype=np.int64)     # slot -> start of its target items in recv_pool (-1: none)
-    s_acc = np.empty(256, dtype=np.int64)      # slot -> start of its source items in acc_pool (-1: none)
-    s_fill = np.empty(256, dtype=np.int64)     # slot -> pooled fill (TIHO) / poison flag
-    recv_pool = np.empty(1024, dtype=np.int64)
+    s_recv = np.empty(4096, dtype=np.int64)     # slot -> start of its target items in recv_pool (-1: none)
+    s_acc = np.empty(4096, dtype=np.int64)      # slot -> start of its source items in acc_pool (-1: none)
+    s_fill = np.empty(4096, dtype=np.int64)     # slot -> pooled fill (TIHO) / poison flag
+    recv_pool = np.empty(16384, dtype=np.int64)
     n_recv = 0
     acc_pool = np.empty(256, dtype=np.int64)
     n_acc = 0
