@@ -78,3 +78,25 @@ def test_evm_addresses_are_checked_and_shown_eip55() -> None:
         normalize_address("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD")   # one letter's case wrong
     with pytest.raises(InvalidInput):
         normalize_address("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeA")
+
+
+def test_evm_block_repeated_inside_one_batch_is_stored_once(tmp_path: Path) -> None:
+    """Two exports that overlap, read into one batch: the repeated block, its transaction and its transfers are
+    stored once, exactly as when the block comes once."""
+    bh, th = "0x" + "11" * 32, "0x" + "12" * 32
+    block, tx, trs = _block(1, bh, "0x" + "00" * 32), _tx(1, bh, th), [_tr(1, bh, th, i, 5 + i) for i in range(3)]
+    trs.append({**_tr(1, bh, th, 0, 100, frm=None, to=B), "tx_hash": None, "tx_index": None, "kind": "withdrawal",
+                "asset": "native", "log_index": None})     # a block-level row: no transaction (null key part)
+    once = build_batch([block], [tx], trs, [])
+    twice = build_batch([block, block], [tx, tx], trs + trs, [])
+    counts = []
+    for name, batch in (("once", once), ("twice", twice)):
+        ws = Workspace(tmp_path / name)
+        run = ws.store.runs.start(chain="eth", source_kind="test", endpoint="-", software_version="0")
+        res = ws.store.account.write_batch(batch, run)
+        received = ws.show_address(B).received
+        assert isinstance(received, dict)
+        counts.append((res.blocks_new, res.txs_new, res.transfers_new, ws.stats().chains["eth"]["transfers"],
+                       received[to_checksum_address(TOKEN)]))
+        ws.close()
+    assert counts[0] == counts[1] == (1, 1, 4, {"erc20": 3, "withdrawal": 1}, 18)

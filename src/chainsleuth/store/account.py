@@ -71,6 +71,9 @@ class AccountStore:
             new_hashes = blocks["hash"]
             txs = batch.txs.filter(pc.is_in(batch.txs["block_hash"], value_set=new_hashes))
             transfers = batch.transfers.filter(pc.is_in(batch.transfers["block_hash"], value_set=new_hashes))
+            if len(seen) < len(hashes):     # a block came twice (overlapping exports): its rows came twice too
+                txs = _first_rows(txs, ["block_hash", "tx_index"])
+                transfers = _first_rows(transfers, ["block_hash", "tx_index", "index"])
             tokens = batch.tokens
             self._insert_addresses(con, chain, [blocks["miner"], txs["from"], txs["to"], txs["contract_address"],
                                                 transfers["from"], transfers["to"], transfers["asset"],
@@ -318,3 +321,14 @@ class AccountStore:
                 "blocks_without_traces": int(no_traces), "checkpoint": None if cp is None else cp[0],
             }
         return out
+
+
+def _first_rows(t: pa.Table, keys: list[str]) -> pa.Table:
+    """``t`` with only the first row of each ``keys`` value (nulls are a value), in the original order."""
+    if t.num_rows < 2:
+        return t
+    rows = t.select(keys).append_column("_row", pa.array(np.arange(t.num_rows, dtype=np.int64)))
+    first = rows.group_by(keys).aggregate([("_row", "min")])["_row_min"].to_numpy()
+    if first.size == t.num_rows:
+        return t
+    return t.take(pa.array(np.sort(first)))
