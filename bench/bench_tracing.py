@@ -39,6 +39,7 @@ from chainsleuth.algorithms.tracing import TraceLimits, UtxoGraph, trace_utxo
 from chainsleuth.algorithms.tracing.peel import follow_peel_chain
 
 FAR = 0.3          # share of spends by any later transaction (the rest spend a little later)
+_DUST = 546        # Bitcoin Core's dust limit for a P2PKH output, in satoshis
 
 
 def build(edges: int, seed: int = 1) -> tuple[UtxoGraph, np.ndarray, np.ndarray, int, int]:
@@ -102,12 +103,12 @@ def _cached_build(edges: int, path: str | None) -> tuple[UtxoGraph, np.ndarray, 
 
 
 def reach_ours(g: UtxoGraph, tx: int, hops: int, max_degree: int, policy: str = "haircut",
-               engine: str = "auto") -> Any:
+               engine: str = "auto", min_amount: int = 0) -> Any:
     """Trace every output of ``tx`` (a txid source): hop k reaches the txs k spends away, like the peers.
     Returns the TraceResult (counted with :func:`_reached` outside the timing, as the peers' results are)."""
     rows = np.arange(g.tx_out_ptr[tx], g.tx_out_ptr[tx + 1])
-    return trace_utxo(g, rows, policy=policy, limits=TraceLimits(max_hops=hops, max_degree=max_degree),
-                      engine=engine)
+    return trace_utxo(g, rows, policy=policy, engine=engine,
+                      limits=TraceLimits(max_hops=hops, max_degree=max_degree, min_amount=min_amount))
 
 
 def _reached(r: Any) -> int:
@@ -171,7 +172,7 @@ def main() -> None:
     # the same 6-hop haircut trace with every cache flushed before each call (a 64 MB write), for us and
     # networkx alike, then again at once (warm: what is left is computation)
     flush = np.zeros(64 << 20, dtype=np.uint8)
-    fl_ours, fl_nx, warm_ours, fl_bfs, bfs_n = [], [], [], [], []
+    fl_ours, fl_nx, warm_ours, fl_bfs, bfs_n, fl_dust, dust_n, small = [], [], [], [], [], [], [], []
     bfs = _bare_bfs()
     nxt, txr = g.trace_index(True)
     seen = np.zeros(g.n_tx, dtype=np.uint8)
@@ -179,7 +180,13 @@ def main() -> None:
     for s in src_tx:
         flush += 1
         fl_ours.append(_timed(reach_ours, g, s, 6, 10**12)[1])
-        warm_ours.append(_timed(reach_ours, g, s, 6, 10**12)[1])
+        r, t = _timed(reach_ours, g, s, 6, 10**12)
+        warm_ours.append(t)
+        small.append(float((r.e_amount < _DUST).mean()) if r.e_amount.size else 0.0)
+        flush += 1
+        r, t = _timed(reach_ours, g, s, 6, 10**12, min_amount=_DUST)
+        fl_dust.append(t)
+        dust_n.append(_reached(r))
         flush += 1
         n, t = _timed(bfs, txr, nxt, seen, s, 6)
         fl_bfs.append(t)
@@ -211,6 +218,9 @@ def main() -> None:
           f"(txs: median {int(statistics.median(reach_n)):,}, max {max(reach_n):,})")
     print(f"ours (all)   6-hop haircut trace, caches flushed before each call: {_ms(fl_ours)}; "
           f"right after (warm): {_ms(warm_ours)}")
+    print(f"ours (all)   6-hop haircut trace, caches flushed, --min-amount {_DUST} (transfers below the dust limit "
+          f"cut off): {_ms(fl_dust)} (txs reached: median {int(statistics.median(dust_n)):,}); edges below {_DUST} "
+          f"sat in the full trace: median {statistics.median(small):.0%}")
     print(f"bare compiled BFS (reachability only, no amounts; the floor), caches flushed: {_ms(fl_bfs)} "
           f"(txs: median {int(statistics.median(bfs_n)):,})")
     print(f"numpy engine 6-hop haircut trace: {_ms(np_t)}; poison: {_ms(np_p)}")
