@@ -172,3 +172,27 @@ def test_peel_kernel_matches_reference(seed: int) -> None:
             assert [s.evidence.to_dict() for s in steps] == [s.evidence.to_dict() for s in ref]
             if ref:
                 assert steps[-1] == ref[-1] and steps[:2] == ref[:2]
+
+
+@pytest.fixture(scope="module")
+def big_graph() -> UtxoGraph:
+    return random_utxo_graph(4242, n_tx=40_000, max_in=3, max_out=8, n_addr=400)
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_trace_kernel_large_trace_grows_its_buffers(policy: str, big_graph: UtxoGraph) -> None:
+    """Traces reaching thousands of transactions. The poison one writes more edges than the kernel's first edge
+    buffer (16,384) and every forward one reaches more transactions than its first slot table holds (2,048 at
+    load 1/2), so the per-hop regrowth and the rehash run; results still equal the numpy engine's."""
+    g = big_graph
+    last = g.out_value.size
+    for direction, sd in (("forward", np.arange(300)), ("backward", np.arange(last - 300, last))):
+        kw = {"direction": direction, "policy": policy, "limits": TraceLimits(max_hops=200, max_degree=10**6)}
+        a = trace_utxo(g, sd, engine="kernel", **kw)
+        if direction == "forward":
+            assert np.unique(a.e_tx).size > 2_048
+            if policy == "poison":
+                assert a.e_tx.size > 16_384
+        _same(a, trace_utxo(g, sd, engine="numpy", **kw))
+        if policy != "poison":
+            assert a.conservation_gap() == 0
