@@ -476,16 +476,6 @@ def trace_kernel(in_tx: np.ndarray, in_value: np.ndarray,
             recv_pool = _ensure1(recv_pool, n_recv + dbound)
         if need_acc:
             acc_pool = _ensure1(acc_pool, n_acc + sbound)
-        for gi in range(min(ng, _AHEAD)):
-            u2 = keys[srt[gst[gi]]]
-            r2 = txr[u2, _DS]
-            if fwd:
-                _prefetch(out_value, r2)
-                _prefetch(out_spent_in, r2)
-            else:
-                _prefetch(in_value, r2)
-                _prefetch(in_prev, r2)
-            _prefetch(dst_next_tx, r2)
         gi = 0
         ia = np.empty(m, dtype=np.int64)
         il = np.empty(m, dtype=np.int64)
@@ -512,7 +502,8 @@ def trace_kernel(in_tx: np.ndarray, in_value: np.ndarray,
                     _prefetch(in_prev, r2)
                 _prefetch(dst_next_tx, r2)
             gi += 1
-            # the slot of u: found, or opened with its accumulators at zero
+            # the slot of u: found, or opened with its accumulators at zero (as for the seeds above; written out,
+            # not called: a helper taking these arrays costs numba reference counting per transaction, 20%)
             h = _hash(u, hbits)
             while hk[h] != -1 and hk[h] != u:
                 h = (h + 1) & hmask
@@ -563,19 +554,7 @@ def trace_kernel(in_tx: np.ndarray, in_value: np.ndarray,
                     d_len[j] = in_value[row]
                 d_tail = txr[u, _TL]
             if largest_first and not dst_rev and dcnt > 1:
-                if dcnt <= 32:
-                    for i2 in range(dcnt):
-                        order[i2] = i2
-                    for i2 in range(1, dcnt):
-                        j2 = order[i2]
-                        kj = d_len[j2]
-                        p2 = i2 - 1
-                        while p2 >= 0 and d_len[order[p2]] < kj:
-                            order[p2 + 1] = order[p2]
-                            p2 -= 1
-                        order[p2 + 1] = j2
-                else:
-                    _stable_desc_order(d_len, dcnt, order)
+                _stable_desc_order(d_len, dcnt, order)
                 for j in range(dcnt):
                     pref[j] = d_len[order[j]]
                 for j in range(dcnt):
