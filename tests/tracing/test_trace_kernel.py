@@ -117,6 +117,67 @@ def test_muldiv_matches_python_integers() -> None:
             assert k._muldiv(a, b, c) == divmod(a * b, c), (a, b, c)
 
 
+def _top_up_by_sort(rem: list[int], short: int) -> list[int]:
+    """The rule written plainly: a unit to each of the first ``short`` positions in descending remainder order,
+    ties to the earlier position, if its remainder is positive."""
+    got = [0] * len(rem)
+    for j in sorted(range(len(rem)), key=lambda j: (-rem[j], j))[:short]:
+        if rem[j] > 0:
+            got[j] = 1
+    return got
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_top_up_selection_matches_sorting(seed: int) -> None:
+    """The wide-transaction top-up selects the threshold remainder instead of sorting; it gives the same units
+    to the same positions, also when many remainders tie (few distinct values) and through the sorting fallback
+    it keeps for adversarial orders."""
+    k = _kernel_module()
+    rng = np.random.default_rng(seed)
+    for _ in range(40):
+        nd = int(rng.integers(9, 3000))
+        distinct = int(rng.choice([2, 5, 50, 10**9]))
+        rem = rng.integers(0, distinct, nd).astype(np.int64)
+        rem[rng.random(nd) < 0.2] = 0
+        short = int(rng.integers(1, nd))
+        want = _top_up_by_sort(rem.tolist(), short)
+        taint = np.zeros(nd, dtype=np.int64)
+        k._top_up(rem, nd, short, taint, np.empty(nd, dtype=np.int64), np.empty(nd, dtype=np.int64))
+        assert taint.tolist() == want
+        x = rem.copy()
+        thr, above = k._kth_largest(x, nd, short)
+        assert thr == sorted(rem.tolist(), reverse=True)[short - 1]
+        assert above == int((rem > thr).sum())
+
+
+def test_trace_kernel_batch_payout_with_equal_outputs() -> None:
+    """A batch payout of 600 equal outputs and a few odd ones, reached by a little taint: the largest-remainder
+    top-up has hundreds of units to place among tied remainders. Kernel, numpy engine and the plain reference
+    agree, earliest tied outputs first."""
+    from chainsleuth.algorithms.tracing.reference import reference_trace_utxo
+
+    vals = [10_000] * 600 + [7_777, 123_457, 31]
+    total = sum(vals) + 1_000
+    g = UtxoGraph.build(2, in_tx=[0, 1, 1], in_value=[0, 1_500, total - 1_500], in_prev=[-1, 0, -1],
+                        in_addr=[-1, 5, -1], out_tx=[0] + [1] * len(vals), out_value=[1_500, *vals],
+                        out_addr=[5, *range(6, 6 + len(vals))])
+    for policy in ("haircut", "poison", "fifo", "tiho"):
+        kw = {"policy": policy, "limits": TraceLimits(max_hops=3, max_degree=10**6)}
+        a = trace_utxo(g, [0], engine="kernel", **kw)
+        _same(a, trace_utxo(g, [0], engine="numpy", **kw))
+        ref = reference_trace_utxo(g, [0], **kw)
+        assert sorted(zip(*(x.tolist() for x in (a.e_tx, a.e_from, a.e_to, a.e_amount, a.e_hop)),
+                          strict=True)) == sorted(ref["edges"])
+        if policy == "haircut":
+            # 1,500 of a line of 6,132,265. Floors: 2 on each 10,000 output (2.446), 1 on the 7,777 (1.902), 30
+            # on the 123,457 (30.199), 0 on the 31 and on the fee (0.245): 1,231, so 269 units are left. The
+            # largest remainder is the 7,777's (.902); then the 600 tied .446 ones, earliest first: 268 of them.
+            amounts = dict(zip(a.e_to.tolist(), a.e_amount.tolist(), strict=True))
+            assert [amounts.get(r, 0) for r in range(1, 601)] == [3] * 268 + [2] * 332
+            assert [amounts[r] for r in (601, 602)] == [2, 30] and 603 not in amounts
+            assert a.fees == 0 and a.conservation_gap() == 0
+
+
 def _peel_graph(seed: int) -> tuple[UtxoGraph, int]:
     """A peel chain with random decoys: reused change addresses, round peels, branches, early ends."""
     rng = random.Random(seed)

@@ -182,6 +182,71 @@ def _stable_desc_order(key: np.ndarray, n: int, order: np.ndarray) -> None:
 
 
 @njit(cache=True)
+def _kth_largest(x: np.ndarray, n: int, k: int) -> tuple[int, int]:
+    """The ``k``-th largest of ``x[:n]`` (``1 <= k <= n``) and how many are larger, by quickselect with a
+    three-way partition (equal keys, common among remainders, cost nothing extra); ``x`` is reordered. Returns
+    (value, larger), or (0, -1) after 64 rounds (an adversarial order), where the caller sorts instead."""
+    lo = 0
+    hi = n - 1
+    t = k - 1
+    for _round in range(64):
+        # everything left of lo is larger than everything in [lo, hi]; everything right of hi is smaller
+        if lo >= hi:
+            return x[lo], lo
+        a, b, c = x[lo], x[(lo + hi) >> 1], x[hi]
+        piv = max(min(a, b), min(max(a, b), c))
+        lt = lo
+        i = lo
+        gt = hi
+        while i <= gt:
+            v = x[i]
+            if v > piv:
+                x[i] = x[lt]
+                x[lt] = v
+                lt += 1
+                i += 1
+            elif v < piv:
+                x[i] = x[gt]
+                x[gt] = v
+                gt -= 1
+            else:
+                i += 1
+        if t < lt:
+            hi = lt - 1
+        elif t > gt:
+            lo = gt + 1
+        else:
+            return piv, lt
+    return 0, -1
+
+
+@njit(cache=True)
+def _top_up(rem: np.ndarray, nd: int, short: int, taint: np.ndarray, scratch: np.ndarray, order: np.ndarray) -> None:
+    """Largest-remainder top-up: one unit each to the ``short`` positions of ``rem[:nd]`` with the largest
+    positive remainders, ties to the earlier position (the first ``short`` of a stable descending order). The
+    ``short``-th largest remainder is found by selection, in time linear in ``nd``; then those above it get a
+    unit and, of those equal to it, the earliest."""
+    for j in range(nd):
+        scratch[j] = rem[j]
+    k = min(short, nd)
+    thr, above = _kth_largest(scratch, nd, k)
+    if above < 0:
+        _stable_desc_order(rem, nd, order)
+        for j in range(k):
+            if rem[order[j]] > 0:
+                taint[order[j]] += 1
+        return
+    equal = k - above
+    for j in range(nd):
+        r = rem[j]
+        if r > thr or (r == thr and equal > 0):
+            if r == thr:
+                equal -= 1
+            if r > 0:
+                taint[j] += 1
+
+
+@njit(cache=True)
 def _argsort_keys(keys: np.ndarray, m: int) -> np.ndarray:
     """Stable ascending argsort of non-negative ``keys[:m]``: insertion sort when short, else LSD radix sort
     with 11-bit digits (numba's own sort costs about 60 ns per element; this about 5 ns per element and pass)."""
@@ -602,7 +667,7 @@ def trace_kernel(in_tx: np.ndarray, in_value: np.ndarray,
                             rem_r[j] = rv
                             sq += qv
                     short = tot - sq
-                if short > 0 and (short <= 4 or nd <= 8):
+                if short > 0 and (short <= 2 or nd <= 8):
                     # largest remainders first, ties to the earlier position: pick the first maximum each time
                     for _t in range(short):
                         bj = 0
@@ -613,11 +678,8 @@ def trace_kernel(in_tx: np.ndarray, in_value: np.ndarray,
                             break
                         taint[bj] += 1
                         rem_r[bj] = -1
-                elif short > 0:
-                    _stable_desc_order(rem_r, nd, order)
-                    for j in range(min(short, nd)):
-                        if rem_r[order[j]] > 0:
-                            taint[order[j]] += 1
+                elif short > 0:     # wide transactions (batch payouts): select, do not sort
+                    _top_up(rem_r, nd, short, taint, pref, order)
             else:
                 cnt = 0
                 if mode == _POOLED:
