@@ -572,7 +572,8 @@ def trace_kernel(in_tx: np.ndarray, in_value: np.ndarray,
             h = _hash(u, hbits)
             while hk[h] != -1 and hk[h] != u:
                 h = (h + 1) & hmask
-            if hk[h] == u:
+            opened = hk[h] != u
+            if not opened:
                 sl = hv[h]
             else:
                 sl = n_slot
@@ -582,12 +583,9 @@ def trace_kernel(in_tx: np.ndarray, in_value: np.ndarray,
                 s_fill[sl] = 0
                 s_recv[sl] = -1
                 s_acc[sl] = -1
-                if need_recv:
-                    c = txr[u, _DE] - txr[u, _DS]
+                if need_recv:       # its received taint starts at zero: set, not added, below (no zeroing pass)
                     s_recv[sl] = n_recv
-                    for j in range(c):
-                        recv_pool[n_recv + j] = 0
-                    n_recv += c
+                    n_recv += txr[u, _DE] - txr[u, _DS]
                 if need_acc:
                     c = txr[u, _SE] - txr[u, _SS]
                     s_acc[sl] = n_acc
@@ -755,7 +753,7 @@ def trace_kernel(in_tx: np.ndarray, in_value: np.ndarray,
                 row = d_item[j]
                 if mode != _FULL:
                     r_at = s_recv[sl] + row - dp0
-                    rc = recv_pool[r_at]
+                    rc = 0 if opened else recv_pool[r_at]
                     cap = d_len[j] - rc
                     if tj > cap:
                         taint[dcnt] += tj - cap
