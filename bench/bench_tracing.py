@@ -1,14 +1,22 @@
-"""Tracing benchmark: a 6-hop haircut trace and a 100-hop peel-chain follow on one synthetic transfer graph of
-10 million edges, against networkx BFS and a DuckDB recursive query doing the same reachability.
+"""Tracing benchmark: a 6-hop haircut trace and a 100-hop peel-chain follow on a synthetic transfer graph of
+10 million edges, against networkx BFS and a DuckDB recursive query doing the same reachability. Two graph
+shapes, each measured in full, one after the other, in the same run:
 
-    python bench/bench_tracing.py                    # 10M edges (peak memory printed at the end; ~5 minutes)
+    python bench/bench_tracing.py                    # 10M edges, both shapes (~12 minutes; peak memory printed)
+    python bench/bench_tracing.py --shape local      # one shape
     python bench/bench_tracing.py --edges 1000000    # quick look
 
-The graph is UTXO-shaped: transactions with a heavy-tailed number of outputs (most 1-3, batch payouts up to
-2,000; mean about 4.3). Each output is spent (91%): mostly by a transaction a little later, 30% by any later
-transaction, 1% by one of 200 hub transactions (exchange hot wallets consolidating tens of thousands of
-inputs). An edge is a spend: output of tx A -> input of tx B. A peel chain of 100 transactions (one input,
-payment + change) is appended, starting from an unspent output of the random graph.
+Both are UTXO-shaped: transactions with a heavy-tailed number of outputs (most 1-3, batch payouts up to 2,000;
+mean about 4.3). Each output is spent (91%): mostly by a transaction a little later, 30% by any later
+transaction, 1% by one of 200 hub transactions (about 600 inputs each). An edge is a spend: output of tx A ->
+input of tx B. A peel chain of 100 transactions (one input, payment + change) is appended, starting from an
+unspent output of the random graph. The shapes differ only in the hubs:
+
+- ``local``: the hubs only consolidate (a few outputs each), so no path fans out through them;
+- ``exchange``: the hubs also pay out, 2,000 outputs each, as an exchange hot wallet's batched withdrawals do
+  (200 hubs at 10M edges, fewer in proportion on a smaller graph).
+  A 6-hop reach then often passes through a hub and fans out (networkx's median reach is about 7 times the
+  local shape's), as on the real chain, where most coins reach an exchange within a few hops.
 
 Timing: the 6-hop traces once per source (milliseconds); the 100-hop peel follow and networkx's 100-hop BFS
 (microseconds) per call over 200 calls, median of 5 rounds. The first trace of the process is timed apart:
@@ -29,6 +37,7 @@ networkx interleaved with ours, source by source and round by round, so machine 
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
 import time
 from typing import Any
@@ -42,17 +51,28 @@ FAR = 0.3          # share of spends by any later transaction (the rest spend a 
 _DUST = 546        # Bitcoin Core's dust limit for a P2PKH output, in satoshis
 
 
-def build(edges: int, seed: int = 1) -> tuple[UtxoGraph, np.ndarray, np.ndarray, int, int]:
-    """The synthetic graph; returns (graph, tx->tx edge src, dst, peel chain start row, first peel tx)."""
+SHAPES = {"local": 0, "exchange": 2000}     # shape -> outputs paid by each hub transaction (0: as any other)
+
+
+def build(edges: int, seed: int = 1, payout: int = 0) -> tuple[UtxoGraph, np.ndarray, np.ndarray, int, int]:
+    """The synthetic graph; returns (graph, tx->tx edge src, dst, peel chain start row, first peel tx).
+    ``payout``: outputs of each hub transaction (0: hubs draw theirs like any transaction; the ``local`` shape)."""
     rng = np.random.default_rng(seed)
     # outputs per tx: heavy-tailed (most pay 1-3 outputs, batch payouts hundreds), mean about 3
     per_tx = 1 + np.minimum(np.floor(np.exp(rng.normal(0.6, 1.1, int(edges / 0.815 / 4.3)))), 2000).astype(np.int64)
     n_tx = per_tx.size
+    payers = None
+    if payout:      # drawn apart, so that the local shape's graph stays the same draw for draw
+        n_hubs = max(2, round(200 * edges / 10_000_000))       # 200 at 10M edges: hubs keep their share
+        payers = np.sort(np.random.default_rng(seed + 1).choice(np.arange(n_tx // 10, n_tx), n_hubs, replace=False))
+        per_tx[payers] = payout
     out_tx = np.repeat(np.arange(n_tx, dtype=np.int64), per_tx)
     n_out = out_tx.size
     out_val = rng.lognormal(15, 2, n_out).astype(np.int64) + 546
     spent = rng.random(n_out) < 0.91
     hub_ids = np.sort(rng.choice(np.arange(n_tx // 10, n_tx), 200, replace=False))
+    if payers is not None:
+        hub_ids = payers
     to_hub = rng.random(n_out) < 0.01
     near = out_tx + 1 + rng.geometric(0.02, n_out)
     far = rng.random(n_out) < FAR
@@ -85,20 +105,28 @@ def build(edges: int, seed: int = 1) -> tuple[UtxoGraph, np.ndarray, np.ndarray,
     return g, out_tx[in_prev], in_tx, start_out, n_tx
 
 
-def _cached_build(edges: int, path: str | None) -> tuple[UtxoGraph, np.ndarray, np.ndarray, int, int]:
+def _cached_build(edges: int, path: str | None, shape: str = "local"
+                  ) -> tuple[UtxoGraph, np.ndarray, np.ndarray, int, int]:
+    """:func:`build`, or the graph saved at ``path`` (the exchange shape in ``path`` with ``-exchange`` before
+    the extension) by an earlier run with the same parameters."""
     import os
 
+    payout = SHAPES[shape]
+    if path and shape != "local":
+        root, ext = os.path.splitext(path)
+        path = f"{root}-{shape}{ext}"
     names = ("n_tx", "in_tx", "in_value", "in_prev", "in_addr", "out_tx", "out_value", "out_addr")
     if path and os.path.exists(path):
         z = np.load(path)
-        if int(z["edges"]) == edges:
+        saved = int(z["payout"]) if "payout" in z.files else 0
+        if int(z["edges"]) == edges and saved == payout:
             g = UtxoGraph.build(int(z["n_tx"]), **{k: z[k] for k in names[1:]})
             return g, z["esrc"], z["edst"], int(z["peel_start"]), int(z["peel_tx0"])
-    out = build(edges)
+    out = build(edges, payout=payout)
     if path:
         g = out[0]
-        np.savez(path, edges=edges, n_tx=g.n_tx, **{k: getattr(g, k) for k in names[1:]}, esrc=out[1],
-                 edst=out[2], peel_start=out[3], peel_tx0=out[4])
+        np.savez(path, edges=edges, payout=payout, n_tx=g.n_tx, **{k: getattr(g, k) for k in names[1:]},
+                 esrc=out[1], edst=out[2], peel_start=out[3], peel_tx0=out[4])
     return out
 
 
@@ -134,9 +162,25 @@ def main() -> None:
     ap.add_argument("--no-duckdb", action="store_true")
     ap.add_argument("--graph-cache", metavar="FILE.npz",
                     help="reuse the built graph from this file (written on first use; for iterating, e.g. under /tmp)")
+    ap.add_argument("--shape", choices=(*SHAPES, "both"), default="both", help="graph shape(s) to measure")
     a = ap.parse_args()
+    summary = []
+    for shape in (SHAPES if a.shape == "both" else (a.shape,)):
+        print(f"== shape: {shape} ==")
+        summary.append((shape, run_shape(a, shape)))
+        gc.collect()
+    print("summary (6-hop haircut trace vs networkx BFS, medians; 100-hop peel follow vs networkx):")
+    for shape, (r6, rp, worst) in summary:
+        print(f"  {shape:9s} 6-hop {r6:6.1f}x   peel {rp:6.1f}x   worst 6-hop trace {worst * 1e3:.1f} ms")
+    import resource
+
+    print(f"peak memory of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.1f} GB")
+
+
+def run_shape(a: argparse.Namespace, shape: str) -> tuple[float, float, float]:
+    """Every measurement on one graph shape; returns (6-hop ratio vs networkx, peel ratio, worst 6-hop time)."""
     t0 = time.perf_counter()
-    g, esrc, edst, peel_start, peel_tx0 = _cached_build(a.edges, a.graph_cache)
+    g, esrc, edst, peel_start, peel_tx0 = _cached_build(a.edges, a.graph_cache, shape)
     print(f"graph: {g.n_tx:,} txs, {g.out_value.size:,} outputs, {esrc.size:,} spend edges, "
           f"built in {time.perf_counter() - t0:.1f} s (numpy CSR)")
     rng = np.random.default_rng(7)
@@ -144,10 +188,12 @@ def main() -> None:
     sources = rng.choice(spent_rows[g.out_tx[spent_rows] < peel_tx0], a.sources, replace=False)
     src_tx = [int(g.out_tx[s]) for s in sources]
 
-    # first call in this process: loads the compiled kernels (numba import + on-disk cache, or a compile)
+    # first call on this graph: builds its trace index; the first in the process also loads the compiled kernels
+    # (numba import + on-disk cache, or a compile)
     _, cold = _timed(reach_ours, g, src_tx[0], 6, 10**12)
     _, cold_peel = _timed(follow_peel_chain, g, peel_start, max_hops=100)
-    print(f"first trace in this process (kernel load): {cold * 1e3:.0f} ms; first peel follow: {cold_peel * 1e3:.1f} ms")
+    print(f"first trace on this graph (trace index build; kernel load if first in the process): {cold * 1e3:.0f} ms; "
+          f"first peel follow: {cold_peel * 1e3:.1f} ms")
     # networkx is timed interleaved with ours (source by source, round by round) so that load from other jobs
     # on a shared machine falls on both alike
     dg = None if a.no_networkx else _nx_graph(esrc, edst)
@@ -252,10 +298,9 @@ def main() -> None:
               f"for a report adds {statistics.median(peel_mat) * 1e3:.2f} ms)")
     print(f"  peel   vs duckdb          {duck_peel / ours_peel:8.1f}x")
     print(f"  6-hop trace under 1 s: {'yes' if max(ours) < 1.0 else 'NO'} (worst {max(ours):.3f} s)")
-    import resource
-
-    print(f"peak memory of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.1f} GB "
-          f"(graph arrays {sum(a.nbytes for a in vars(g).values() if isinstance(a, np.ndarray)) / 2**30:.2f} GB)")
+    print(f"graph arrays {sum(x.nbytes for x in vars(g).values() if isinstance(x, np.ndarray)) / 2**30:.2f} GB")
+    r6 = statistics.median(nx_t) / m if nx_t else float("nan")
+    return r6, nx_peel / ours_peel, max(ours)
 
 
 def _duckdb(esrc: np.ndarray, edst: np.ndarray, src_tx: list[int], peel_tx0: int) -> tuple[list[float], float]:
