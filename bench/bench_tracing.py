@@ -2,7 +2,7 @@
 10 million edges, against networkx BFS and a DuckDB recursive query doing the same reachability. Two graph
 shapes, each measured in full, one after the other, in the same run:
 
-    python bench/bench_tracing.py                    # 10M edges, both shapes (~12 minutes; peak memory printed)
+    python bench/bench_tracing.py                    # 10M edges, both shapes (about 10 minutes; peak memory printed)
     python bench/bench_tracing.py --shape local      # one shape
     python bench/bench_tracing.py --edges 1000000    # quick look
 
