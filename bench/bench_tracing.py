@@ -15,8 +15,8 @@ unspent output of the random graph. The shapes differ only in the hubs:
 - ``local``: the hubs only consolidate (a few outputs each), so no path fans out through them;
 - ``exchange``: the hubs also pay out, 2,000 outputs each, as an exchange hot wallet's batched withdrawals do
   (200 hubs at 10M edges, fewer in proportion on a smaller graph).
-  A 6-hop reach then often passes through a hub and fans out (networkx's median reach is about 7 times the
-  local shape's), as on the real chain, where most coins reach an exchange within a few hops.
+  A 6-hop reach then often passes through a hub and fans out (networkx's median reach is about 9 times the
+  local shape's), as it does on the real chain, where exchange wallets batch their payouts.
 
 Timing: the 6-hop traces once per source (milliseconds); the 100-hop peel follow and networkx's 100-hop BFS
 (microseconds) per call over 200 calls, median of 5 rounds. The first trace of the process is timed apart:
