@@ -76,20 +76,25 @@ _FLOAT_OK = 1 << 55        # below this divisor the float estimate's remainder s
 
 
 @njit(cache=True)
-def _ensure2(buf: np.ndarray, need: int) -> np.ndarray:
+def _ensure2(buf: np.ndarray, used: int, extra: int) -> np.ndarray:
+    """``buf`` with room for ``used + extra`` columns: itself, or a larger buffer holding its first ``used``
+    columns (only those are copied: a hop's room is a bound, often far above what it writes)."""
+    need = used + extra
     if need < buf.shape[1]:
         return buf
     nb = np.empty((buf.shape[0], max(buf.shape[1] * 2, need + 1)), dtype=np.int64)
-    nb[:, :buf.shape[1]] = buf
+    nb[:, :used] = buf[:, :used]
     return nb
 
 
 @njit(cache=True)
-def _ensure1(buf: np.ndarray, need: int) -> np.ndarray:
+def _ensure1(buf: np.ndarray, used: int, extra: int) -> np.ndarray:
+    """``buf`` with room for ``used + extra`` items; the first ``used`` are kept (and copied only when it grows)."""
+    need = used + extra
     if need < buf.size:
         return buf
     nb = np.empty(max(buf.size * 2, need + 1), dtype=np.int64)
-    nb[:buf.size] = buf
+    nb[:used] = buf[:used]
     return nb
 
 
@@ -386,11 +391,11 @@ def trace_kernel(in_tx: np.ndarray, in_value: np.ndarray,
             if s_tx[i] >= 0:
                 bound += txr[s_tx[i], _DE] - txr[s_tx[i], _DS] + txr[s_tx[i], _SE] - txr[s_tx[i], _SS]
         hk, hv, hbits = _hash_room(hk, hv, hbits, n_slot + n)
-        s_recv = _ensure1(s_recv, n_slot + n)
-        s_acc = _ensure1(s_acc, n_slot + n)
-        s_fill = _ensure1(s_fill, n_slot + n)
-        recv_pool = _ensure1(recv_pool, n_recv + bound)
-        acc_pool = _ensure1(acc_pool, n_acc + bound)
+        s_recv = _ensure1(s_recv, n_slot, n)
+        s_acc = _ensure1(s_acc, n_slot, n)
+        s_fill = _ensure1(s_fill, n_slot, n)
+        recv_pool = _ensure1(recv_pool, n_recv, bound)
+        acc_pool = _ensure1(acc_pool, n_acc, bound)
         for i in range(n):
             u = s_tx[i]
             if u < 0:
@@ -424,7 +429,7 @@ def trace_kernel(in_tx: np.ndarray, in_value: np.ndarray,
     n_edges = 0
     while n > 0:
         rem = np.empty(n, dtype=np.int64)
-        P = _ensure2(P, npp + n)
+        P = _ensure2(P, npp, n)
         nt = fn
         spn = fs
         m = 0
@@ -531,16 +536,16 @@ def trace_kernel(in_tx: np.ndarray, in_value: np.ndarray,
             dbound += txr[u, _DE] - txr[u, _DS]
             if need_acc:
                 sbound += txr[u, _SE] - txr[u, _SS]
-        E = _ensure2(E, ne + dbound)
+        E = _ensure2(E, ne, dbound)
         hk, hv, hbits = _hash_room(hk, hv, hbits, n_slot + ng)
         hmask = (1 << hbits) - 1
-        s_recv = _ensure1(s_recv, n_slot + ng)
-        s_acc = _ensure1(s_acc, n_slot + ng)
-        s_fill = _ensure1(s_fill, n_slot + ng)
+        s_recv = _ensure1(s_recv, n_slot, ng)
+        s_acc = _ensure1(s_acc, n_slot, ng)
+        s_fill = _ensure1(s_fill, n_slot, ng)
         if need_recv:
-            recv_pool = _ensure1(recv_pool, n_recv + dbound)
+            recv_pool = _ensure1(recv_pool, n_recv, dbound)
         if need_acc:
-            acc_pool = _ensure1(acc_pool, n_acc + sbound)
+            acc_pool = _ensure1(acc_pool, n_acc, sbound)
         gi = 0
         ia = np.empty(m, dtype=np.int64)
         il = np.empty(m, dtype=np.int64)
@@ -789,7 +794,7 @@ def trace_kernel(in_tx: np.ndarray, in_value: np.ndarray,
                 ntl += 1
             s = e
         if not fwd:
-            P = _ensure2(P, npp + 2 * ntl)
+            P = _ensure2(P, npp, 2 * ntl)
             for want_cb in (True, False):
                 kind = _COINBASE if want_cb else _UNKNOWN
                 for k in range(ntl):
