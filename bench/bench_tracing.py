@@ -8,9 +8,9 @@ shapes, each measured in full, one after the other, in the same run:
 
 Both are UTXO-shaped: transactions with a heavy-tailed number of outputs (most 1-3, batch payouts up to 2,000;
 mean about 4.3). Each output is spent (91%): mostly by a transaction a little later, 30% by any later
-transaction, 1% by one of 200 hub transactions (about 600 inputs each). An edge is a spend: output of tx A ->
-input of tx B. A peel chain of 100 transactions (one input, payment + change) is appended, starting from an
-unspent output of the random graph. The shapes differ only in the hubs:
+transaction, 1% by one of 200 hub transactions (median 350 inputs, up to 10,500). An edge is a spend: output
+of tx A -> input of tx B. A peel chain of 100 transactions (one input, payment + change) is appended,
+starting from an unspent output of the random graph. The shapes differ only in the hubs:
 
 - ``local``: the hubs only consolidate (a few outputs each), so no path fans out through them;
 - ``exchange``: the hubs also pay out, 2,000 outputs each, as an exchange hot wallet's batched withdrawals do
