@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from chainsleuth.cli.cluster import show_cluster
 from chainsleuth.cli.console import out_console, print_json, print_kv
 from chainsleuth.cli.context import open_workspace
 from chainsleuth.core.models import AccountTxInfo
@@ -109,4 +110,4 @@ def _account_tx(t: AccountTxInfo) -> None:
                           markup=False)
 
 
-app.command("cluster")(__import__("chainsleuth.cli.cluster", fromlist=["show_cluster"]).show_cluster)
+app.command("cluster")(show_cluster)

@@ -6,7 +6,6 @@ Part of the :class:`~chainsleuth.workspace.Workspace` facade (see ``workspace/__
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,6 @@ from chainsleuth.core.models import (
 from chainsleuth.errors import (
     InvalidInput,
     NotFound,
-    ParseError,
     SourceError,
 )
 from chainsleuth.workspace._base import WorkspaceBase
@@ -221,7 +219,7 @@ class IngestEvm(WorkspaceBase):
         notes: list[str] = []
         self.progress.start(f"ingest {c.name} ethereum-etl export", total=len(src.partitions), unit="parts")
         try:
-            for batch in _columns_checked(src.iter_batches(), src.path):   # one transaction per block range
+            for batch in src.iter_batches():   # one transaction per block range
                 res = self.store.account.write_batch(batch, run_id, endpoint=src.endpoint)
                 tot["seen"] += batch.n_blocks
                 tot["blocks"] += res.blocks_new
@@ -277,17 +275,3 @@ class IngestEvm(WorkspaceBase):
                            received=keyed(s["received"]), sent=keyed(s["sent"]), balance=keyed(s["balance"]),
                            tx_count=s["tx_count"], first_seen=s["first_seen"], last_seen=s["last_seen"])
 
-
-def _columns_checked(batches: Iterator[Any], path: Path) -> Iterator[Any]:
-    """The export's batches; a missing column (a bitcoin-etl export, a hand-made CSV) is a ParseError."""
-    it = iter(batches)
-    while True:
-        try:
-            batch = next(it)
-        except StopIteration:
-            return
-        except KeyError as e:
-            raise ParseError(f"{path} is not an ethereum-etl export: a file lacks the column {e.args[0]!r} "
-                             "(blocks need number, hash, parent_hash; transactions need hash, block_hash, "
-                             "block_number, transaction_index, from_address)", file=path, field=str(e.args[0])) from None
-        yield batch

@@ -41,14 +41,13 @@ class Queries(WorkspaceBase):
 
     def show_block(self, ref: str, *, chain: str | None = None) -> BlockInfo:
         """A block by hash (64 hex) or height."""
-        h0 = ref.lower().removeprefix("0x")
-        if ref.lower().startswith("0x") and (len(h0) != 64 or any(ch not in "0123456789abcdef" for ch in h0)):
+        h = ref.lower().removeprefix("0x")
+        if ref.lower().startswith("0x") and (len(h) != 64 or any(ch not in "0123456789abcdef" for ch in h)):
             raise InvalidInput(f"{ref!r} is neither a block height nor a block hash (0x and 64 hex digits)", value=ref)
         chains = [chain] if chain else (self.store.utxo.chains() + self.store.account.chains() or ["btc"])
         found: list[BlockInfo] = []
         for c in chains:
             if get_chain(c).model is Model.ACCOUNT:
-                h = ref.lower().removeprefix("0x")
                 row = self.store.account.block(c, height=int(ref)) if ref.isdigit() else \
                     self.store.account.block(c, hash="0x" + h) if len(h) == 64 else None
                 if row is not None:

@@ -23,6 +23,20 @@ from chainsleuth.workspace._base import WorkspaceBase
 
 __all__ = ["Tracing"]
 
+_TXID_COLON = re.compile(r"(?:0x)?[0-9a-fA-F]{64}:(.*)")
+
+
+def _check_source_syntax(part: str) -> None:
+    """Refuse a malformed ``cluster:ID`` or ``TXID:VOUT`` before any lookup: it would otherwise be taken for an
+    address, or fail deep inside the search."""
+    if part.startswith("cluster:") and not part.removeprefix("cluster:").isdigit():
+        raise InvalidInput(f"{part!r}: a cluster is given as cluster:ID with a numeric id (see 'chainsleuth "
+                           "show cluster ADDRESS')", field="source", value=part)
+    m = _TXID_COLON.fullmatch(part)
+    if m and not m.group(1).isdigit():
+        raise InvalidInput(f"{part!r}: the output index after the txid must be a number (TXID:VOUT)",
+                           field="source", value=part)
+
 
 class Tracing(WorkspaceBase):
     # -- tracing ------------------------------------------------------------------------------------
@@ -72,6 +86,7 @@ class Tracing(WorkspaceBase):
                                    field="source", value=source)
             return got[0][0], got[0][1], [s for x in got for s in x[2]], got[0][3], got[0][4]
         source = parts[0]
+        _check_source_syntax(source)
         if source.startswith("cluster:"):          # every output paid to the cluster's members (UTXO chains)
             c = chain or self._cluster_chain(None)
             members = self._path_endpoints(source, c)
@@ -324,6 +339,9 @@ class Tracing(WorkspaceBase):
         from chainsleuth.algorithms.tracing.path import account_path, utxo_path
         from chainsleuth.errors import LimitExceeded
 
+        src, dst = src.strip(), dst.strip()
+        _check_source_syntax(src)
+        _check_source_syntax(dst)
         probe = dst if src.startswith("cluster:") else src
         c = chain or self._utxo_chain_for(
             lambda a: sorted(set(self.store.utxo.find_address_chains(a) +
@@ -371,6 +389,10 @@ class Tracing(WorkspaceBase):
         """Follow a peel chain from ``txid:vout``, keeping to the change output; every step with its evidence."""
         from chainsleuth.algorithms.tracing.peel import follow_peel_chain
 
+        m = re.fullmatch(self._TX_RE, source.strip())
+        if m is None or m.group(2) is None:
+            raise InvalidInput(f"{source!r} is not TXID:VOUT: a peel chain starts at one Bitcoin output",
+                               field="source", value=source)
         c, g, rows, _, _ = self._trace_source(source, chain, None, "forward")
         if get_chain(c).model is not Model.UTXO or len(rows) != 1:
             raise InvalidInput("a peel chain starts at one Bitcoin output: give TXID:VOUT", value=source)

@@ -885,4 +885,3 @@ def peel_kernel(next_tx: np.ndarray, txr: np.ndarray, in_addr: np.ndarray, out_a
         n += 1
     res[-1, 0], res[-1, 1], res[-1, 2], res[-1, 3] = n, why, 0, 0
     return res
-_TXR = 1

@@ -33,6 +33,16 @@ __all__ = ["KINDS", "EthereumEtlSource"]
 
 #: file kinds, matched against the start of a file's name (longest first)
 KINDS = ("token_transfers", "transactions", "receipts", "blocks", "traces", "tokens", "logs")
+#: columns a file of each kind must have (the others are read when present)
+_REQUIRED = {
+    "blocks": ("number", "hash", "parent_hash"),
+    "transactions": ("hash", "block_hash", "block_number", "transaction_index", "from_address"),
+    "receipts": ("transaction_hash",),
+    "traces": ("block_number",),
+    "logs": ("transaction_hash", "address"),
+    "token_transfers": ("transaction_hash", "from_address", "to_address", "token_address", "value"),
+    "tokens": ("address",),
+}
 csv.field_size_limit(1 << 30)
 _RANGE = re.compile(r"_(\d+)_(\d+)$")
 
@@ -101,19 +111,27 @@ class EthereumEtlSource:
         return h.hexdigest()
 
     def _rows(self, kind: str, files: dict[str, list[Path]] | None = None) -> list[dict[str, Any]]:
+        """The rows of every file of ``kind``; a file without one of the kind's required columns (a
+        bitcoin-etl export, a hand-made CSV) is a ParseError naming it and the column."""
+        need = _REQUIRED[kind]
         out: list[dict[str, Any]] = []
         for p in (self.files if files is None else files).get(kind, []):
             text = p.read_text(encoding="utf-8")
             if p.suffix == ".csv":
-                out.extend(csv.DictReader(text.splitlines()))
+                reader = csv.DictReader(text.splitlines())
+                _require(p, kind, need, reader.fieldnames or ())
+                out.extend(reader)
                 continue
             for i, line in enumerate(text.splitlines()):
                 if not line.strip():
                     continue
                 try:
-                    out.append(json.loads(line))
+                    row = json.loads(line)
                 except ValueError as e:
                     raise ParseError(f"line {i + 1} of {p} is not JSON: {e}", file=p, offset=i + 1) from None
+                if not isinstance(row, dict) or not all(k in row for k in need):
+                    _require(p, kind, need, row if isinstance(row, dict) else (), line=i + 1)
+                out.append(row)
         return out
 
     def iter_batches(self) -> Iterator[AccountBatch]:
@@ -247,3 +265,12 @@ class EthereumEtlSource:
         if self.traces == "none":
             notes.append("the export has no traces: internal and self-destruct transfers are missing")
         return build_batch(blocks, txs, transfers, tokens, tuple(notes))
+
+
+def _require(path: Path, kind: str, need: tuple[str, ...], have: Any, line: int | None = None) -> None:
+    """ParseError when a column of ``need`` is not in ``have`` (a header, or one JSON row's keys)."""
+    missing = next((k for k in need if k not in have), None)
+    if missing is not None:
+        where = f"{path}" if line is None else f"line {line} of {path}"
+        raise ParseError(f"{where} is not an ethereum-etl {kind} file: it lacks the column {missing!r} "
+                         f"({kind} files need {', '.join(need)})", file=path, offset=line, field=missing)
