@@ -54,6 +54,9 @@ def test_btc_ingest_genesis_chain_and_hal_finney(shared_data: Path, workspace: W
     assert workspace.stats() == before
 
 
+B227835 = "00000000000001aa077d7aa84c532a4d69bdbff519609d1da0835261b7a74eb6"
+
+
 def test_btc_ingest_every_manifest_block(shared_data: Path, tmp_path: Path) -> None:
     rows = _rows(shared_data)
     ws = Workspace(tmp_path / "all")
@@ -72,10 +75,15 @@ def test_btc_ingest_every_manifest_block(shared_data: Path, tmp_path: Path) -> N
             assert (b.hash, b.tx_count, b.prev_hash) == (r["block_hash"], int(r["n_tx"]), r["prev_hash"])
             if r["height_source"] in ("bip34_coinbase", "position_from_genesis", "fork_position"):
                 assert b.height == int(r["height"]), r
+            elif r["block_hash"] == B227835:
+                assert b.height == 227835, r        # no height of its own, but its child 227836 carries BIP34's
             else:
                 assert b.height is None, r          # version-1 blocks without their chain: not derivable
         stats = ws.stats().chains
-        assert stats["btc"]["blocks"] + stats["btc-testnet"]["blocks"] == len({r["block_hash"] for r in rows})
+        stored = sum(stats[c]["blocks"] + stats[c]["stale_blocks"] for c in ("btc", "btc-testnet"))
+        assert stored == len({r["block_hash"] for r in rows})
+        # btcd's blocks 1-4 of blk_0_to_4.dat and its fork 3A-5A are not mainnet's: the real chain has more work
+        assert stats["btc"]["stale_blocks"] == 7
         by_height = ws.show_block("170", chain="btc")
         assert by_height.hash == "00000000d1145790a8694403d4063f323d499e655c83426834d4ce2f8dd4a2ee"
     finally:

@@ -43,7 +43,8 @@ def _batch(blocks: list[dict]) -> UtxoBatch:
                      pa.Table.from_pylist(o, OUTPUT_SCHEMA), pa.Table.from_pylist(i, INPUT_SCHEMA))
 
 
-G, B1, B2 = _h("g"), _h("b1"), _h("b2")
+G = "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f"   # mainnet genesis: heights link from it
+B1, B2 = _h("b1"), _h("b2")
 CB0, CB1, SPEND, CB2 = _h("cb0"), _h("cb1"), _h("spend"), _h("cb2")
 
 CHAIN = [
@@ -127,7 +128,7 @@ def test_failure_mid_batch_rolls_back(store: Store, monkeypatch: pytest.MonkeyPa
     def boom(*a: object, **k: object) -> int:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(type(store.utxo), "_resolve_prevouts", staticmethod(boom))
+    monkeypatch.setattr(type(store.utxo.writer), "_write_block_fields", staticmethod(boom))   # after the blocks
     with pytest.raises(RuntimeError):
         store.utxo.write_batch(_batch(CHAIN), _run(store))
     assert store.utxo.stats() == before == {}

@@ -1,7 +1,10 @@
 """Columnar records that sources produce and the store consumes (Arrow batches).
 
 A source turns an outside format into a :class:`UtxoBatch` (four Arrow tables, one row per block, tx,
-output, input); nothing downstream ever sees raw bytes or raw node JSON. Amounts are int64 satoshis
+output, input); nothing downstream ever sees raw bytes or raw node JSON. Row order is part of the
+contract: blocks in the order they were read; each block's transactions together and in block order
+(``block_index`` 0, 1, ...), so a repeated block is a second run of rows; outputs and inputs in transaction
+order, ``n`` 0, 1, ... within each transaction. Amounts are int64 satoshis
 (21e6 BTC * 1e8 < 2**63). Hashes and txids are lowercase hex in display (big-endian) order.
 """
 
@@ -42,6 +45,7 @@ BLOCK_SCHEMA = pa.schema([
     ("weight", pa.int64()),
     ("source_file", pa.string()),      # where the bytes came from (file path or URL), for provenance and errors
     ("source_offset", pa.int64()),     # byte offset of the block (after framing) in source_file
+    ("bip34_height", pa.int64()),      # the height its coinbase claims (BIP34), whatever else was parsed; or null
 ])
 
 TX_SCHEMA = pa.schema([

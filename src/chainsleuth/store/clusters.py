@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from chainsleuth.errors import InvalidInput
 from chainsleuth.store.db import Database
+from chainsleuth.store.utxo import canonical_tx_ids
 
 __all__ = ["ClusterStore"]
 
@@ -55,9 +56,9 @@ class ClusterStore:
     def input_status(self, chain: str) -> dict[str, int]:
         """Counts that decide whether a chain can be clustered: txs, spending inputs, resolved ones, addresses."""
         row = _rows(self.db.execute(
-            "SELECT (SELECT count(*) FROM txs WHERE chain = ?), "
-            "(SELECT count(*) FROM inputs WHERE chain = ? AND prev_txid IS NOT NULL), "
-            "(SELECT count(*) FROM inputs WHERE chain = ? AND prev_tx_id IS NOT NULL), "
+            "SELECT (SELECT count(*) FROM txs WHERE chain = ? AND best), "
+            "(SELECT count(*) FROM inputs WHERE chain = ? AND best AND prev_txid IS NOT NULL), "
+            "(SELECT count(value) FROM inputs WHERE chain = ? AND best AND prev_txid IS NOT NULL), "
             "(SELECT coalesce(max(id), -1) + 1 FROM addresses WHERE chain = ?), "
             "(SELECT coalesce(max(tx_id), -1) FROM txs WHERE chain = ?)",
             [chain] * 5))[0]
@@ -83,51 +84,78 @@ class ClusterStore:
         txs = self.db.execute(
             "SELECT x.tx_id, coalesce(b.height, -1) AS height, x.version, x.locktime, x.is_coinbase "
             "FROM txs x LEFT JOIN blocks b ON b.chain = x.chain AND b.hash = x.block_hash "
-            f"WHERE x.chain = ? AND {sel} ORDER BY x.tx_id", p).fetchnumpy()
+            f"WHERE x.chain = ? AND x.best AND {sel} ORDER BY x.tx_id", p).fetchnumpy()
         ins = self.db.execute(
             "SELECT x.tx_id AS in_tx, coalesce(x.address_id, -1) AS in_address, coalesce(x.value, -1) AS in_value, "
-            "x.sequence AS in_sequence, coalesce(list_position(?, o.script_type) - 1, -1) AS in_script_type "
-            "FROM inputs x LEFT JOIN outputs o ON o.chain = x.chain AND o.tx_id = x.prev_tx_id AND o.n = x.prev_n "
-            f"WHERE x.chain = ? AND x.prev_txid IS NOT NULL AND {sel} ORDER BY x.tx_id, x.n",
+            "x.sequence AS in_sequence, coalesce(list_position(?, x.script_type) - 1, -1) AS in_script_type "
+            f"FROM inputs x WHERE x.chain = ? AND x.best AND x.prev_txid IS NOT NULL AND {sel} ORDER BY x.tx_id, x.n",
             [list(names), *p]).fetchnumpy()
         outs = self.db.execute(
             "SELECT x.tx_id AS out_tx, x.n AS out_n, coalesce(x.address_id, -1) AS out_address, x.value AS out_value, "
-            "coalesce(list_position(?, x.script_type) - 1, -1) AS out_script_type, "
-            "coalesce(x.spent_tx_id, -1) AS out_spent_tx "
-            f"FROM outputs x WHERE x.chain = ? AND {sel} ORDER BY x.tx_id, x.n",
+            "coalesce(list_position(?, x.script_type) - 1, -1) AS out_script_type "
+            f"FROM outputs x WHERE x.chain = ? AND x.best AND {sel} ORDER BY x.tx_id, x.n",
             [list(names), *p]).fetchnumpy()
         cols: dict[str, np.ndarray] = {}
         for part in (txs, ins, outs):
             for k, v in part.items():
                 cols[k] = np.asarray(v)
+        cols["out_spent_tx"] = self._spent_by(chain, cols["out_tx"].astype(np.int64), cols["out_n"].astype(np.int64))
         return cols, names
 
+    def _spent_by(self, chain: str, out_tx: np.ndarray, out_n: np.ndarray) -> np.ndarray:
+        """The best-chain transaction spending each output (-1: unspent in the data); outputs sorted by (tx, n)."""
+        res = np.full(out_tx.size, -1, dtype=np.int64)
+        if not out_tx.size:
+            return res
+        lo = int(out_tx.min())
+        sp = self.db.execute(
+            "SELECT prev_tx_id, prev_n, tx_id FROM inputs WHERE chain = ? AND best AND prev_tx_id IS NOT NULL "
+            "AND (prev_tx_id >= ? OR prev_tx_id IN (SELECT tx_id FROM txs WHERE chain = ? AND (NOT best OR txid IN "
+            "(SELECT txid FROM txid_copies WHERE chain = ?))))", [chain, lo, chain, chain]).fetchnumpy()
+        prev = np.asarray(sp["prev_tx_id"], dtype=np.int64)
+        if not prev.size:
+            return res
+        best = np.asarray(self.db.execute(
+            "SELECT best FROM txs WHERE chain = ? ORDER BY tx_id", [chain]).fetchnumpy()["best"], dtype=bool)
+        prev = canonical_tx_ids(self.db, chain, prev, best)
+        key_in = prev * (1 << 32) + np.asarray(sp["prev_n"], dtype=np.int64)
+        key_out = out_tx * (1 << 32) + out_n
+        pos = np.searchsorted(key_out, key_in)
+        hit = (prev >= 0) & (pos < key_out.size) & (key_out[np.minimum(pos, key_out.size - 1)] == key_in)
+        res[pos[hit]] = np.asarray(sp["tx_id"], dtype=np.int64)[hit]
+        return res
+
     def tx_context(self, chain: str, txid: str) -> dict[str, Any] | None:
-        """A tx's dense id, the txs spending its outputs, and the first tx paying each of its output addresses."""
-        rows = _rows(self.db.execute("SELECT max(tx_id) FROM txs WHERE chain = ? AND txid = ?", [chain, txid]))
-        if not rows or rows[0][0] is None:
+        """A tx's dense id (its best-chain copy), the txs spending its outputs, and the first tx paying each
+        of its output addresses."""
+        rows = _rows(self.db.execute(
+            "SELECT t.tx_id FROM txs t JOIN blocks b ON b.chain = t.chain AND b.hash = t.block_hash "
+            "WHERE t.chain = ? AND t.txid = ? AND t.best ORDER BY b.height DESC NULLS LAST, t.tx_id DESC LIMIT 1",
+            [chain, txid]))
+        if not rows:
             return None
         tx_id = int(rows[0][0])
         spenders = [int(r[0]) for r in _rows(self.db.execute(
-            "SELECT DISTINCT spent_tx_id FROM outputs WHERE chain = ? AND tx_id = ? AND spent_tx_id IS NOT NULL",
-            [chain, tx_id]))]
+            "SELECT DISTINCT tx_id FROM inputs WHERE chain = ? AND best AND prev_tx_id IN "
+            "(SELECT tx_id FROM txs WHERE chain = ? AND txid = ?) ORDER BY 1", [chain, chain, txid]))]
         first = {int(a): int(t) for a, t in _rows(self.db.execute(
-            "SELECT o.address_id, min(o.tx_id) FROM outputs o WHERE o.chain = ? AND o.address_id IN "
+            "SELECT o.address_id, min(o.tx_id) FROM outputs o WHERE o.chain = ? AND o.best AND o.address_id IN "
             "(SELECT address_id FROM outputs WHERE chain = ? AND tx_id = ? AND address_id IS NOT NULL) "
             "GROUP BY o.address_id", [chain, chain, tx_id]))}
         return {"tx_id": tx_id, "spenders": spenders, "first_seen": first}
 
     def unresolved_tx_ids(self, chain: str) -> np.ndarray:
         """Transactions with at least one input whose prevout is not resolved."""
-        r = self.db.execute("SELECT DISTINCT tx_id FROM inputs WHERE chain = ? AND prev_txid IS NOT NULL "
-                            "AND prev_tx_id IS NULL ORDER BY 1", [chain]).fetchnumpy()
+        r = self.db.execute("SELECT DISTINCT tx_id FROM inputs WHERE chain = ? AND best AND prev_txid IS NOT NULL "
+                            "AND value IS NULL ORDER BY 1", [chain]).fetchnumpy()
         return np.asarray(r["tx_id"], dtype=np.int64)
 
     def provenance(self, chain: str) -> dict[str, Any]:
         """Ingest runs and height range behind the chain's data."""
         runs = [int(r[0]) for r in _rows(self.db.execute(
             "SELECT run_id FROM ingest_runs WHERE chain = ? ORDER BY run_id", [chain]))]
-        h = _rows(self.db.execute("SELECT min(height), max(height) FROM blocks WHERE chain = ?", [chain]))[0]
+        h = _rows(self.db.execute("SELECT min(height), max(height) FROM blocks WHERE chain = ? AND best",
+                                  [chain]))[0]
         return {"run_ids": runs, "first_height": h[0], "last_height": h[1]}
 
     # ------------------------------------------------------------------------------------------

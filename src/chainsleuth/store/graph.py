@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from chainsleuth.store.db import Database
+from chainsleuth.store.utxo import canonical_tx_ids
 
 __all__ = ["GraphStore"]
 
@@ -32,73 +33,72 @@ class GraphStore:
         return bool(row and row[0])
 
     # -- UTXO -----------------------------------------------------------------------------------------
-    def utxo_version(self, chain: str) -> tuple[int, int, int]:
-        """(txs, inputs resolved, last ingest run): changes whenever the exported arrays would change."""
+    def utxo_version(self, chain: str) -> tuple[int, int, int, int]:
+        """(txs, inputs resolved, last ingest run, stale blocks): changes whenever the exported arrays would."""
         row = self.db.execute(
             "SELECT (SELECT count(*) FROM txs WHERE chain = ?), "
-            "(SELECT count(prev_tx_id) FROM inputs WHERE chain = ?), "
-            "(SELECT coalesce(max(run_id), 0) FROM ingest_runs WHERE chain = ?)", [chain, chain, chain]).fetchone()
+            "(SELECT count(value) FROM inputs WHERE chain = ?), "
+            "(SELECT coalesce(max(run_id), 0) FROM ingest_runs WHERE chain = ?), "
+            "(SELECT count(*) FROM blocks WHERE chain = ? AND NOT best)", [chain] * 4).fetchone()
         assert row is not None
-        return int(row[0]), int(row[1]), int(row[2])
+        return int(row[0]), int(row[1]), int(row[2]), int(row[3])
 
     def utxo_arrays(self, chain: str) -> dict[str, np.ndarray]:
-        """Columns for :meth:`chainsleuth.algorithms.tracing.UtxoGraph.build` plus per-tx height and time.
+        """Columns for :meth:`chainsleuth.algorithms.tracing.UtxoGraph.build` plus per-tx height and time,
+        over the best chain (stale transactions keep their ids but have no inputs or outputs).
 
-        Keys: ``n_tx`` (0-d), ``in_tx``, ``in_value`` (0 when unresolved), ``in_prev`` (output row, -1),
-        ``in_addr`` (-1), ``out_tx``, ``out_n``, ``out_value``, ``out_addr`` (-1), ``tx_height`` (-1 unknown),
-        ``tx_time``, ``is_coinbase``.
+        Keys: ``n_tx`` (0-d), ``in_tx``, ``in_value`` (0 when its output is not on the best chain in the
+        data), ``in_prev`` (output row, -1), ``in_addr`` (-1), ``out_tx``, ``out_n``, ``out_value``,
+        ``out_addr`` (-1), ``tx_height`` (-1 unknown), ``tx_time``, ``is_coinbase``, ``tx_best``.
         """
         tx = _np(self.db.execute(
-            "SELECT t.tx_id, coalesce(b.height, -1) AS height, coalesce(b.time, 0) AS time, t.is_coinbase "
+            "SELECT t.tx_id, coalesce(b.height, -1) AS height, coalesce(b.time, 0) AS time, t.is_coinbase, t.best "
             "FROM txs t LEFT JOIN blocks b ON b.chain = t.chain AND b.hash = t.block_hash "
             "WHERE t.chain = ? ORDER BY t.tx_id", [chain]))
         n_tx = int(tx["tx_id"][-1]) + 1 if tx["tx_id"].size else 0
         height = np.full(n_tx, -1, dtype=np.int64)
         time_ = np.zeros(n_tx, dtype=np.int64)
         cb = np.zeros(n_tx, dtype=bool)
+        best = np.zeros(n_tx, dtype=bool)
         ids = tx["tx_id"].astype(np.int64)
         height[ids] = tx["height"]
         time_[ids] = tx["time"]
         cb[ids] = tx["is_coinbase"]
+        best[ids] = tx["best"]
         outs = _np(self.db.execute(
-            "SELECT tx_id, n, value, coalesce(address_id, -1) AS addr FROM outputs WHERE chain = ? ORDER BY tx_id, n",
-            [chain]))
+            "SELECT tx_id, n, value, coalesce(address_id, -1) AS addr FROM outputs WHERE chain = ? AND best "
+            "ORDER BY tx_id, n", [chain]))
         ins = _np(self.db.execute(
             "SELECT tx_id, coalesce(value, 0) AS value, coalesce(prev_tx_id, -1) AS prev_tx, "
             "coalesce(prev_n, -1) AS prev_n, coalesce(address_id, -1) AS addr "
-            "FROM inputs WHERE chain = ? ORDER BY tx_id, n", [chain]))
+            "FROM inputs WHERE chain = ? AND best ORDER BY tx_id, n", [chain]))
         out_tx = outs["tx_id"].astype(np.int64)
         out_n = outs["n"].astype(np.int64)
-        # output row of (prev_tx, prev_n): first row of prev_tx plus the position of n inside it
+        # output row of (prev_tx, prev_n) on the best chain: first row of prev_tx plus the position of n in it
         ptr = np.zeros(n_tx + 1, dtype=np.int64)
         ptr[1:] = np.cumsum(np.bincount(out_tx, minlength=n_tx))
-        prev_tx = ins["prev_tx"].astype(np.int64)
+        prev_tx = canonical_tx_ids(self.db, chain, ins["prev_tx"].astype(np.int64), best)
         prev_n = ins["prev_n"].astype(np.int64)
         ok = prev_tx >= 0
         row = np.full(prev_tx.size, -1, dtype=np.int64)
         cand = ptr[np.where(ok, prev_tx, 0)] + np.maximum(prev_n, 0)
         ok &= cand < np.where(ok, ptr[np.minimum(np.maximum(prev_tx, 0) + 1, n_tx)], 0)
         ok[ok] &= out_n[cand[ok]] == prev_n[ok]
-        if (~ok & (prev_tx >= 0)).any():     # outputs not numbered 0..k-1: fall back to a search
-            bad = np.flatnonzero(~ok & (prev_tx >= 0))
-            key_out = out_tx * (1 << 32) + out_n
-            key_in = prev_tx[bad] * (1 << 32) + prev_n[bad]
-            pos = np.searchsorted(key_out, key_in)
-            hit = (pos < key_out.size) & (key_out[np.minimum(pos, key_out.size - 1)] == key_in)
-            row[bad[hit]] = pos[hit]
         row[ok] = cand[ok]
         value = np.where(row >= 0, ins["value"].astype(np.int64), 0)
         return {
             "n_tx": np.asarray(n_tx), "in_tx": ins["tx_id"].astype(np.int64), "in_value": value, "in_prev": row,
             "in_addr": ins["addr"].astype(np.int64), "out_tx": out_tx, "out_n": out_n,
             "out_value": outs["value"].astype(np.int64), "out_addr": outs["addr"].astype(np.int64),
-            "tx_height": height, "tx_time": time_, "is_coinbase": cb,
+            "tx_height": height, "tx_time": time_, "is_coinbase": cb, "tx_best": best,
         }
 
     def tx_ids(self, chain: str, txid: str) -> list[int]:
-        """Dense ids of a txid (more than one only for BIP30 duplicates), newest first."""
+        """Dense ids of a txid's best-chain copies (more than one only for BIP30 duplicates), the latest first."""
         return [int(r[0]) for r in self.db.execute(
-            "SELECT tx_id FROM txs WHERE chain = ? AND txid = ? ORDER BY tx_id DESC", [chain, txid]).fetchall()]
+            "SELECT t.tx_id FROM txs t JOIN blocks b ON b.chain = t.chain AND b.hash = t.block_hash "
+            "WHERE t.chain = ? AND t.txid = ? AND t.best ORDER BY b.height DESC NULLS LAST, t.tx_id DESC",
+            [chain, txid]).fetchall()]
 
     def txids(self, chain: str, tx_ids: list[int]) -> dict[int, str]:
         if not tx_ids:
@@ -233,7 +233,7 @@ class GraphStore:
         if self._has_table("blocks") and self.db.execute("SELECT count(*) FROM blocks WHERE chain = ?",
                                                           [chain]).fetchone()[0]:  # type: ignore[index]
             lo, hi, tlo, thi = self.db.execute(
-                "SELECT min(height), max(height), min(time), max(time) FROM blocks WHERE chain = ?",
+                "SELECT min(height), max(height), min(time), max(time) FROM blocks WHERE chain = ? AND best",
                 [chain]).fetchone()  # type: ignore[misc]
         elif self._has_table("account_blocks"):
             lo, hi, tlo, thi = self.db.execute(

@@ -157,6 +157,7 @@ class BlockParser:
         self.b_stripped: list[int] = []
         self.b_file: list[str] = []
         self.b_offset: list[int] = []
+        self.b_bip34: list[int | None] = []
         # txs
         self.t_txid: list[bytes] = []      # internal byte order; hex (display order) built per batch
         self.t_wtxid: list[bytes] = []
@@ -265,13 +266,14 @@ class BlockParser:
                              f"transactions give {level[0][::-1].hex()}", file=source_file, offset=source_offset)
         # heights
         linked = self._linked
+        claim = None if bhash == self._genesis else bip34_height(version, cb_script, self.network.name, btime)
         if bhash == self._genesis:
             height: int | None = 0
             hsrc: str | None = "genesis"
         elif prev in linked:
             height, hsrc = linked[prev] + 1, "genesis"
         else:
-            height = bip34_height(version, cb_script, self.network.name, btime)
+            height = claim
             hsrc = None if height is None else "bip34"
         if hsrc == "genesis":
             linked[bhash] = height  # type: ignore[assignment]
@@ -289,6 +291,7 @@ class BlockParser:
         self.b_stripped.append((txs_start - pos) + stripped_total)
         self.b_file.append(source_file)
         self.b_offset.append(source_offset)
+        self.b_bip34.append(claim)
         return p
 
     def parse_transactions(self, buf: bytes, ntx: int, *, source_file: str) -> int:
@@ -513,6 +516,7 @@ class BlockParser:
             "weight": pa.array(np.asarray(self.b_stripped, dtype=np.int64) * 3
                                + np.asarray(self.b_size, dtype=np.int64), pa.int64()),
             "source_file": pa.array(self.b_file, pa.string()), "source_offset": pa.array(self.b_offset, pa.int64()),
+            "bip34_height": pa.array(self.b_bip34, pa.int64()),
         }, schema=BLOCK_SCHEMA)
         txs = pa.table({
             "chain": pa.repeat(c, nt), "txid": txids,

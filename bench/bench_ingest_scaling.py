@@ -1,0 +1,112 @@
+"""Does ingest slow down as the store grows? Time per 100k transactions over one long run, and peak memory.
+
+    python bench/bench_ingest_scaling.py [--sizes 500000,2000000,8000000] [--cache-dir /tmp/chainsleuth-chains]
+
+For each size, a seeded synthetic chain (bench/_chaingen.py: blk*.dat files, regtest framing, real txids
+and merkle roots, spends of recent and old outputs, address reuse) is written once into the cache
+directory, then ingested in ONE run (``chainsleuth ingest btc-blocks DIR``) into a fresh workspace, in a
+child process so that its peak RSS (VmHWM) is its own. The child records, after every batch the store
+commits, the wall time and the transactions stored so far.
+
+Printed per size: the time per 100k transactions over the first and the last 10% of the run, their ratio
+(the target: the end within 20% of the start, i.e. ratio <= 1.2), the overall rate, the peak RSS (target
+< 2 GB) and the size of the workspace on disk. The peer here is the run's own start: an ingest whose cost
+per batch does not depend on the store's size keeps the ratio near 1 at every size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+_CHILD = r"""
+import json, sys, time
+from pathlib import Path
+from chainsleuth.config import Settings
+from chainsleuth.workspace import Workspace
+
+class Rec:
+    def __init__(self): self.t0 = time.perf_counter(); self.rows = []; self.txs = 0
+    def start(self, task, total=None, unit=""): pass
+    def advance(self, amount=1, **info):
+        self.txs = int(info.get("txs", self.txs)); self.rows.append((time.perf_counter() - self.t0, self.txs))
+    def note(self, message): pass
+    def finish(self): pass
+
+ws_dir, chain_dir = Path(sys.argv[1]), Path(sys.argv[2])
+rec = Rec()
+ws = Workspace(ws_dir, settings=Settings(workspace=ws_dir), progress=rec)
+summary = ws.ingest_btc_blocks([chain_dir])
+ws.close()
+hwm = 0
+for line in Path("/proc/self/status").read_text().splitlines():
+    if line.startswith("VmHWM:"):
+        hwm = int(line.split()[1]) * 1024
+print(json.dumps({"rows": rec.rows, "peak_rss": hwm, "txs": summary.txs_new, "seconds": summary.seconds}))
+"""
+
+
+def _per_100k(rows: list[tuple[float, int]], lo: float, hi: float) -> float:
+    """Seconds per 100k transactions between the fractions ``lo`` and ``hi`` of the run's transactions."""
+    total = rows[-1][1]
+    a = next(r for r in rows if r[1] >= lo * total) if lo > 0 else (0.0, 0)
+    b = next(r for r in rows if r[1] >= hi * total)
+    return (b[0] - a[0]) / max(1, b[1] - a[1]) * 100_000
+
+
+def _du(p: Path) -> int:
+    return sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+
+
+def run(size: int, cache: Path, seed: int) -> dict[str, float]:
+    from _chaingen import write_chain
+
+    chain = cache / f"chain-{size}-s{seed}"
+    if not (chain / "done").exists():
+        shutil.rmtree(chain, ignore_errors=True)
+        t = time.perf_counter()
+        info = write_chain(size, chain, seed=seed)
+        (chain / "done").write_text(json.dumps(info))
+        print(f"  generated {size:,} txs in {time.perf_counter() - t:.0f} s: {info}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="ingest-scaling-") as d:
+        ws = Path(d) / "ws"
+        out = subprocess.run([sys.executable, "-c", _CHILD, str(ws), str(chain)], capture_output=True, text=True,
+                             env={**os.environ, "CHAINSLEUTH_WORKSPACE": str(ws)})
+        if out.returncode:
+            raise SystemExit(f"ingest failed:\n{out.stderr[-3000:]}")
+        res = json.loads(out.stdout.strip().splitlines()[-1])
+        disk = _du(ws)
+    rows = [tuple(r) for r in res["rows"] if r[1] > 0]
+    start, end = _per_100k(rows, 0.0, 0.1), _per_100k(rows, 0.9, 1.0)
+    return {"txs": res["txs"], "seconds": res["seconds"], "start": start, "end": end, "ratio": end / start,
+            "peak_rss": res["peak_rss"], "disk": disk}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="500000,2000000,8000000")
+    ap.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "chainsleuth-chains")
+    ap.add_argument("--seed", type=int, default=1)
+    a = ap.parse_args()
+    sizes = [int(s) for s in a.sizes.split(",")]
+    a.cache_dir.mkdir(parents=True, exist_ok=True)
+    print("size        txs     total s   s/100k first 10%   s/100k last 10%   end/start   peak RSS    disk")
+    for size in sizes:
+        r = run(size, a.cache_dir, a.seed)
+        flag = "ok" if r["ratio"] <= 1.2 else "OVER 1.2"
+        print(f"{size:>9,} {r['txs']:>9,} {r['seconds']:>10.1f} {r['start']:>16.2f} {r['end']:>17.2f} "
+              f"{r['ratio']:>9.2f} {flag:<8} {r['peak_rss'] / 2**30:>6.2f} GB {r['disk'] / 2**30:>6.2f} GB", flush=True)
+
+
+if __name__ == "__main__":
+    main()
