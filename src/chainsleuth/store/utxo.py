@@ -7,21 +7,32 @@ best chain, or BIP30's duplicate coinbases) is read from its best-chain copy.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from chainsleuth.core.records import UtxoBatch
 from chainsleuth.store.db import Database
-from chainsleuth.store.utxo_writer import UtxoWriter, WriteResult
 
-__all__ = ["UtxoStore", "WriteResult", "canonical_tx_ids"]
+if TYPE_CHECKING:
+    from chainsleuth.store.utxo_writer import UtxoWriter, WriteResult
+
+__all__ = ["UtxoStore", "canonical_tx_ids"]
 
 
 class UtxoStore:
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.writer = UtxoWriter(db)
+        self._writer: UtxoWriter | None = None
+
+    @property
+    def writer(self) -> UtxoWriter:
+        """The batch writer, built on first use (readers never load its compiled indexes)."""
+        if self._writer is None:
+            from chainsleuth.store.utxo_writer import UtxoWriter
+
+            self._writer = UtxoWriter(self.db)
+        return self._writer
 
     def write_batch(self, batch: UtxoBatch, run_id: int) -> WriteResult:
         """Write one batch in one transaction (see :class:`~chainsleuth.store.utxo_writer.UtxoWriter`)."""
