@@ -44,21 +44,54 @@ class UtxoStore:
     def chains(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT DISTINCT chain FROM blocks ORDER BY chain").fetchall()]
 
-    _BLOCK_COLS = ("chain", "hash", "height", "prev_hash", "time", "merkle_root", "tx_count")
+    _BLOCK_COLS = ("chain", "hash", "height", "prev_hash", "time", "merkle_root", "tx_count", "size",
+                   "stripped_size", "weight", "version", "bits", "nonce", "chainwork", "height_source", "best")
 
     def block(self, chain: str, *, hash: str | None = None, height: int | None = None) -> dict[str, Any] | None:
         """A block by hash (stale or not) or by height (on the best chain: the genesis-rooted tree first,
-        then the tree of most work, for the rare height claimed by two detached segments)."""
-        cols = ", ".join(self._BLOCK_COLS)
+        then the tree of most work, for the rare height claimed by two detached segments), with its size,
+        weight, segwit transaction count, chainwork, and whether it is on the best chain (with its depth
+        below the tip of its tree: ``confirmations``)."""
+        cols = ", ".join(f"b.{c}" for c in self._BLOCK_COLS)
+        extra = ("(SELECT count(*) FROM txs t WHERE t.chain = b.chain AND t.tx_id >= b.first_tx_id "
+                 "AND t.tx_id < b.first_tx_id + b.tx_count AND t.has_witness) AS segwit, "
+                 "(SELECT max(x.depth) FROM blocks x WHERE x.chain = b.chain AND x.root = b.root AND x.best) "
+                 "- b.depth + 1 AS confirmations")
         if hash is not None:
-            row = self.db.one(f"SELECT {cols} FROM blocks WHERE chain = ? AND hash = ?", [chain, hash])
+            row = self.db.one(f"SELECT {cols}, {extra} FROM blocks b WHERE b.chain = ? AND b.hash = ?", [chain, hash])
         elif height is not None:
             row = self.db.one(
-                f"SELECT {cols} FROM blocks WHERE chain = ? AND height = ? AND best "
-                "ORDER BY height_source = 'genesis' DESC, chainwork DESC, hash LIMIT 1", [chain, int(height)])
+                f"SELECT {cols}, {extra} FROM blocks b WHERE b.chain = ? AND b.height = ? AND b.best "
+                "ORDER BY b.height_source = 'genesis' DESC, b.chainwork DESC, b.hash LIMIT 1", [chain, int(height)])
         else:
             row = None
-        return None if row is None else dict(zip(self._BLOCK_COLS, row, strict=True))
+        if row is None:
+            return None
+        d = dict(zip(self._BLOCK_COLS, row[:-2], strict=True))
+        d["segwit_txs"] = int(row[-2])
+        d["confirmations"] = int(row[-1]) if d["best"] else None
+        return d
+
+    def coverage(self, chain: str) -> dict[str, Any]:
+        """Which heights of the best chain the data holds: ranges of consecutive heights and the gaps
+        between them, blocks whose height is unknown (detached, pre-BIP34), stale blocks, and segments
+        (trees of blocks: 1 when everything links to one root)."""
+        ranges = [[int(a), int(b)] for a, b in self.db.all(
+            "SELECT min(height), max(height) FROM (SELECT height, height - row_number() OVER (ORDER BY height) AS g "
+            "FROM (SELECT DISTINCT height FROM blocks WHERE chain = ? AND best AND height IS NOT NULL)) "
+            "GROUP BY g ORDER BY 1", [chain])]
+        row = self.db.one(
+            "SELECT count(*) FILTER (WHERE best), count(*) FILTER (WHERE best AND height IS NULL), "
+            "count(*) FILTER (WHERE NOT best), count(DISTINCT root), min(time) FILTER (WHERE best), "
+            "max(time) FILTER (WHERE best) FROM blocks WHERE chain = ?", [chain])
+        assert row is not None
+        return {
+            "first_height": ranges[0][0] if ranges else None, "last_height": ranges[-1][1] if ranges else None,
+            "ranges": ranges, "gaps": [[a[1] + 1, b[0] - 1] for a, b in zip(ranges, ranges[1:], strict=False)],
+            "complete": len(ranges) == 1 and ranges[0][0] == 0 and not row[1],
+            "blocks": int(row[0]), "blocks_without_height": int(row[1]), "stale_blocks": int(row[2]),
+            "segments": int(row[3]), "first_time": row[4], "last_time": row[5],
+        }
 
     def find_tx_chains(self, txid: str) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT DISTINCT chain FROM txs WHERE txid = ?", [txid]).fetchall()]
