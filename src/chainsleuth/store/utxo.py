@@ -7,6 +7,7 @@ best chain, or BIP30's duplicate coinbases) is read from its best-chain copy.
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -87,7 +88,7 @@ class UtxoStore:
         assert row is not None
         return {
             "first_height": ranges[0][0] if ranges else None, "last_height": ranges[-1][1] if ranges else None,
-            "ranges": ranges, "gaps": [[a[1] + 1, b[0] - 1] for a, b in zip(ranges, ranges[1:], strict=False)],
+            "ranges": ranges, "gaps": [[a[1] + 1, b[0] - 1] for a, b in itertools.pairwise(ranges)],
             "complete": len(ranges) == 1 and ranges[0][0] == 0 and not row[1],
             "blocks": int(row[0]), "blocks_without_height": int(row[1]), "stale_blocks": int(row[2]),
             "segments": int(row[3]), "first_time": row[4], "last_time": row[5],
