@@ -9,7 +9,9 @@ Additions beyond DESIGN.md that these tests pin (a change to them needs a migrat
 - account-chain Tx JSON: block_hash, gas_used, effective_gas_price, contract_address, traces; transfers carry
   token_id, trace_address, log_index, and kind may also be selfdestruct, fee, burn, reward, withdrawal,
   genesis or daofork (docs/evm.md);
-- Cluster JSON: ``set`` (the cluster set's name) and ``page`` ({limit, offset}); links carry ``from``/``to``.
+- Cluster JSON: ``set`` (the cluster set's name) and ``page`` ({limit, offset}); links carry ``from``/``to``;
+- Block JSON: size, stripped_size, weight, segwit_txs, version, bits, nonce, chainwork, height_source, best,
+  confirmations_in_data (null on account chains).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ CHAIN = "btc-regtest"
 COIN = 50 * 100_000_000
 
 BLOCK_KEYS = {"chain", "hash", "height", "prev_hash", "time", "merkle_root", "tx_count"}
+BLOCK_EXTRA = {"size", "stripped_size", "weight", "segwit_txs", "version", "bits", "nonce", "chainwork",
+               "height_source", "best", "confirmations_in_data"}
 UTXO_TX_KEYS = {"txid", "chain", "block_height", "block_hash", "time", "fee", "inputs", "outputs"}
 UTXO_IN_KEYS = {"n", "address", "value", "prev_txid", "prev_n"}
 UTXO_OUT_KEYS = {"n", "address", "value", "script_type", "spent_by"}
@@ -107,7 +111,11 @@ def btc(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def test_block_json(btc: dict[str, Any]) -> None:
     for ref in (str(btc["height"]), btc["hash"]):
         doc = cli(btc["ws"], "show", "block", ref, "--json")
-        assert set(doc) == BLOCK_KEYS
+        assert set(doc) == BLOCK_KEYS | BLOCK_EXTRA
+        assert doc["best"] is True and doc["height_source"] == "genesis" and doc["confirmations_in_data"] == 2
+        assert all(is_int(doc[k]) for k in ("size", "stripped_size", "weight", "segwit_txs"))
+        assert doc["weight"] == 3 * doc["stripped_size"] + doc["size"] and doc["segwit_txs"] == 2
+        assert is_hex64(doc["chainwork"])
         assert doc["chain"] == CHAIN and doc["hash"] == btc["hash"] and doc["height"] == btc["height"]
         assert is_hex64(doc["prev_hash"]) and is_hex64(doc["merkle_root"])
         assert is_int(doc["time"]) and doc["tx_count"] == 2
@@ -243,7 +251,7 @@ def test_account_trace_json(evm: dict[str, Any]) -> None:
 
 def test_account_block_json(evm: dict[str, Any]) -> None:
     doc = cli(evm["ws"], "show", "block", "1755635", "--json")
-    assert set(doc) == BLOCK_KEYS
+    assert set(doc) == BLOCK_KEYS | BLOCK_EXTRA and all(doc[k] is None for k in BLOCK_EXTRA)
     assert doc["chain"] == "eth" and doc["height"] == 1755635
     assert is_hex64(doc["hash"], "0x") and is_hex64(doc["prev_hash"], "0x") and is_int(doc["tx_count"])
     stats = cli(evm["ws"], "stats", "--json")["chains"]["eth"]

@@ -28,6 +28,12 @@ class _Model(BaseModel):
 
 
 class BlockInfo(_Model):
+    """``show block``. UTXO chains add the block's size, stripped size and weight, how many of its
+    transactions carry a witness, its header fields, the chain's cumulative work up to it (from genesis;
+    null in a segment of blocks not linked to genesis), where its height comes from ('genesis', 'bip34' or
+    null), whether it is on the best chain (``best``; a stale block is shown only when asked for by hash)
+    and how many best-chain blocks the data holds from it to the tip (``confirmations_in_data``)."""
+
     chain: str
     hash: str
     height: int | None
@@ -35,6 +41,17 @@ class BlockInfo(_Model):
     time: int
     merkle_root: str
     tx_count: int
+    size: int | None = None
+    stripped_size: int | None = None
+    weight: int | None = None
+    segwit_txs: int | None = None
+    version: int | None = None
+    bits: int | None = None
+    nonce: int | None = None
+    chainwork: str | None = None
+    height_source: str | None = None
+    best: bool | None = None
+    confirmations_in_data: int | None = None
 
 
 class TxInput(_Model):

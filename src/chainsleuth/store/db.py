@@ -116,10 +116,11 @@ class Database:
         return self.con.execute(sql, params or [])
 
     @contextmanager
-    def deferred_checkpoint(self, threshold_bytes: int = 4 << 30) -> Iterator[None]:
-        """A bulk load (many batches in a row): let the write-ahead log grow instead of checkpointing the
-        database after every batch, and checkpoint once at the end. Each batch still commits, durably, on its
-        own; after a crash DuckDB replays the log on the next open."""
+    def deferred_checkpoint(self, threshold_bytes: int = 256 << 20) -> Iterator[None]:
+        """A bulk load (many batches in a row): let the write-ahead log grow to ``threshold_bytes`` instead of
+        checkpointing the database after every batch, and checkpoint at the end. Each batch still commits,
+        durably, on its own; after a crash DuckDB replays the log on the next open. The bound matters: the
+        rows written since the last checkpoint stay in memory (about as much again as the log holds)."""
         row = self.one("SELECT current_setting('checkpoint_threshold')")
         before = str(row[0]) if row else "16MiB"
         self.con.execute(f"SET checkpoint_threshold = '{int(threshold_bytes)}B'")

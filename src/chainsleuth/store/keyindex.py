@@ -75,9 +75,16 @@ def _equal(a: np.ndarray, a0: int, a1: int, b: np.ndarray, b0: int, b1: int) -> 
     return True
 
 
+@njit(cache=True, inline="always")
+def _span(koff: np.ndarray, width: int, e: int) -> tuple[int, int]:
+    if width > 0:
+        return e * width, e * width + width
+    return koff[e], koff[e + 1]
+
+
 @njit(cache=True)
-def _lookup(slots: np.ndarray, kdata: np.ndarray, koff: np.ndarray, qdata: np.ndarray, qoff: np.ndarray,
-            qvalid: np.ndarray, out: np.ndarray) -> None:
+def _lookup(slots: np.ndarray, kdata: np.ndarray, koff: np.ndarray, width: int, qdata: np.ndarray,
+            qoff: np.ndarray, qvalid: np.ndarray, out: np.ndarray) -> None:
     mask = np.uint64(slots.size - 1)
     for q in range(qoff.size - 1):
         s0, s1 = qoff[q], qoff[q + 1]
@@ -90,7 +97,8 @@ def _lookup(slots: np.ndarray, kdata: np.ndarray, koff: np.ndarray, qdata: np.nd
             e = slots[j]
             if e == _EMPTY:
                 break
-            if _equal(kdata, koff[e], koff[e + 1], qdata, s0, s1):
+            k0, k1 = _span(koff, width, e)
+            if _equal(kdata, k0, k1, qdata, s0, s1):
                 found = e
                 break
             j = (j + np.uint64(1)) & mask
@@ -98,11 +106,11 @@ def _lookup(slots: np.ndarray, kdata: np.ndarray, koff: np.ndarray, qdata: np.nd
 
 
 @njit(cache=True)
-def _insert(slots: np.ndarray, kdata: np.ndarray, koff: np.ndarray, n: int, used: int, qdata: np.ndarray,
-            qoff: np.ndarray, qvalid: np.ndarray, out: np.ndarray) -> tuple[int, int]:
+def _insert(slots: np.ndarray, kdata: np.ndarray, koff: np.ndarray, width: int, n: int, used: int,
+            qdata: np.ndarray, qoff: np.ndarray, qvalid: np.ndarray, out: np.ndarray) -> tuple[int, int]:
     """Insert the query keys that are absent (appending their bytes to ``kdata``); ``out`` gets every
     key's entry (-1 for a null key). Returns (entries, bytes used). The caller guarantees room in slots,
-    koff and kdata."""
+    koff and kdata, and that fixed-width keys have ``width`` bytes."""
     mask = np.uint64(slots.size - 1)
     for q in range(qoff.size - 1):
         s0, s1 = qoff[q], qoff[q + 1]
@@ -115,14 +123,15 @@ def _insert(slots: np.ndarray, kdata: np.ndarray, koff: np.ndarray, n: int, used
             if e == _EMPTY:
                 ln = s1 - s0
                 kdata[used:used + ln] = qdata[s0:s1]
-                koff[n] = used
                 used += ln
-                koff[n + 1] = used
+                if width == 0:
+                    koff[n + 1] = used
                 slots[j] = n
                 out[q] = n
                 n += 1
                 break
-            if _equal(kdata, koff[e], koff[e + 1], qdata, s0, s1):
+            k0, k1 = _span(koff, width, e)
+            if _equal(kdata, k0, k1, qdata, s0, s1):
                 out[q] = e
                 break
             j = (j + np.uint64(1)) & mask
@@ -130,11 +139,12 @@ def _insert(slots: np.ndarray, kdata: np.ndarray, koff: np.ndarray, n: int, used
 
 
 @njit(cache=True)
-def _rehash(slots: np.ndarray, kdata: np.ndarray, koff: np.ndarray, n: int) -> None:
+def _rehash(slots: np.ndarray, kdata: np.ndarray, koff: np.ndarray, width: int, n: int) -> None:
     mask = np.uint64(slots.size - 1)
     slots[:] = _EMPTY
     for e in range(n):
-        j = _hash(kdata, koff[e], koff[e + 1]) & mask
+        k0, k1 = _span(koff, width, e)
+        j = _hash(kdata, k0, k1) & mask
         while slots[j] != _EMPTY:
             j = (j + np.uint64(1)) & mask
         slots[j] = e
@@ -206,49 +216,66 @@ def fixed_keys(rows: np.ndarray, valid: np.ndarray | None = None) -> Keys:
                 np.ones(n, dtype=bool) if valid is None else np.asarray(valid, dtype=bool))
 
 
+def _grown(a: np.ndarray, used: int, need: int) -> np.ndarray:
+    """``a`` with room for ``need`` items (by half again, so that a large index wastes little)."""
+    if need <= a.size:
+        return a
+    out = np.zeros(max(need, a.size + a.size // 2, 16), dtype=a.dtype)
+    out[:used] = a[:used]
+    return out
+
+
 class ByteKeyIndex:
     """Exact set of byte-string keys, each with an entry number (0, 1, ... in insertion order) and a value.
 
     ``insert`` adds the keys not yet present and returns every key's entry; ``lookup`` returns entries or
-    -1; ``truncate(n)`` forgets the entries from ``n`` on (a batch whose store transaction failed). Memory:
-    the key bytes, 8 bytes of offset and 8 of value per entry, and 8 bytes per slot (2 to 4 slots per entry).
+    -1; ``truncate(n)`` forgets the entries from ``n`` on. With ``width`` every key has that many bytes (no
+    offsets are kept); with ``values=False`` an entry's value is its number (no values are kept). Memory:
+    the key bytes, 8 bytes of offset (variable width) and 8 of value (with values) per entry, and 4 bytes per
+    slot, 1.6 to 4 slots per entry.
     """
 
-    def __init__(self, capacity: int = 1024) -> None:
-        cap = max(16, 1 << int(np.ceil(np.log2(max(2, capacity)))))
-        self.slots = np.full(2 * cap, _EMPTY, dtype=np.int64)
-        self.koff = np.zeros(cap + 1, dtype=np.int64)
-        self.kdata = np.zeros(cap * 8, dtype=np.uint8)
-        self.values = np.zeros(cap, dtype=np.int64)
+    def __init__(self, *, width: int = 0, values: bool = True) -> None:
+        self.width = int(width)
+        self.slots = np.full(64, _EMPTY, dtype=np.int32)
+        self.koff = np.zeros(1 if width else 33, dtype=np.int64)
+        self.kdata = np.zeros(256, dtype=np.uint8)
+        self._values = np.zeros(32, dtype=np.int64) if values else None
         self._n = 0
+        self._used = 0
 
     def __len__(self) -> int:
         return self._n
 
     @property
+    def values(self) -> np.ndarray:
+        """Value per entry (an array as long as the capacity; entries ``0..len-1`` are set)."""
+        if self._values is None:
+            return np.arange(max(self._n, 1), dtype=np.int64)
+        return self._values
+
+    @property
     def nbytes(self) -> int:
-        return self.slots.nbytes + self.koff.nbytes + self.kdata.nbytes + self.values.nbytes
+        return (self.slots.nbytes + self.koff.nbytes + self.kdata.nbytes
+                + (0 if self._values is None else self._values.nbytes))
 
     def _room(self, keys: int, nbytes: int) -> None:
         need = self._n + keys
-        if need + 1 > self.koff.size:
-            cap = 1 << int(np.ceil(np.log2(need + 1)))
-            self.koff = np.concatenate([self.koff[: self._n + 1], np.zeros(cap + 1 - self._n - 1, np.int64)])
-            self.values = np.concatenate([self.values[: self._n], np.zeros(cap - self._n, np.int64)])
-        used = int(self.koff[self._n])
-        if used + nbytes > self.kdata.size:
-            cap = 1 << int(np.ceil(np.log2(used + nbytes + 1)))
-            grown = np.zeros(cap, dtype=np.uint8)
-            grown[:used] = self.kdata[:used]
-            self.kdata = grown
-        if 2 * need > self.slots.size:
-            self.slots = np.full(1 << int(np.ceil(np.log2(4 * need))), _EMPTY, dtype=np.int64)
-            _rehash(self.slots, self.kdata, self.koff, self._n)
+        if need >= 2**31 - 1:
+            raise OverflowError("a key index holds at most 2**31 - 1 entries")
+        if self.width == 0:
+            self.koff = _grown(self.koff, self._n + 1, need + 1)
+        if self._values is not None:
+            self._values = _grown(self._values, self._n, need)
+        self.kdata = _grown(self.kdata, self._used, self._used + nbytes)
+        if 5 * need > 3 * self.slots.size:                 # over 60% full: 2.5 slots per entry again
+            self.slots = np.full(1 << int(np.ceil(np.log2(5 * need // 2 + 64))), _EMPTY, dtype=np.int32)
+            _rehash(self.slots, self.kdata, self.koff, self.width, self._n)
 
     def lookup(self, keys: Keys) -> np.ndarray:
         """Entry of each key, -1 where absent (or null)."""
         out = np.empty(keys.offsets.size - 1, dtype=np.int64)
-        _lookup(self.slots, self.kdata, self.koff, keys.data, keys.offsets, keys.valid, out)
+        _lookup(self.slots, self.kdata, self.koff, self.width, keys.data, keys.offsets, keys.valid, out)
         return out
 
     def insert(self, keys: Keys, values: np.ndarray | None = None) -> np.ndarray:
@@ -257,23 +284,32 @@ class ByteKeyIndex:
         key gets -1."""
         offsets = keys.offsets
         k = offsets.size - 1
-        nbytes = int((offsets[1:] - offsets[:-1])[keys.valid].sum()) if k else 0
+        lens = offsets[1:] - offsets[:-1]
+        if self.width and bool((lens[keys.valid] != self.width).any()):
+            raise ValueError(f"keys of this index have {self.width} bytes")
+        nbytes = int(lens[keys.valid].sum()) if k else 0
         self._room(k, nbytes)
         out = np.empty(k, dtype=np.int64)
         n0 = self._n
-        n, _ = _insert(self.slots, self.kdata, self.koff, self._n, int(self.koff[self._n]), keys.data, offsets,
-                       keys.valid, out)
-        self._n = int(n)
-        if self._n > n0:
+        n, used = _insert(self.slots, self.kdata, self.koff, self.width, self._n, self._used, keys.data, offsets,
+                          keys.valid, out)
+        self._n, self._used = int(n), int(used)
+        if self._n > n0 and self._values is not None:
             new = np.flatnonzero(out >= n0)
             first = new[np.unique(out[new], return_index=True)[1]]     # the first key of each new entry
             vals = np.arange(n0, self._n, dtype=np.int64) if values is None else np.asarray(values)[first]
-            self.values[out[first]] = vals
+            self._values[out[first]] = vals
         return out
+
+    def key(self, entry: int) -> bytes:
+        k0, k1 = (entry * self.width, (entry + 1) * self.width) if self.width else \
+            (int(self.koff[entry]), int(self.koff[entry + 1]))
+        return self.kdata[k0:k1].tobytes()
 
     def truncate(self, n: int) -> None:
         """Forget entries ``n`` and later."""
         if n >= self._n:
             return
         self._n = int(n)
-        _rehash(self.slots, self.kdata, self.koff, self._n)
+        self._used = n * self.width if self.width else int(self.koff[n])
+        _rehash(self.slots, self.kdata, self.koff, self.width, self._n)

@@ -70,7 +70,9 @@ class UtxoStore:
             return None
         d = dict(zip(self._BLOCK_COLS, row[:-2], strict=True))
         d["segwit_txs"] = int(row[-2])
-        d["confirmations"] = int(row[-1]) if d["best"] else None
+        d["confirmations_in_data"] = int(row[-1]) if d["best"] else None
+        if d["height_source"] != "genesis":
+            d["chainwork"] = None     # work from the start of a detached segment is not the chain's work
         return d
 
     def coverage(self, chain: str) -> dict[str, Any]:

@@ -69,7 +69,7 @@ class _Column:
     def extend(self, values: np.ndarray) -> None:
         need = self.n + values.size
         if need > self.a.size:
-            grown = np.zeros(max(need, 2 * self.a.size), dtype=self.a.dtype)
+            grown = np.zeros(max(need, self.a.size + self.a.size // 2), dtype=self.a.dtype)
             grown[: self.n] = self.a[: self.n]
             self.a = grown
         self.a[self.n:need] = values
@@ -89,15 +89,15 @@ class _ChainState:
         self.tree = BlockTree(net.genesis_hash)
         self.block_first_tx = _Column(np.int64)
         self.block_ntx = _Column(np.int64)
-        self.txids = ByteKeyIndex()
+        self.txids = ByteKeyIndex(width=32)
         self.n_tx = 0
         self.out_start = _Column(np.int64)
         self.out_start.extend(np.zeros(1, dtype=np.int64))
         self.out_value = _Column(np.int64)
-        self.out_addr = _Column(np.int64)
+        self.out_addr = _Column(np.int32)     # address ids (< 2**31, checked when one is assigned)
         self.out_stype = _Column(np.int8)
-        self.addrs = ByteKeyIndex()
-        self.pending = ByteKeyIndex()          # prev txids that inputs wait for -> group
+        self.addrs = ByteKeyIndex(values=False)
+        self.pending = ByteKeyIndex(width=32, values=False)     # prev txids that inputs wait for -> group
         self.p_group = _Column(np.int64)
         self.p_tx = _Column(np.int64)
         self.p_n = _Column(np.int64)
@@ -345,7 +345,7 @@ class UtxoWriter:
 
         # 5. addresses: dense ids for the new ones, in order of first appearance
         n_addr = len(st.addrs)
-        addr_ids = st.addrs.insert(arrow_string_buffers(outs["address"]))
+        addr_ids = st.addrs.insert(arrow_string_buffers(outs["address"]))    # (the index refuses 2**31 entries)
         new_addr_rows = np.flatnonzero((addr_ids >= n_addr) & (np.arange(addr_ids.size) == _first_index(addr_ids)))
 
         # 6. outputs into the arrays the resolution reads
@@ -372,7 +372,7 @@ class UtxoWriter:
         ok = row >= 0
         rowc = np.maximum(row, 0)
         in_value = st.out_value.a[rowc]
-        in_addr = st.out_addr.a[rowc]
+        in_addr = st.out_addr.a[rowc].astype(np.int64)
         in_stype = st.out_stype.a[rowc]
         resolved = int(ok.sum())
         unresolved = ~ok & ~coinbase
@@ -445,7 +445,7 @@ class UtxoWriter:
             con.unregister("b_copies")
         if l_ok.any():
             lr = np.maximum(l_row, 0)
-            la = st.out_addr.a[lr]
+            la = st.out_addr.a[lr].astype(np.int64)
             ls = st.out_stype.a[lr]
             sel = np.flatnonzero(l_ok)
             con.register("b_late", pa.table({

@@ -6,6 +6,12 @@
 -- most work. Transactions, outputs and inputs carry their block's `best` so that readers filter on it.
 -- The writer computes chainwork, root, depth and best; a workspace created before this migration gets them
 -- on its next ingest (rows with chainwork null are recomputed then).
+-- The ingest writer looks txids and address texts up in its own in-memory indexes (store/keyindex.py); DuckDB's
+-- ART indexes on these text columns held about 100 bytes per key in memory (a gigabyte for ten million
+-- addresses) and served only point lookups, which a scan of the column answers in tens of milliseconds.
+DROP INDEX txs_by_txid;
+DROP INDEX addresses_by_text;
+
 ALTER TABLE blocks ADD COLUMN chainwork VARCHAR;
 ALTER TABLE blocks ADD COLUMN root VARCHAR;
 ALTER TABLE blocks ADD COLUMN depth BIGINT;
