@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from chainsleuth.core.btc.builder import BlockBuilder
 from chainsleuth.core.chains import MAINNET
 from chainsleuth.errors import ParseError
-from chainsleuth.sources.btc.writer import BlockBuilder
+from chainsleuth.training.output import write_files
 from chainsleuth.workspace import Workspace
 
 pytestmark = pytest.mark.shared_data
@@ -109,7 +110,7 @@ def test_btc_ingest_69420_output_transaction(shared_data: Path, tmp_path: Path, 
     raw = (shared_data / "btc-txs-bitcoin-s" / f"{txid}.bin").read_bytes()
     bb = BlockBuilder("btc", seed=1, include_genesis=False, start_height=780_000)
     bb.add_block([], raw_txs=[raw])
-    bb.write_blk_files(tmp_path / "blk")
+    write_files(tmp_path / "blk", bb.blk_files())
     s = workspace.ingest_btc_blocks([tmp_path / "blk"])
     assert s.blocks_new == 1 and s.txs_new == 2 and s.outputs_new == 69_420 + 2   # coinbase: reward + witness commitment
     tx = workspace.show_tx(txid)

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from chainsleuth.core.btc.builder import BlockBuilder, KeyRing, TxSpec
 from chainsleuth.errors import InvalidInput, LimitExceeded, NotFound
-from chainsleuth.sources.btc.writer import BlockBuilder, KeyRing, TxSpec
+from chainsleuth.training.output import write_files
 from chainsleuth.workspace import Workspace
 
 COIN = 100_000_000
@@ -33,7 +34,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     b2 = bb.add_block([tx1], coinbase_to=x)
     tx2 = TxSpec(inputs=[(b2.txids[1], 1), (b2.txids[0], 0)], outputs=[(dd, 40 * COIN), (e, 30 * COIN - 20_000)])
     b3 = bb.add_block([tx2], coinbase_to=keys.address(7))
-    bb.write_blk_files(d / "blocks")
+    write_files(d / "blocks", bb.blk_files())
     (d / "tags.yaml").write_text(
         "title: test tags\ncreator: tests\nlastmod: 2024-01-01\nconfidence: service_data\nis_public: true\n"
         f"tags:\n- address: '{dd}'\n  currency: BTC\n  label: Test Exchange\n  category: exchange\n"

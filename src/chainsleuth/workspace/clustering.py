@@ -352,7 +352,8 @@ class Clustering(WorkspaceBase):
         from chainsleuth.algorithms.clustering.evaluation import combine, evaluate_world, render_cards
         from chainsleuth.algorithms.patterns.coinjoin import COINJOIN_TYPES
         from chainsleuth.algorithms.txarrays import TxArrays
-        from chainsleuth.sources.btc.writer import write_blk_files
+        from chainsleuth.core.btc.builder import blk_files
+        from chainsleuth.training.output import write_files
         from chainsleuth.training.typologies import DEFAULT_SIZE, TYPOLOGIES, generate_world
 
         typ = typology or TYPOLOGIES.names()[0]
@@ -369,7 +370,7 @@ class Clustering(WorkspaceBase):
             with tempfile.TemporaryDirectory(prefix="chainsleuth-eval-") as d:
                 net = get_chain("btc").btc_network
                 assert net is not None
-                write_blk_files(world.btc_blocks, Path(d) / "btc", net)
+                write_files(Path(d) / "btc", blk_files(world.btc_blocks, net))
                 with type(self)(Path(d) / "ws", settings=self.settings) as sub:
                     sub.ingest_btc_blocks([Path(d) / "btc"], chain="btc")
                     cs = sub.store.clusters
