@@ -25,6 +25,8 @@ class Registry(Generic[T]):
     Traceback (most recent call last):
     ...
     chainsleuth.errors.InvalidInput: unknown tracing policy 'nope'; choose one of: haircut (field=tracing policy, value=nope)
+    >>> policies.add("fifo", 2) and policies.items()
+    [('haircut', 1), ('fifo', 2)]
     """
 
     def __init__(self, kind: str) -> None:
@@ -56,6 +58,10 @@ class Registry(Generic[T]):
 
     def names(self) -> list[str]:
         return sorted(self._items)
+
+    def items(self) -> list[tuple[str, T]]:
+        """(name, extension) pairs in the order they were registered (built-ins first, then plugins)."""
+        return list(self._items.items())
 
     def __contains__(self, name: object) -> bool:
         return name in self._items
