@@ -207,9 +207,9 @@ def bench_ingest(n_txs: int) -> dict[str, float]:
         t_parse = _clock() - t
         ws = Workspace(Path(d) / "ws", settings=Settings(workspace=Path(d) / "ws", threads=1))
         t, w = _clock(), time.perf_counter()
-        s = ws.ingest_btc_blocks([Path(d) / "blocks"])
+        s = ws.ingest.btc_blocks([Path(d) / "blocks"])
         t_ingest, wall = _clock() - t, time.perf_counter() - w
-        stats = ws.stats().chains["btc-regtest"]
+        stats = ws.queries.stats().chains["btc-regtest"]
         ws.close()
         print(f"parse only: {parsed / t_parse:,.0f} tx/s")
         print(f"ingest (parse + store, DuckDB threads=1): {s.txs_new:,} txs, {s.inputs_resolved:,} inputs resolved "
