@@ -98,7 +98,8 @@ def _amounts(v: int | dict[str, int]) -> str:
 
 
 def _account_tx(t: AccountTxInfo) -> None:
-    status = {1: "succeeded", 0: "failed (moved nothing but its fee)"}.get(t.status, "unknown (no receipt)")
+    status = {1: "succeeded", 0: "failed (moved nothing but its fee)", None: "unknown (no receipt)"}.get(
+        t.status, "unknown (no receipt)")
     print_kv(f"tx {t.txid}", [
         ("chain", t.chain), ("block_height", t.block_height), ("block_hash", t.block_hash), ("time", _when(t.time)),
         ("status", status), ("from", t.from_), ("to", t.to or "(contract creation)"), ("value", f"{t.value:,} wei"),

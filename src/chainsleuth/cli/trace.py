@@ -74,9 +74,9 @@ def _write_csv(doc: dict[str, Any], path: Path) -> None:
         w = csv.writer(f)
         w.writerow(["kind", "hop", "txid", "from", "to", "amount", "taint", "asset", "height", "time", "entity",
                     "category", "reason"])
-        for e in doc["edges"]:
-            w.writerow(["edge", e["hop"], e["txid"], e["from"], e["to"], e["amount"], e["taint"], e["asset"],
-                        e["height"], e["time"], "", "", ""])
+        for edge in doc["edges"]:
+            w.writerow(["edge", edge["hop"], edge["txid"], edge["from"], edge["to"], edge["amount"], edge["taint"],
+                        edge["asset"], edge["height"], edge["time"], "", "", ""])
         for ep, why in zip(doc["endpoints"], doc["provenance"]["endpoint_reasons"], strict=True):
             w.writerow(["endpoint", ep["hops"], "", "", ep["address"], ep["amount"], "", "", "", "", ep["entity"] or "",
                         ep["category"] or "", why])

@@ -137,8 +137,9 @@ class AttributionService:
         inherits from other members when the address is clustered."""
         ident = self._tag_identifier(address)
         c = get_chain(chain).name if chain and chain in CHAINS else chain
-        tags = [self._tag_dict(t) for t in self._store().tags.tags_for(ident, c)]
-        for ch in ([c] if c else self._store().utxo.find_address_chains(ident)):  # inherited via a cluster
+        store = self._store()
+        tags = [self._tag_dict(t) for t in store.tags.tags_for(ident, c)]
+        for ch in ([c] if c else store.utxo.find_address_chains(ident)):  # inherited via a cluster
             tags += self._cluster_tags_of_address(ch, ident)
         return tags
 
@@ -163,10 +164,11 @@ class AttributionService:
         ``inherited_via`` the member; conflicting entities add a ``warnings`` entry to each tag."""
         from chainsleuth.attribution import STRONG_CONFIDENCE, entity_of, propagate_cluster_tags
 
-        cset = self._store().clusters.get_set(chain, set_id)  # default: the chain's active cluster set
+        store = self._store()
+        cset = store.clusters.get_set(chain, set_id)  # default: the chain's active cluster set
         if cset is None:
             return []
-        table = self._store().tags.cluster_member_tags(chain, int(cset["set_id"]), cluster_id,
+        table = store.tags.cluster_member_tags(chain, int(cset["set_id"]), cluster_id,
                                                     min_level=STRONG_CONFIDENCE)
         if table.num_rows == 0:
             return []
@@ -236,8 +238,9 @@ class AttributionService:
             import pyarrow as _pa
 
             pk = _dc.replace(pk, tags=pk.tags.set_column(0, "chain", _pa.array([chain], type=_pa.string())))
-        ids = self._store().tags.add_investigator_tags(pk.tags, creator=creator)
-        tags = [t for t in self._store().tags.tags_for(pk.tags["identifier"][0].as_py(), chain)
+        store = self._store()
+        ids = store.tags.add_investigator_tags(pk.tags, creator=creator)
+        tags = [t for t in store.tags.tags_for(pk.tags["identifier"][0].as_py(), chain)
                 if t["tag_id"] in ids]
         return {"tag_id": ids[0] if ids else None, "tag": self._tag_dict(tags[0]) if tags else None,
                 "warnings": [i.to_dict() for i in pk.issues if i.field != "actor"]}
@@ -267,24 +270,25 @@ class AttributionService:
         with tagged counterparties, by category) from the workspace's chain data."""
         from chainsleuth.attribution import direct_exposure, hit_record
 
+        store = self._store()
         entries = self._screen_entries(source)
         idents = sorted({self._tag_identifier(a) for _, a in entries})
-        hits_table = self._store().tags.tags_table(idents) if idents else None
+        hits_table = store.tags.tags_table(idents) if idents else None
         by_ident: dict[str, list[dict[str, Any]]] = {}
         for t in (hits_table.to_pylist() if hits_table is not None else []):
             by_ident.setdefault(t["identifier"], []).append(t)
         exposure: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for chain in self._store().utxo.chains() + self._store().account.chains():
+        for chain in store.utxo.chains() + store.account.chains():
             model = get_chain(chain).model if chain in CHAINS else Model.UTXO
-            ids = self._store().tags.address_ids(chain, idents)
+            ids = store.tags.address_ids(chain, idents)
             if not ids:
                 continue
-            flows = (self._store().tags.utxo_counterparties(chain, list(ids.values())) if model is Model.UTXO
-                     else self._store().tags.account_counterparties(chain, list(ids.values())))
+            flows = (store.tags.utxo_counterparties(chain, list(ids.values())) if model is Model.UTXO
+                     else store.tags.account_counterparties(chain, list(ids.values())))
             cps = sorted(set(flows["counterparty"].to_pylist())) if flows.num_rows else []
             cp_tags: dict[str, list[dict[str, Any]]] = {}
             if cps:
-                for t in self._store().tags.tags_table(cps, chain).to_pylist():
+                for t in store.tags.tags_table(cps, chain).to_pylist():
                     cp_tags.setdefault(t["identifier"], []).append(t)
             exp = direct_exposure(flows, cp_tags)
             back = {v: k for k, v in ids.items()}
@@ -294,14 +298,14 @@ class AttributionService:
                 exposure.setdefault((chain, ident), [])
         results = []
         n_hit = 0
-        for chain, raw in entries:
+        for asked, raw in entries:   # the chain the list names for the address, if any
             ident = self._tag_identifier(raw)
-            hits = [hit_record(t) for t in by_ident.get(ident, []) if chain is None or t["chain"] == chain]
+            hits = [hit_record(t) for t in by_ident.get(ident, []) if asked is None or t["chain"] == asked]
             n_hit += bool(hits)
             exp_entries = [dict(e, chain=ch) for (ch, a), es in exposure.items() if a == ident
-                           and (chain is None or ch == chain) for e in es]
-            in_ws = [ch for (ch, a) in exposure if a == ident and (chain is None or ch == chain)]
-            results.append({"address": raw, "chain": chain, "hits": hits, "exposure": exp_entries,
+                           and (asked is None or ch == asked) for e in es]
+            in_ws = [ch for (ch, a) in exposure if a == ident and (asked is None or ch == asked)]
+            results.append({"address": raw, "chain": asked, "hits": hits, "exposure": exp_entries,
                             "in_workspace": in_ws})
         return {"screened": len(entries), "with_hits": n_hit,
                 "with_exposure": sum(1 for r in results if r["exposure"]), "results": results}

@@ -115,15 +115,17 @@ class ClusteringService:
                            "blocks holding the spent outputs) first", value=c)
         name = "+".join(names) + ("+coinjoins" if include_coinjoins else "")
         existing = cs.get_set(c, name)
-        mode = "incremental" if incremental and existing is not None and supports_incremental(names) else "batch"
+        base = existing if incremental and existing is not None and supports_incremental(names) else None
+        mode = "incremental" if base is not None else "batch"
         prior = None
         after = -1
-        if mode == "incremental":
-            assert existing is not None
-            prior = Clustering(cs.labels(c, int(existing["set_id"])), Links(*([np.empty(0, np.int64)] * 7), ()))
-            after = int(existing["last_tx_id"])
-        cols, script_types = cs.tx_arrays(c, after_tx_id=after,
-                                          set_id=int(existing["set_id"]) if mode == "incremental" else None)
+        base_id = None
+        if base is not None:   # extend the set: its labels, and only the transactions newer than it
+            base_id = int(base["set_id"])
+            none = np.empty(0, np.int64)
+            prior = Clustering(cs.labels(c, base_id), Links(none, none, none, none, none, none, none, ()))
+            after = int(base["last_tx_id"])
+        cols, script_types = cs.tx_arrays(c, after_tx_id=after, set_id=base_id)
         arrays = TxArrays.from_columns(cols, script_types)
         self._progress.start(f"cluster {c} ({name})", total=None)
         run = cluster_utxo(arrays, st["addresses"], names, include_coinjoins=include_coinjoins, chain=c, prior=prior)
@@ -142,7 +144,7 @@ class ClusteringService:
                        "equal_value": run.coinjoins.equal_value[cj_rows],
                        "equal_count": run.coinjoins.equal_count[cj_rows]},
             pending=cs.unresolved_tx_ids(c), last_tx_id=st["max_tx_id"], provenance=cs.provenance(c),
-            software_version=__version__, incremental_of=int(existing["set_id"]) if mode == "incremental" else None)
+            software_version=__version__, incremental_of=base_id)
         info = cs.get_set(c, set_id)
         assert info is not None
         alerts = []

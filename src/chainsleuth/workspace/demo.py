@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from chainsleuth.core.models import UtxoTxInfo
 from chainsleuth.core.progress import Progress
 from chainsleuth.errors import ChainsleuthError, Conflict
 from chainsleuth.store import Store
@@ -66,7 +67,7 @@ class DemoService:
         if st["chain"] != "btc":
             return str(st["txid"])
         tx = self._queries.show_tx(str(st["txid"]), chain="btc")
-        outs = [o.n for o in tx.outputs if o.address == st["address"]]
+        outs = [o.n for o in tx.outputs if o.address == st["address"]] if isinstance(tx, UtxoTxInfo) else []
         return f"{st['txid']}:{outs[0]}" if outs else str(st["txid"])
 
     def run(self, *, typology: str = "ransomware", difficulty: int = 1, seed: int = 7, size: int = 2000,

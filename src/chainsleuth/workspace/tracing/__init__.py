@@ -72,7 +72,7 @@ class TracingService:
         if max_hops < 0 or min_amount < 0 or max_degree < 1 or max_edges < 1:
             raise InvalidInput("--max-hops and --min-amount must be >= 0, --max-degree and --max-edges >= 1",
                                value=f"{max_hops}/{min_amount}/{max_degree}/{max_edges}")
-        stop = normalise_stop_at(stop_at)
+        stop = normalise_stop_at(stop_at if stop_at is None or isinstance(stop_at, str) else tuple(stop_at))
         seeds = self._sources.resolve(source, chain=chain, asset=asset)
         c, flow, utxo = seeds.chain, seeds.flow, isinstance(seeds.flow, UtxoFlow)
         store = self._store()
