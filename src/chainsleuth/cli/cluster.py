@@ -64,8 +64,8 @@ def cluster(
     with open_workspace(read_only=True):  # a missing workspace is an error, not a new empty one
         pass
     with open_workspace() as ws:
-        r = ws.clustering.cluster(chain, heuristics=names, incremental=not batch, include_coinjoins=include_coinjoins,
-                       alert_size=alert_size)
+        r = ws.clustering.cluster(chain, heuristics=names, incremental=not batch,
+                                  include_coinjoins=include_coinjoins, alert_size=alert_size)
     if json_:
         print_json(r)
         return

@@ -85,9 +85,9 @@ def add(
 ) -> None:
     """Add an investigator tag (validated against the taxonomy); the same tag again replaces it."""
     with open_workspace() as ws:
-        r = ws.attribution.add_tag(addr, label=label, source=source, confidence=confidence, creator=creator, chain=chain,
-                       category=category, abuse=abuse, actor=actor, tlp=tlp, is_cluster_definer=cluster_definer,
-                       context=context, tx=tx)
+        r = ws.attribution.add_tag(addr, label=label, source=source, confidence=confidence, creator=creator,
+                                   chain=chain, category=category, abuse=abuse, actor=actor, tlp=tlp,
+                                   is_cluster_definer=cluster_definer, context=context, tx=tx)
     if json_:
         print_json(r)
     elif r["tag"]:

@@ -70,8 +70,8 @@ def class_new(typology: TypologyOpt, difficulty: DifficultyOpt = 2,
     _keep_answers(out)
     with open_workspace() as ws:
         from_file = ws.training.read_trainees(trainees, count)
-        res = ws.training.class_new(class_seed, from_file, out, typology=typology, difficulty=difficulty, size=size,
-                                 lang=lang)
+        res = ws.training.class_new(class_seed, from_file, out, typology=typology, difficulty=difficulty,
+                                    size=size, lang=lang)
     if json_:
         print_json(res)
     else:
