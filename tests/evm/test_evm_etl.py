@@ -12,7 +12,7 @@ import pytest
 
 from chainsleuth.errors import InvalidInput
 from chainsleuth.sources.etl.ethereum import EthereumEtlSource
-from chainsleuth.sources.evm.source import open_evm_source
+from chainsleuth.sources.registry import open_evm_source
 from chainsleuth.workspace import Workspace
 
 pytestmark = pytest.mark.shared_data

@@ -47,6 +47,12 @@ class Registry(Generic[T]):
 
         return deco
 
+    def remove(self, name: str) -> T:
+        """Unregister ``name`` (a plugin unloading); returns what was registered. InvalidInput if unknown."""
+        item = self.get(name)
+        del self._items[name]
+        return item
+
     def get(self, name: str) -> T:
         try:
             return self._items[name]

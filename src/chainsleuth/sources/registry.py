@@ -31,7 +31,7 @@ from chainsleuth.core.chains import Model
 from chainsleuth.core.registry import Registry
 from chainsleuth.errors import Unsupported
 
-__all__ = ["SOURCES", "SourceKind", "source_for_uri"]
+__all__ = ["SOURCES", "SourceKind", "open_evm_source", "source_for_uri"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,16 @@ def source_for_uri(uri: str) -> SourceKind:
             return kind
     raise Unsupported(f"cannot ingest from {uri!r}: use an http(s):// JSON-RPC URL or replay:DIR "
                       "(websocket and IPC endpoints are not supported)", field="URL", value=uri)
+
+
+def open_evm_source(uri: str, chain: str, *, transport: Any = None, **options: Any) -> Any:
+    """An EVM node source from the kind registered for the URI's scheme: ``http(s)://`` a live node,
+    ``replay:DIR`` recorded responses (ethereum-etl's file naming) served through the same client code path.
+    With an injected ``transport`` (an httpx transport, as in tests) any other URI is taken for a live node's.
+    ``options`` go to the source (traces, timeout, retries, max_batch, rate_limit, blocks_per_batch, ...)."""
+    scheme = uri.split(":", 1)[0].lower() if ":" in uri else ""
+    kind = SOURCES.get("evm-rpc") if transport is not None and scheme != "replay" else source_for_uri(uri)
+    return kind.open(uri, chain, transport=transport, **options)
 
 
 def _block_files(paths: Sequence[Path], *, chain: str | None = None, skip_bad: bool = False) -> Any:

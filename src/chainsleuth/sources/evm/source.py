@@ -21,8 +21,7 @@ from chainsleuth.sources.evm import mappers as m
 from chainsleuth.sources.evm.batch import build_batch, native_transfer
 from chainsleuth.sources.evm.rpc import JsonRpcClient, RpcErrorResult, describe_call
 
-__all__ = ["TRACE_MODES", "AccountSource", "EvmRpcSource", "open_evm_source", "open_replay_source",
-           "open_rpc_source"]
+__all__ = ["TRACE_MODES", "AccountSource", "EvmRpcSource", "open_replay_source", "open_rpc_source"]
 
 TRACE_MODES = ("auto", "parity", "geth", "none")
 _SEL_NAME, _SEL_SYMBOL, _SEL_DECIMALS = "0x06fdde03", "0x95d89b41", "0x313ce567"
@@ -293,22 +292,6 @@ class EvmRpcSource:
                         "symbol": m.decode_abi_string(symbol), "decimals": m.decode_uint(dec, max_value=255)})
             self.known_tokens.add(a)
         return out
-
-
-def open_evm_source(uri: str, chain: str, *, traces: str = "auto", timeout: float = 30.0, retries: int = 5,
-                    transport: httpx.BaseTransport | None = None, max_batch: int = 100,
-                    rate_limit: float | None = None, blocks_per_batch: int = 20,
-                    known_tokens: set[str] | None = None, workers: int = 4) -> EvmRpcSource:
-    """Pick the adapter registered for the URI scheme (:func:`~chainsleuth.sources.registry.source_for_uri`):
-    ``http(s)://`` a live node; ``replay:DIR`` recorded responses (ethereum-etl's file naming) served through
-    the same client code path. With an injected ``transport`` any other URI is taken for a live node's."""
-    from chainsleuth.sources.registry import SOURCES, source_for_uri
-
-    scheme = uri.split(":", 1)[0].lower() if ":" in uri else ""
-    kind = SOURCES.get("evm-rpc") if transport is not None and scheme != "replay" else source_for_uri(uri)
-    return kind.open(uri, chain, traces=traces, timeout=timeout, retries=retries, transport=transport,
-                     max_batch=max_batch, rate_limit=rate_limit, blocks_per_batch=blocks_per_batch,
-                     known_tokens=known_tokens, workers=workers)
 
 
 def open_rpc_source(uri: str, chain: str, *, traces: str = "auto", timeout: float = 30.0, retries: int = 5,

@@ -16,7 +16,7 @@ from chainsleuth.core.chains import Chain, Model, get_chain
 from chainsleuth.core.models import AccountIngestSummary, IngestSummary
 from chainsleuth.core.progress import Progress
 from chainsleuth.errors import InvalidInput, NotFound
-from chainsleuth.sources.registry import SOURCES, SourceKind
+from chainsleuth.sources.registry import SOURCES, SourceKind, open_evm_source
 from chainsleuth.store import Store
 from chainsleuth.workspace.ingest._jobs import AccountWriter, NodeJob, UtxoWriter, copy_batches
 from chainsleuth.workspace.ingest._run import RunRecorder
@@ -24,6 +24,7 @@ from chainsleuth.workspace.ingest._run import RunRecorder
 if TYPE_CHECKING:
     from chainsleuth.sources.btc.files import BlockFileSource
     from chainsleuth.sources.etl.ethereum import EthereumEtlSource
+    from chainsleuth.sources.evm import EvmRpcSource
 
 __all__ = ["IngestService"]
 
@@ -95,8 +96,6 @@ class IngestService:
         going on. A failed batch leaves the store as it was. ``traces='none'`` marks blocks as lacking
         internal transfers. ``transport`` (an httpx transport) stands in for the network, as in tests.
         """
-        from chainsleuth.sources.evm import open_evm_source
-
         c = _chain_for(SOURCES.get("evm-rpc"), chain)
         if confirmations < 0:
             raise InvalidInput("--confirmations must be 0 or more", field="--confirmations", value=confirmations)
@@ -111,10 +110,11 @@ class IngestService:
         if from_ is not None and to is not None and from_ > to:
             raise InvalidInput(f"--from {from_} is above --to {to}: nothing to ingest", field="--from", value=from_)
         store = self._store()
-        src = open_evm_source(url, c.name, traces=traces, timeout=self._settings.rpc_timeout,
-                              retries=self._settings.rpc_retries, transport=transport, max_batch=max_batch,
-                              rate_limit=rate_limit, blocks_per_batch=blocks_per_batch,
-                              known_tokens=store.account.known_tokens(c.name))
+        src: EvmRpcSource = open_evm_source(url, c.name, traces=traces, timeout=self._settings.rpc_timeout,
+                                            retries=self._settings.rpc_retries, transport=transport,
+                                            max_batch=max_batch, rate_limit=rate_limit,
+                                            blocks_per_batch=blocks_per_batch,
+                                            known_tokens=store.account.known_tokens(c.name))
         run = RunRecorder(store.runs, self._progress, chain=c.name, source_kind=src.kind, endpoint=src.endpoint)
         job = NodeJob(src, store.account, AccountWriter(store, src.endpoint), run)
         try:
