@@ -53,8 +53,8 @@ class TracingService:
         return self._graphs
 
     def _run(self, source: str, *, direction: str, policy: str, max_hops: int, min_amount: int,
-                   stop_at: str | Sequence[str] | None, chain: str | None, asset: str | None, max_degree: int,
-                   max_edges: int) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+             stop_at: str | Sequence[str] | None, chain: str | None, asset: str | None, max_degree: int,
+             max_edges: int) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         """The Trace JSON and, per address text in it, its attribution (entity, category, cluster)."""
         from chainsleuth.algorithms.tracing import (
             TraceLimits,
@@ -123,8 +123,7 @@ class TracingService:
         the address never held -> InvalidInput. Limits that were hit are listed in ``provenance.limits_hit``.
         """
         return self._run(source, direction=direction, policy=policy, max_hops=max_hops, min_amount=min_amount,
-                               stop_at=stop_at, chain=chain, asset=asset, max_degree=max_degree,
-                               max_edges=max_edges)[0]
+                         stop_at=stop_at, chain=chain, asset=asset, max_degree=max_degree, max_edges=max_edges)[0]
 
     def compare_policies(self, source: str, direction: str = "forward", *, policies: Sequence[str] | None = None,
                          **kw: Any) -> dict[str, Any]:
@@ -164,7 +163,7 @@ class TracingService:
         return exposure_table(self.trace(source, direction, policy, max_hops, **kw))
 
     def find_path(self, src: str, dst: str, *, max_depth: int = 6, max_degree: int = 1000,
-             chain: str | None = None) -> dict[str, Any]:
+                  chain: str | None = None) -> dict[str, Any]:
         """Shortest money-flow path from ``src`` to ``dst`` (addresses or ``cluster:ID``), with its transactions.
 
         Raises LimitExceeded when the search stopped at ``max_depth`` or skipped hubs before finding one, and
