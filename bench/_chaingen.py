@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from chainsleuth.sources.btc.writer import genesis_block
+from chainsleuth.core.btc.builder import genesis_block
 
 REGTEST_MAGIC = bytes.fromhex("fabfb5da")
 REGTEST_GENESIS = "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206"

@@ -31,9 +31,10 @@ from pathlib import Path
 import numpy as np
 
 from chainsleuth.config import Settings
+from chainsleuth.core.btc.builder import BlockBuilder, TxSpec
 from chainsleuth.sources.btc.files import BlockFileSource
 from chainsleuth.sources.btc.parser import BlockParser
-from chainsleuth.sources.btc.writer import BlockBuilder, TxSpec
+from chainsleuth.training.output import write_files
 from chainsleuth.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[1]
@@ -196,7 +197,7 @@ def bench_ingest(n_txs: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as d:
         t = time.perf_counter()
         bb = synthetic_chain(n_txs, 2000)
-        paths = bb.write_blk_files(Path(d) / "blocks")
+        paths = write_files(Path(d) / "blocks", bb.blk_files())
         n_written = sum(len(b.txids) for b in bb.blocks)
         print(f"\nsynthetic chain: {len(bb.blocks)} blocks, {n_written:,} txs, "
               f"{sum(p.stat().st_size for p in paths) / 1e6:.1f} MB written in {time.perf_counter() - t:.1f} s")
@@ -206,9 +207,9 @@ def bench_ingest(n_txs: int) -> dict[str, float]:
         t_parse = _clock() - t
         ws = Workspace(Path(d) / "ws", settings=Settings(workspace=Path(d) / "ws", threads=1))
         t, w = _clock(), time.perf_counter()
-        s = ws.ingest_btc_blocks([Path(d) / "blocks"])
+        s = ws.ingest.btc_blocks([Path(d) / "blocks"])
         t_ingest, wall = _clock() - t, time.perf_counter() - w
-        stats = ws.stats().chains["btc-regtest"]
+        stats = ws.queries.stats().chains["btc-regtest"]
         ws.close()
         print(f"parse only: {parsed / t_parse:,.0f} tx/s")
         print(f"ingest (parse + store, DuckDB threads=1): {s.txs_new:,} txs, {s.inputs_resolved:,} inputs resolved "

@@ -7,7 +7,7 @@ Builds a chain of realistic blocks on a fresh anvil (npm @foundry-rs/anvil): per
 between many accounts, ERC-20 transfers, and calls to a forwarder that moves ETH internally (so traces have
 value-moving sub-calls). Then, against the same node:
 
-- chainsleuth: ``Workspace.ingest_evm_rpc(traces='parity')`` -> blocks, txs, receipts, token and internal
+- chainsleuth: ``Workspace.ingest.evm_rpc(traces='parity')`` -> blocks, txs, receipts, token and internal
   transfers, fees, all written to DuckDB;
 - ethereum-etl (installed in its own virtualenv, it pins old web3): export_blocks_and_transactions,
   export_receipts_and_logs, extract_token_transfers, export_traces (Parity ``trace_block``) to CSV files -
@@ -144,7 +144,7 @@ def build_chain(node: _Node, blocks: int, per_block: int, seed: int = 7) -> None
 def run_ours(url: str, work: Path, end: int) -> dict[str, float]:
     ws = Workspace(work / "ws")
     t0 = time.perf_counter()
-    s = ws.ingest_evm_rpc(url, chain="eth-anvil", from_=0, to=end, traces="parity")
+    s = ws.ingest.evm_rpc(url, chain="eth-anvil", from_=0, to=end, traces="parity")
     dt = time.perf_counter() - t0
     n_tr = ws.store.db.execute("SELECT count(*) FROM transfers").fetchall()[0][0]
     ws.close()

@@ -7,7 +7,7 @@ Measures, in one run on one machine:
 1. validation only (parse + schema + taxonomy + address checks, nothing stored) over the plain-YAML packs,
    the same work as ``graphsense-cli tagpack-tool tagpack validate DIR``;
 2. a full import of every shared pack (plain and .gz, and the ActorPack) into a fresh workspace;
-3. address lookups with all their tags (``Workspace.list_tags``) on that store: p50 / p99;
+3. address lookups with all their tags (``Workspace.attribution.list_tags``) on that store: p50 / p99;
 4. the peer: graphsense-lib's validator on the same plain-YAML packs (install it in its own environment:
    ``python -m venv /tmp/gsvenv && /tmp/gsvenv/bin/pip install 'graphsense-lib[tagpacks]'``).
 """
@@ -50,7 +50,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         ws = Workspace(Path(d) / "ws")
         t0, c0 = time.perf_counter(), time.process_time()
-        r = ws.import_tags([args.packs])
+        r = ws.attribution.import_tags([args.packs])
         t_import = time.perf_counter() - t0
         c_import = time.process_time() - c0
         n = r["tags_new"]
@@ -58,17 +58,17 @@ def main() -> None:
               f"({n / t_import:,.0f} tags/s; target >= 20,000); CPU {c_import:.2f} s ({n / c_import:,.0f} tags "
               "per CPU-second)")
         t0 = time.perf_counter()
-        again = ws.import_tags([args.packs])
+        again = ws.attribution.import_tags([args.packs])
         print(f"re-import (unchanged packs skipped): {time.perf_counter() - t0:.2f} s, "
               f"{again['tags_new']} tags written")
         idents = [x[0] for x in ws.store.db.execute("SELECT DISTINCT identifier FROM tags").fetchall()]
         random.Random(7).shuffle(idents)
         sample = idents[: args.lookups]
-        ws.list_tags(sample[0])
+        ws.attribution.list_tags(sample[0])
         lat = []
         for a in sample:
             t = time.perf_counter()
-            ws.list_tags(a)
+            ws.attribution.list_tags(a)
             lat.append((time.perf_counter() - t) * 1000)
         p50, p99 = np.percentile(lat, 50), np.percentile(lat, 99)
         print(f"address lookup with tags ({len(sample)} random tagged addresses, {ws.store.tags.count():,} tags): "

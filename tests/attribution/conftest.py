@@ -22,6 +22,6 @@ def packs_dir(shared_data: Path) -> Path:
 def all_packs_ws(tmp_path_factory: pytest.TempPathFactory, packs_dir: Path) -> Iterator[tuple[Workspace, dict]]:
     """A workspace with all 80 shared TagPacks (and the ActorPack) imported, and the import summary."""
     ws = Workspace(tmp_path_factory.mktemp("allpacks") / "ws")
-    summary = ws.import_tags([packs_dir])
+    summary = ws.attribution.import_tags([packs_dir])
     yield ws, summary
     ws.close()

@@ -59,8 +59,8 @@ def test_account_exposure(tmp_path: Path) -> None:
     csv.write_text("address,label,category,source,confidence\n"
                    f"{MIXER.upper().replace('0X', '0x')},Mixer,mixing_service,case,forensic\n"
                    f"{SCAM},Scam shop,scam,case,forensic\n")
-    ws.import_tags([csv])
-    s = ws.screen([S.upper().replace("0X", "0x")])
+    ws.attribution.import_tags([csv])
+    s = ws.attribution.screen([S.upper().replace("0X", "0x")])
     got = {(e["category"], e["direction"]): e["amount"] for e in s["results"][0]["exposure"]}
     # the failed 5 ETH tx moved nothing; the token transfer is counted per asset
     assert got == {("mixing_service", "sent"): 3 * ETH, ("scam", "sent"): 2 * ETH,

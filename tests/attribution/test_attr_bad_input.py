@@ -39,11 +39,11 @@ def _state(ws: Workspace) -> tuple[int, list[dict]]:
 
 
 def test_unknown_category_names_file_line_field_and_allowed_values(tmp_path: Path, workspace: Workspace) -> None:
-    workspace.import_tags([_write(tmp_path, "good.yaml", GOOD)])
+    workspace.attribution.import_tags([_write(tmp_path, "good.yaml", GOOD)])
     before = _state(workspace)
     bad = _write(tmp_path, "bad.yaml", GOOD.replace("category: organization", "category: exchnage"))
     with pytest.raises(InvalidInput) as e:
-        workspace.import_tags([bad])
+        workspace.attribution.import_tags([bad])
     err = e.value
     assert err.details["file"] == str(bad)
     assert err.details["line"] == 10          # the line of the field in the file
@@ -56,7 +56,7 @@ def test_unknown_category_names_file_line_field_and_allowed_values(tmp_path: Pat
 def test_unknown_confidence_lists_the_levels(tmp_path: Path, workspace: Workspace) -> None:
     bad = _write(tmp_path, "conf.yaml", GOOD.replace("confidence: forensic", "confidence: pretty_sure"))
     with pytest.raises(InvalidInput) as e:
-        workspace.import_tags([bad])
+        workspace.attribution.import_tags([bad])
     assert e.value.details["field"] == "confidence" and e.value.details["line"] == 3
     assert "ownership (100)" in e.value.message and "web_crawl (20)" in e.value.message
     assert workspace.store.tags.count() == 0
@@ -75,7 +75,7 @@ def test_schema_violations(tmp_path: Path, workspace: Workspace, change: tuple[s
     assert change[0] in GOOD
     bad = _write(tmp_path, "v.yaml", GOOD.replace(*change))
     with pytest.raises(InvalidInput) as e:
-        workspace.import_tags([bad])
+        workspace.attribution.import_tags([bad])
     assert e.value.details["field"] == field, e.value
     assert e.value.details["line"] == line, e.value
     assert workspace.store.tags.count() == 0
@@ -87,7 +87,7 @@ def test_bad_pack_in_a_directory_keeps_the_good_ones(tmp_path: Path, workspace: 
     _write(d, "a_good.yaml", GOOD)
     _write(d, "b_bad.yaml", GOOD.replace("label: Internet Archive\n  category", "label: ''\n  category"))
     with pytest.raises(InvalidInput) as e:
-        workspace.import_tags([d])
+        workspace.attribution.import_tags([d])
     assert e.value.details["field"] == "label"
     assert workspace.store.tags.count() == 2   # a_good imported in its own transaction, b_bad nothing
     assert [p["uri"] for p in workspace.store.tags.packs()] == [str(d / "a_good.yaml")]
@@ -101,27 +101,27 @@ def test_yaml_bomb_refused(tmp_path: Path, workspace: Workspace) -> None:
         prev = name
     bomb = "title: bomb\ncreator: x\n" + "\n".join(lines) + "\ntags:\n- address: *i\n"
     with pytest.raises(InvalidInput, match="YAML bomb"):
-        workspace.import_tags([_write(tmp_path, "bomb.yaml", bomb)])
+        workspace.attribution.import_tags([_write(tmp_path, "bomb.yaml", bomb)])
     assert workspace.store.tags.count() == 0
 
 
 def test_oversize_refused_before_parsing(tmp_path: Path, workspace: Workspace) -> None:
     p = _write(tmp_path, "big.yaml", GOOD + "# padding\n" * 200)
     with pytest.raises(InvalidInput, match="over the limit") as e:
-        workspace.import_tags([p], max_bytes=1000)
+        workspace.attribution.import_tags([p], max_bytes=1000)
     assert e.value.details["field"] == "size"
     gz = tmp_path / "bomb.yaml.gz"  # small on disk, large once decompressed
     gz.write_bytes(gzip.compress(GOOD.encode() + b"#" * 5_000_000))
     assert gz.stat().st_size < 20_000
     with pytest.raises(InvalidInput, match="decompressed content is over the limit"):
-        workspace.import_tags([gz], max_bytes=1_000_000)
+        workspace.attribution.import_tags([gz], max_bytes=1_000_000)
     assert workspace.store.tags.count() == 0
-    assert workspace.import_tags([p])["tags_new"] == 2  # under the default limit it imports
+    assert workspace.attribution.import_tags([p])["tags_new"] == 2  # under the default limit it imports
 
 
 def test_not_a_tagpack(tmp_path: Path, workspace: Workspace) -> None:
     with pytest.raises(InvalidInput, match="tags"):
-        workspace.import_tags([_write(tmp_path, "x.yaml", "- just\n- a list\n")])
+        workspace.attribution.import_tags([_write(tmp_path, "x.yaml", "- just\n- a list\n")])
     with pytest.raises(InvalidInput, match="YAML syntax error") as e:
-        workspace.import_tags([_write(tmp_path, "y.yaml", "title: [unclosed\ntags:\n- address: 1\n")])
+        workspace.attribution.import_tags([_write(tmp_path, "y.yaml", "title: [unclosed\ntags:\n- address: 1\n")])
     assert e.value.details.get("line")

@@ -71,7 +71,7 @@ def test_reimport_changes_nothing(all_packs_ws: tuple[Workspace, dict], packs_di
     ws, _ = all_packs_ws
     before = ws.store.tags.count()
     packs_before = ws.store.tags.packs()
-    r = ws.import_tags([packs_dir])
+    r = ws.attribution.import_tags([packs_dir])
     assert r["packs_new"] == 0 and r["packs_replaced"] == 0 and r["tags_new"] == 0
     assert r["packs_unchanged"] == 81
     assert ws.store.tags.count() == before
@@ -83,11 +83,11 @@ def test_address_lookup_is_fast(all_packs_ws: tuple[Workspace, dict]) -> None:
     ws, _ = all_packs_ws
     idents = [r[0] for r in ws.store.db.execute(
         "SELECT identifier FROM tags ORDER BY hash(tag_id) LIMIT 50").fetchall()]
-    ws.list_tags(idents[0])  # warm up
+    ws.attribution.list_tags(idents[0])  # warm up
     times = []
     for a in idents:
         t0 = time.perf_counter()
-        tags = ws.list_tags(a)
+        tags = ws.attribution.list_tags(a)
         times.append(time.perf_counter() - t0)
         assert tags and all(t["source"] and t["pack_uri"] for t in tags)
     times.sort()

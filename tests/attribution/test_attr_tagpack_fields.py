@@ -67,8 +67,8 @@ def test_every_field_and_inheritance(tmp_path: Path) -> None:
 def test_tx_tags_found_in_any_case(tmp_path: Path, workspace: Workspace) -> None:
     f = tmp_path / "f.yaml"
     f.write_text(PACK)
-    workspace.import_tags([f])
-    tags = workspace.list_tags("0xAB00000000000000000000000000000000000000000000000000000000000001")
+    workspace.attribution.import_tags([f])
+    tags = workspace.attribution.list_tags("0xAB00000000000000000000000000000000000000000000000000000000000001")
     assert [t["label"] for t in tags] == ["ransom payment"]
 
 

@@ -93,7 +93,7 @@ def world(tmp_path: Path) -> Workspace:
     ws.store.utxo.write_batch(_batch(), run)
     pack = tmp_path / "case.yaml"
     pack.write_text(PACK)
-    ws.import_tags([pack])
+    ws.attribution.import_tags([pack])
     return ws
 
 
@@ -114,7 +114,7 @@ def _cluster(ws: Workspace, groups: list[list[str]]) -> None:
 
 
 def test_direct_exposure(world: Workspace) -> None:
-    s = world.screen([S, Y])
+    s = world.attribution.screen([S, Y])
     res = {r["address"]: r for r in s["results"]}
     assert res[S]["hits"] == [] and res[S]["in_workspace"] == ["btc"]
     got = {(e["category"], e["direction"]): (e["amount"], e["counterparties"], e["entities"])
@@ -132,72 +132,72 @@ def test_tags_of_not_yet_ingested_address_found_later(tmp_path: Path) -> None:
     ws = Workspace(tmp_path / "ws")
     pack = tmp_path / "case.yaml"
     pack.write_text(PACK)
-    ws.import_tags([pack])
+    ws.attribution.import_tags([pack])
     assert ws.store.tags.tags_for_address_ids("btc", [0, 1, 2]).num_rows == 0  # nothing ingested yet
     run = ws.store.runs.start(chain="btc", source_kind="test", endpoint="mem", software_version="test")
     ws.store.utxo.write_batch(_batch(), run)
     xid = ws.store.utxo.address_id("btc", X)
     t = ws.store.tags.tags_for_address_ids("btc", [xid])
     assert t["label"].to_pylist() == ["ExampleExchange"] and t["address_id"].to_pylist() == [xid]
-    assert [x["label"] for x in ws.show_address(X).tags] == ["ExampleExchange"]
+    assert [x["label"] for x in ws.queries.show_address(X).tags] == ["ExampleExchange"]
 
 
 def test_cluster_propagation_and_round_trip(world: Workspace, tmp_path: Path) -> None:
     _cluster(world, [[X, Y]])
     xid = world.store.utxo.address_id("btc", X)
     cid = world.store.clusters.cluster_of("btc", xid)
-    ct = world.cluster_tags("btc", cid)
+    ct = world.attribution.cluster_tags("btc", cid)
     assert [(t["label"], t["inherited_via"]) for t in ct] == [("ExampleExchange", X)]
-    original = world.list_tags(X)[0]
+    original = world.attribution.list_tags(X)[0]
     for f in ("source", "confidence", "confidence_level", "creator", "lastmod", "pack_uri"):
         assert ct[0][f] == original[f]
     # show address of the other member carries the inherited tag; show cluster lists it
-    y_tags = world.show_address(Y).tags
+    y_tags = world.queries.show_address(Y).tags
     assert [(t["label"], t["inherited_via"]) for t in y_tags] == [("ExampleExchange", X)]
-    assert world.show_cluster(str(cid), chain="btc")["tags"] == ct
+    assert world.clustering.show_cluster(str(cid), chain="btc")["tags"] == ct
     # export everything, re-import into a fresh workspace: same source and confidence
     out = tmp_path / "export.yaml"
-    world.export_tags(out, all_tags=True)
+    world.attribution.export_tags(out, all_tags=True)
     ws2 = Workspace(tmp_path / "ws2")
-    r = ws2.import_tags([out])
+    r = ws2.attribution.import_tags([out])
     assert r["tags_new"] == 3 and not [w for w in r["warnings"] if w["field"] not in ("actor", "is_public")]
     keys = ("label", "category", "abuse", "actor", "source", "confidence", "confidence_level", "lastmod", "tlp",
             "is_cluster_definer", "chain")
     for a in (X, R, M):
-        before = [{k: t[k] for k in keys} for t in world.list_tags(a) if not t["inherited_via"]]
-        after = [{k: t[k] for k in keys} for t in ws2.list_tags(a)]
+        before = [{k: t[k] for k in keys} for t in world.attribution.list_tags(a) if not t["inherited_via"]]
+        after = [{k: t[k] for k in keys} for t in ws2.attribution.list_tags(a)]
         assert before == after, a
     # and once more: the export of the re-imported tags is the same document but for provenance lines
     again = tmp_path / "again.yaml"
-    ws2.export_tags(again, all_tags=True)
+    ws2.attribution.export_tags(again, all_tags=True)
     strip = lambda p: [ln for ln in p.read_text().splitlines() if not ln.startswith(("description", "title"))]  # noqa: E731
     assert strip(again) == strip(out)
 
 
 def test_conflicting_entities_in_a_cluster_warn(world: Workspace) -> None:
     # M's tag is a cluster definer but web_crawl (20): too weak to propagate; raise it with an investigator tag
-    world.add_tag(M, label="OtherExchange", category="exchange", actor="other_exchange", source="case 7",
+    world.attribution.add_tag(M, label="OtherExchange", category="exchange", actor="other_exchange", source="case 7",
                   confidence="forensic_investigation", creator="Det. A", is_cluster_definer=True)
     _cluster(world, [[X, M]])
     cid = world.store.clusters.cluster_of("btc", world.store.utxo.address_id("btc", X))
-    ct = world.cluster_tags("btc", cid)
+    ct = world.attribution.cluster_tags("btc", cid)
     assert sorted((t["actor"], t["inherited_via"]) for t in ct) == [("example_exchange", X), ("other_exchange", M)]
     assert all("2 entities" in t["warnings"][0] for t in ct)
 
 
 def test_investigator_tags_merge_and_export(world: Workspace, tmp_path: Path) -> None:
-    a = world.add_tag(S, label="Suspect", category="user", source="case 7", confidence="forensic_investigation",
+    a = world.attribution.add_tag(S, label="Suspect", category="user", source="case 7", confidence="forensic_investigation",
                       creator="Det. A", tlp="green")
-    b = world.add_tag(S, label="Suspect", category="perpetrator", source="case 7", confidence="ownership",
+    b = world.attribution.add_tag(S, label="Suspect", category="perpetrator", source="case 7", confidence="ownership",
                       creator="Det. A", tlp="green")
-    mine = [t for t in world.list_tags(S) if t["origin"] == "investigator"]
+    mine = [t for t in world.attribution.list_tags(S) if t["origin"] == "investigator"]
     assert len(mine) == 1 and mine[0]["confidence"] == "ownership" and a["tag"]["confidence"] != "ownership"
     assert b["tag"]["category"] == "perpetrator"
-    world.add_tag(S, label="Informant report", category="user", source="case 7 / red", confidence="forensic",
+    world.attribution.add_tag(S, label="Informant report", category="user", source="case 7 / red", confidence="forensic",
                   creator="Det. A", tlp="red")
-    text = world.export_tags()
+    text = world.attribution.export_tags()
     assert "Suspect" in text and "Informant" not in text      # red stays home by default
-    assert "Informant" in world.export_tags(max_tlp="red")
+    assert "Informant" in world.attribution.export_tags(max_tlp="red")
 
 
 def test_propagation_pure_function() -> None:

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chainsleuth.core.btc.addresses import script_columns
+from chainsleuth.core.btc.builder import KeyRing
 from chainsleuth.core.btc.encoding import (
     _ripemd160_py,
     base58check_decode,
@@ -21,7 +22,6 @@ from chainsleuth.core.btc.encoding import (
 from chainsleuth.core.btc.script import classify_script, parse_address, script_for_address
 from chainsleuth.core.chains import MAINNET, REGTEST, SIGNET, TESTNET3
 from chainsleuth.errors import InvalidInput
-from chainsleuth.sources.btc.writer import KeyRing
 
 # BIP350 (and BIP173) valid segwit addresses -> scriptPubKey
 VALID_SEGWIT = [

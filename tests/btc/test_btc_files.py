@@ -11,10 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chainsleuth.core.btc.builder import BlockBuilder, TxSpec, blk_files
 from chainsleuth.core.chains import MAINNET, TESTNET3
 from chainsleuth.errors import ParseError
 from chainsleuth.sources.btc.files import BlockFileSource
-from chainsleuth.sources.btc.writer import BlockBuilder, TxSpec, write_blk_files
+from chainsleuth.training.output import write_files
 
 
 def _chain(n: int = 5, chain: str = "btc") -> BlockBuilder:
@@ -55,9 +56,9 @@ def test_btc_files_framed_padding_batches_and_progress(tmp_path: Path) -> None:
 
 def test_btc_files_xor_obfuscated_equals_plain(tmp_path: Path) -> None:
     bb = _chain(4, "btc-testnet")
-    plain = bb.write_blk_files(tmp_path / "plain", max_file_size=1500)
-    bb.write_blk_files(tmp_path / "xor", max_file_size=1500, xor_key=bytes.fromhex("a1b2c3d4e5f60718"))
-    bb.write_blk_files(tmp_path / "zero", max_file_size=1500, xor_key=bytes(8))
+    plain = write_files(tmp_path / "plain", bb.blk_files(max_file_size=1500))
+    write_files(tmp_path / "xor", bb.blk_files(max_file_size=1500, xor_key=bytes.fromhex("a1b2c3d4e5f60718")))
+    write_files(tmp_path / "zero", bb.blk_files(max_file_size=1500, xor_key=bytes(8)))
     assert (tmp_path / "xor" / "blk00000.dat").read_bytes()[:4] != TESTNET3.magic
     a, b, c = (BlockFileSource([tmp_path / d]) for d in ("plain", "xor", "zero"))
     assert a.chain == b.chain == c.chain == "btc-testnet"        # magic read through the xor key
@@ -71,7 +72,7 @@ def test_btc_files_directory_order(tmp_path: Path) -> None:
     d = tmp_path / "d"
     (d / "sub").mkdir(parents=True)
     for i, name in ((0, "blk2.dat"), (1, "blk10.dat")):
-        write_blk_files([raws[i + 1]], tmp_path / f"w{i}", MAINNET)
+        write_files(tmp_path / f"w{i}", blk_files([raws[i + 1]], MAINNET))
         (d / name).write_bytes((tmp_path / f"w{i}" / "blk00000.dat").read_bytes())
     (d / "a.raw").write_bytes(raws[0])
     (d / "sub" / "z.hex").write_text(raws[3].hex()[:100] + "\n" + raws[3].hex()[100:] + "\n")

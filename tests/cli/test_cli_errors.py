@@ -17,7 +17,7 @@ def run(ws: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def _empty_workspace(path: Path) -> None:
     with Workspace(path) as ws:
-        ws.stats()
+        ws.queries.stats()
 
 
 def test_query_on_missing_workspace_says_what_to_do(tmp_path: Path) -> None:

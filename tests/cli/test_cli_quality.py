@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from chainsleuth.sources.btc.writer import BlockBuilder, KeyRing, TxSpec
+from chainsleuth.core.btc.builder import BlockBuilder, KeyRing, TxSpec
+from chainsleuth.training.output import write_files
 
 CHAIN = "btc-regtest"
 COIN = 50 * 100_000_000
@@ -39,7 +40,7 @@ def btc(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     b2 = bb.add_block([TxSpec(inputs=[(b1.txids[0], 0)], outputs=[(x, 10 * 10**8), (a, COIN - 10 * 10**8 - 1000)])])
     t1 = b2.txids[1]
     bb.add_block([TxSpec(inputs=[(t1, 1)], outputs=[(y, 5 * 10**8), (a, COIN - 15 * 10**8 - 2000)])])
-    bb.write_blk_files(root / "blocks")
+    write_files(root / "blocks", bb.blk_files())
     ws = root / "ws"
     run(ws, "ingest", "btc-blocks", str(root / "blocks"), expect=0)
     run(ws, "cluster", expect=0)
@@ -194,7 +195,7 @@ def test_screen_shows_exposure_amounts_readably(btc: dict[str, Any]) -> None:
 def test_block_height_on_several_chains_asks_for_the_chain(tmp_path: Path) -> None:
     bb = BlockBuilder(CHAIN, seed=3)
     bb.add_block([])
-    bb.write_blk_files(tmp_path / "blocks")
+    write_files(tmp_path / "blocks", bb.blk_files())
     export = tmp_path / "export"
     export.mkdir()
     (export / "blocks.csv").write_text("number,hash,parent_hash,timestamp,transaction_count\n"

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from chainsleuth.sources.btc.writer import BlockBuilder, TxSpec
+from chainsleuth.core.btc.builder import BlockBuilder, TxSpec
+from chainsleuth.training.output import write_files
 
 
 @dataclass
@@ -89,7 +90,7 @@ def build_clust_world(directory: Path, *, seed: int, n_entities: int = 8, rounds
             if kind:
                 out.coinjoins[txid] = kind
         out.txids += list(block.txids)
-    out.blocks = bb.write_raw(directory)
+    out.blocks = write_files(directory, bb.raw_files())
     return out
 
 

@@ -127,16 +127,16 @@ def test_clust_explain_tx_through_workspace(tmp_path) -> None:
 
     world = build_clust_world(tmp_path / "b", seed=7)
     with Workspace(tmp_path / "ws") as ws:
-        ws.ingest_btc_blocks(world.blocks, chain="btc-regtest")
+        ws.ingest.btc_blocks(world.blocks, chain="btc-regtest")
         cj_txid, kind = next(iter(world.coinjoins.items()))
-        e = ws.explain_tx(cj_txid)
+        e = ws.clustering.explain_tx(cj_txid)
         assert e["coinjoin"]["heuristic"] == f"coinjoin:{kind}" and all(v is None for v in e["change"].values())
         spoke = 0
         for txid in world.txids:
             if txid in world.coinjoins:
                 continue
-            e = ws.explain_tx(txid)
-            tx = ws.show_tx(txid)
+            e = ws.clustering.explain_tx(txid)
+            tx = ws.queries.show_tx(txid)
             for ev in e["change"].values():
                 if ev is not None:
                     spoke += 1

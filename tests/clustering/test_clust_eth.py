@@ -18,13 +18,13 @@ def test_clust_eth_deposit_addresses(tmp_path: Path) -> None:
     world, key = generate_world("darknet_market", 1, 1, size=1500)
     paths = world.write(tmp_path / "w")
     with Workspace(tmp_path / "ws") as ws:
-        ws.ingest_etl(paths["eth"], chain="eth")
+        ws.ingest.etl(paths["eth"], chain="eth")
         with pytest.raises(Conflict, match="exchange"):
-            ws.cluster("eth", heuristics=["deposit-address"])       # no tags yet: no exchange wallets
-        ws.import_tags([paths["tags"]])
+            ws.clustering.cluster("eth", heuristics=["deposit-address"])       # no tags yet: no exchange wallets
+        ws.attribution.import_tags([paths["tags"]])
         with pytest.raises(InvalidInput, match="deposit-address"):
-            ws.cluster("eth", heuristics=["co-spend"])               # co-spend means nothing on accounts
-        r = ws.cluster("eth")                                         # the default on account chains
+            ws.clustering.cluster("eth", heuristics=["co-spend"])               # co-spend means nothing on accounts
+        r = ws.clustering.cluster("eth")                                         # the default on account chains
         assert r["deposit_addresses"] > 0 and r["exchange_wallets"] > 0 and r["caveats"]
         cs = ws.store.clusters
         s = cs.get_set("eth")
@@ -37,7 +37,7 @@ def test_clust_eth_deposit_addresses(tmp_path: Path) -> None:
         assert pairwise_scores([int(lab[i]) for i in idx], truth)["precision"] == 1.0
         # show address on the account chain carries the cluster too
         some = texts[idx[0]]
-        info = ws.show_address(some, chain="eth")
+        info = ws.queries.show_address(some, chain="eth")
         assert info.cluster == {"id": int(lab[idx[0]]), "size": int((lab == lab[idx[0]]).sum())}
 
 

@@ -12,7 +12,7 @@ from chainsleuth.workspace import Workspace
 @pytest.mark.slow
 def test_clust_eval_training_worlds_and_cards(tmp_path: Path) -> None:
     with Workspace(tmp_path / "ws") as ws:
-        r = ws.eval_clustering(seeds=[1, 2], size=1500, cards_dir=tmp_path / "cards")
+        r = ws.evaluation.clustering(seeds=[1, 2], size=1500, cards_dir=tmp_path / "cards")
     sets = r["results"]["sets"]
     # the default set (co-spend, CoinJoins left out) must not merge different owners
     assert sets["co-spend"]["pairwise"]["precision"] >= 0.995
@@ -32,6 +32,6 @@ def test_clust_eval_bad_input(tmp_path: Path) -> None:
 
     with Workspace(tmp_path / "ws") as ws:
         with pytest.raises(InvalidInput, match="seed"):
-            ws.eval_clustering(seeds=[])
+            ws.evaluation.clustering(seeds=[])
         with pytest.raises(InvalidInput, match="unknown scenario typology"):
-            ws.eval_clustering(seeds=[1], typology="nope")
+            ws.evaluation.clustering(seeds=[1], typology="nope")

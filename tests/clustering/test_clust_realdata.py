@@ -23,7 +23,7 @@ pytestmark = pytest.mark.shared_data
 @pytest.fixture(scope="module")
 def genesis_ws(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     ws = Workspace(tmp_path_factory.mktemp("genesis"))
-    ws.ingest_btc_blocks([shared_data / "btc-blocks-bitcoinj" / "first-100k-blocks.dat",
+    ws.ingest.btc_blocks([shared_data / "btc-blocks-bitcoinj" / "first-100k-blocks.dat",
                           shared_data / "btc-blocks-btcd" / "blocks1-256"])
     yield ws
     ws.close()
@@ -32,17 +32,17 @@ def genesis_ws(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> W
 @pytest.fixture(scope="module")
 def block_ws(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     ws = Workspace(tmp_path_factory.mktemp("blocks"))
-    ws.ingest_btc_blocks(sorted((shared_data / "btc-blocks-rust-bitcoin").glob("mainnet_block_*.raw"))
+    ws.ingest.btc_blocks(sorted((shared_data / "btc-blocks-rust-bitcoin").glob("mainnet_block_*.raw"))
                          + sorted((shared_data / "btc-blocks-btcd").glob("block-*.blk"))
                          + sorted((shared_data / "btc-blocks-bitcoinj").glob("block[0-9]*.dat")))
-    ws.cluster()
+    ws.clustering.cluster()
     yield ws
     ws.close()
 
 
 def test_clust_genesis_chain_clusters(genesis_ws: Workspace) -> None:
-    r = genesis_ws.cluster()
-    st = genesis_ws.stats().chains["btc"]
+    r = genesis_ws.clustering.cluster()
+    st = genesis_ws.queries.stats().chains["btc"]
     assert st["min_height"] == 0 and st["max_height"] == 438
     assert r["unresolved_inputs"] == 0 and r["addresses"] == st["addresses"]
     # independent check: co-spend pairs from the arrays, components by scipy
@@ -61,7 +61,7 @@ def test_clust_genesis_chain_clusters(genesis_ws: Workspace) -> None:
     # the first 439 blocks hold no transaction with two input addresses: no link, every address alone
     assert r["links"] == len(u) - int(np.count_nonzero(np.array(u) == np.array(v))) == 0
     # and re-running incrementally reads nothing new and changes nothing
-    again = genesis_ws.cluster()
+    again = genesis_ws.clustering.cluster()
     assert again["mode"] == "incremental" and again["txs_processed"] == 0 and again["links"] == r["links"]
 
 
@@ -83,7 +83,7 @@ def test_clust_wasabi1_in_real_block(block_ws: Workspace) -> None:
     """The largest equal-output transaction of block 702861 (60 outputs of ~0.109 BTC, 100 inputs) is a
     Wasabi 1.x round; it is detected although its inputs' prevouts are not in the workspace."""
     kinds = {c["txid"]: c["kind"] for c in block_ws.store.clusters.coinjoins("btc")}
-    tx = block_ws.show_tx("5c2f55fc17854a18f447d74e32356c9ff6faf43bf937ed13611857b2bb3fef3a")
+    tx = block_ws.queries.show_tx("5c2f55fc17854a18f447d74e32356c9ff6faf43bf937ed13611857b2bb3fef3a")
     values = [o.value for o in tx.outputs]
     top = max(set(values), key=values.count)
     assert values.count(top) >= 10 and abs(top - 10_000_000) <= 2_000_000
@@ -118,5 +118,5 @@ def test_clust_coinjoin_tagpacks_against_real_blocks(shared_data: Path, block_ws
                     "(heights 0-438, 169482-702861 single blocks); the CoinJoins found there are checked "
                     "structurally by the two tests above")
     for a in present:
-        info = block_ws.show_address(a)
+        info = block_ws.queries.show_address(a)
         assert info.cluster is not None and info.cluster["size"] == 1

@@ -34,8 +34,8 @@ def _scores(ws: Workspace, world: ClustWorld) -> tuple[dict, dict]:
 
 
 def test_clust_world_precision_and_coinjoins(workspace: Workspace, clust_world: ClustWorld) -> None:
-    workspace.ingest_btc_blocks(clust_world.blocks, chain=CHAIN)
-    r = workspace.cluster()
+    workspace.ingest.btc_blocks(clust_world.blocks, chain=CHAIN)
+    r = workspace.clustering.cluster()
     assert r["mode"] == "batch" and r["heuristics"] == ["co-spend"] and r["unresolved_inputs"] == 0
     pw, _ = _scores(workspace, clust_world)
     assert pw["precision"] == 1.0 and pw["correct_pairs"] > 0
@@ -43,7 +43,7 @@ def test_clust_world_precision_and_coinjoins(workspace: Workspace, clust_world: 
     found = {c["txid"]: c["kind"] for c in workspace.store.clusters.coinjoins(CHAIN)}
     assert found == clust_world.coinjoins
     # with CoinJoins merged, precision drops: that is why they are left out
-    workspace.cluster(include_coinjoins=True)
+    workspace.clustering.cluster(include_coinjoins=True)
     pw2, _ = _scores(workspace, clust_world)
     assert pw2["precision"] < 1.0
 
@@ -52,17 +52,17 @@ def test_clust_incremental_ingest_equals_batch(tmp_path: Path) -> None:
     world = build_clust_world(tmp_path / "b", seed=11, rounds=16)
     half = len(world.blocks) // 2
     with Workspace(tmp_path / "inc") as inc:
-        inc.ingest_btc_blocks(world.blocks[:half], chain=CHAIN)
-        first = inc.cluster()
-        inc.ingest_btc_blocks(world.blocks[half:], chain=CHAIN)
-        second = inc.cluster()
+        inc.ingest.btc_blocks(world.blocks[:half], chain=CHAIN)
+        first = inc.clustering.cluster()
+        inc.ingest.btc_blocks(world.blocks[half:], chain=CHAIN)
+        second = inc.clustering.cluster()
         assert (first["mode"], second["mode"]) == ("batch", "incremental")
         assert second["txs_processed"] < first["txs_processed"] + second["txs_processed"]
         lab_inc = _labels_by_address(inc)
         links_inc = second["links"]
     with Workspace(tmp_path / "batch") as b:
-        b.ingest_btc_blocks(world.blocks, chain=CHAIN)
-        r = b.cluster()
+        b.ingest.btc_blocks(world.blocks, chain=CHAIN)
+        r = b.clustering.cluster()
         lab_b = _labels_by_address(b)
     addrs = sorted(lab_b)
     x = np.array([lab_inc[a] for a in addrs])
@@ -77,14 +77,14 @@ def test_clust_incremental_revisits_late_prevouts(tmp_path: Path) -> None:
     world = build_clust_world(tmp_path / "b", seed=5)
     early, late = world.blocks[:3], world.blocks[3:]
     with Workspace(tmp_path / "ooo") as w:
-        w.ingest_btc_blocks(late, chain=CHAIN)
-        w.cluster()
-        w.ingest_btc_blocks(early, chain=CHAIN)
-        w.cluster()
+        w.ingest.btc_blocks(late, chain=CHAIN)
+        w.clustering.cluster()
+        w.ingest.btc_blocks(early, chain=CHAIN)
+        w.clustering.cluster()
         lab = _labels_by_address(w)
     with Workspace(tmp_path / "b2") as b:
-        b.ingest_btc_blocks(world.blocks, chain=CHAIN)
-        b.cluster()
+        b.ingest.btc_blocks(world.blocks, chain=CHAIN)
+        b.clustering.cluster()
         lab_b = _labels_by_address(b)
     addrs = sorted(lab_b)
     pw = pairwise_scores([lab[a] for a in addrs], [lab_b[a] for a in addrs])
@@ -92,17 +92,17 @@ def test_clust_incremental_revisits_late_prevouts(tmp_path: Path) -> None:
 
 
 def test_clust_why_path_names_real_transactions(workspace: Workspace, clust_world: ClustWorld) -> None:
-    workspace.ingest_btc_blocks(clust_world.blocks, chain=CHAIN)
-    workspace.cluster(heuristics=["co-spend", "change-consensus"])
+    workspace.ingest.btc_blocks(clust_world.blocks, chain=CHAIN)
+    workspace.clustering.cluster(heuristics=["co-spend", "change-consensus"])
     s = workspace.store.clusters.get_set(CHAIN)
     assert s is not None
     big = workspace.store.clusters.largest(CHAIN, int(s["set_id"]), 1)[0]
-    c = workspace.show_cluster(str(big[0]), limit=1000)
+    c = workspace.clustering.show_cluster(str(big[0]), limit=1000)
     a, b = c["addresses"][0], c["addresses"][-1]
-    why = workspace.show_cluster(a, why=(a, b))["why"]
+    why = workspace.clustering.show_cluster(a, why=(a, b))["why"]
     assert why["steps"][0]["from"] == a and why["steps"][-1]["to"] == b
     for st in why["steps"]:
-        tx = workspace.show_tx(st["txid"])
+        tx = workspace.queries.show_tx(st["txid"])
         ins = {i.address for i in tx.inputs}
         outs = {o.address for o in tx.outputs}
         if st["heuristic"] == "co-spend":
@@ -111,24 +111,24 @@ def test_clust_why_path_names_real_transactions(workspace: Workspace, clust_worl
             assert {st["from"], st["to"]} & ins and {st["from"], st["to"]} & outs
     assert 0 < why["confidence"] <= 1
     # the address view carries its cluster
-    info = workspace.show_address(a)
+    info = workspace.queries.show_address(a)
     assert info.cluster == {"id": c["id"], "size": c["size"]}
     with pytest.raises(InvalidInput, match="not in cluster"):
         other = next(x for x in clust_world.owner if _labels_by_address(workspace)[x] != c["id"])
-        workspace.show_cluster(a, why=(a, other))
+        workspace.clustering.show_cluster(a, why=(a, other))
 
 
 def test_clust_compare_sets(workspace: Workspace, clust_world: ClustWorld) -> None:
-    workspace.ingest_btc_blocks(clust_world.blocks, chain=CHAIN)
-    workspace.cluster()
-    workspace.cluster(heuristics=["co-spend", "change:script-type"])
-    r = workspace.compare_clusterings("co-spend", "co-spend+change:script-type")
+    workspace.ingest.btc_blocks(clust_world.blocks, chain=CHAIN)
+    workspace.clustering.cluster()
+    workspace.clustering.cluster(heuristics=["co-spend", "change:script-type"])
+    r = workspace.clustering.compare("co-spend", "co-spend+change:script-type")
     assert r["n_splits"] == 0 and r["n_merges"] > 0 and not r["identical"]
     assert r["pairs_in_both"] == r["pairs_in_set1"]
-    same = workspace.compare_clusterings("co-spend", "1")
+    same = workspace.clustering.compare("co-spend", "1")
     assert same["identical"]
     with pytest.raises(NotFound, match="no cluster set"):
-        workspace.compare_clusterings("co-spend", "nope")
+        workspace.clustering.compare("co-spend", "nope")
 
 
 def _snapshot(ws: Workspace) -> tuple:
@@ -139,40 +139,40 @@ def _snapshot(ws: Workspace) -> tuple:
 
 def test_clust_bad_inputs_change_nothing(workspace: Workspace, clust_world: ClustWorld, tmp_path: Path) -> None:
     with pytest.raises(Conflict, match="nothing to cluster"):
-        workspace.cluster()
+        workspace.clustering.cluster()
     assert _snapshot(workspace) == (0, 0, 0, 0)
-    workspace.ingest_btc_blocks(clust_world.blocks, chain=CHAIN)
-    workspace.cluster()
+    workspace.ingest.btc_blocks(clust_world.blocks, chain=CHAIN)
+    workspace.clustering.cluster()
     before = _snapshot(workspace)
     with pytest.raises(InvalidInput, match=r"unknown heuristic 'cospend'; choose one of: .*co-spend"):
-        workspace.cluster(heuristics=["cospend"])
+        workspace.clustering.cluster(heuristics=["cospend"])
     with pytest.raises(InvalidInput, match="alert size"):
-        workspace.cluster(alert_size=0)
+        workspace.clustering.cluster(alert_size=0)
     assert _snapshot(workspace) == before
     # only blocks whose spent outputs are missing: no input address is known
     with Workspace(tmp_path / "noprev") as w:
-        w.ingest_btc_blocks(clust_world.blocks[-1:], chain=CHAIN)
+        w.ingest.btc_blocks(clust_world.blocks[-1:], chain=CHAIN)
         with pytest.raises(Conflict, match="spent output"):
-            w.cluster()
+            w.clustering.cluster()
         assert _snapshot(w) == (0, 0, 0, 0)
     with pytest.raises(NotFound):
-        workspace.show_cluster("999999")
+        workspace.clustering.show_cluster("999999")
 
 
 def test_clust_alert_on_large_merge(workspace: Workspace, clust_world: ClustWorld) -> None:
-    workspace.ingest_btc_blocks(clust_world.blocks, chain=CHAIN)
-    r = workspace.cluster(heuristics=["co-spend", "change-consensus"], alert_size=2)
+    workspace.ingest.btc_blocks(clust_world.blocks, chain=CHAIN)
+    r = workspace.clustering.cluster(heuristics=["co-spend", "change-consensus"], alert_size=2)
     assert r["alerts"], "a merge of two clusters of 2+ addresses should raise an alert"
     a = r["alerts"][0]
     assert a["size_a"] >= 2 and a["size_b"] >= 2 and len(a["txid"]) == 64
-    quiet = workspace.cluster(heuristics=["co-spend", "change-consensus"], alert_size=10**6)
+    quiet = workspace.clustering.cluster(heuristics=["co-spend", "change-consensus"], alert_size=10**6)
     assert quiet["alerts"] == []
 
 
 def test_clust_membership_matches_truth_partition_for_cospend(workspace: Workspace, clust_world: ClustWorld) -> None:
     """No cluster mixes owners; every cluster with links is within one entity."""
-    workspace.ingest_btc_blocks(clust_world.blocks, chain=CHAIN)
-    workspace.cluster()
+    workspace.ingest.btc_blocks(clust_world.blocks, chain=CHAIN)
+    workspace.clustering.cluster()
     lab = _labels_by_address(workspace)
     by_cluster: dict[int, set[int]] = {}
     for a, e in clust_world.owner.items():

@@ -24,7 +24,8 @@ from typing import Any
 
 import pytest
 
-from chainsleuth.sources.btc.writer import BlockBuilder, KeyRing, TxSpec
+from chainsleuth.core.btc.builder import BlockBuilder, KeyRing, TxSpec
+from chainsleuth.training.output import write_files
 
 CHAIN = "btc-regtest"
 COIN = 50 * 100_000_000
@@ -100,7 +101,7 @@ def btc(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     b3 = bb.add_block([TxSpec(inputs=[(b1.txids[0], 0), (b2.txids[0], 0)],
                               outputs=[(c, 60 * 100_000_000), (e, 2 * COIN - 60 * 100_000_000 - 10_000)])])
     b4 = bb.add_block([TxSpec(inputs=[(b3.txids[1], 0)], outputs=[(d, 60 * 100_000_000 - 5_000)])])
-    bb.write_blk_files(root / "blocks")
+    write_files(root / "blocks", bb.blk_files())
     ws = root / "ws"
     cli(ws, "ingest", "btc-blocks", str(root / "blocks"), "--json")
     cli(ws, "cluster", "--json")

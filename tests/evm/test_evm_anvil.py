@@ -64,7 +64,7 @@ def world(anvil_module: Any, compiled: dict[str, str]) -> dict[str, Any]:
 
 def _ingest(path: Path, url: str, traces: str) -> Workspace:
     ws = Workspace(path)
-    s = ws.ingest_evm_rpc(url, chain="eth-anvil", traces=traces)
+    s = ws.ingest.evm_rpc(url, chain="eth-anvil", traces=traces)
     assert s.blocks_new == s.last_height + 1 - s.first_height
     return ws
 
@@ -72,7 +72,7 @@ def _ingest(path: Path, url: str, traces: str) -> Workspace:
 @pytest.fixture(scope="module")
 def ingested(world: dict[str, Any], anvil_module: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Workspace]:
     out = {t: _ingest(tmp_path_factory.mktemp(t), anvil_module.url, t) for t in ("geth", "parity", "auto")}
-    assert out["auto"].stats().chains["eth-anvil"]["blocks_without_traces"] == 0
+    assert out["auto"].queries.stats().chains["eth-anvil"]["blocks_without_traces"] == 0
     yield out
     for ws in out.values():
         ws.close()
@@ -90,14 +90,14 @@ def test_evm_every_native_balance_equals_the_node(ingested: dict[str, Workspace]
     addrs = _addresses(ws)
     assert len(addrs) >= 10
     for a in addrs:
-        info = ws.show_address(a)
+        info = ws.queries.show_address(a)
         assert info.address == to_checksum_address(a)
         got = info.balance.get("native", 0) if isinstance(info.balance, dict) else None
         # genesis allocations are not in any block: compare what the ingested blocks changed
         expected = anvil_module.balance(a, world["head"]) - anvil_module.balance(a, 0)
         assert got == expected, (a, got, expected)
     for name in ("alice", "bob", "carol"):   # funded only through ingested blocks: the full balance
-        info = ws.show_address(world[name])
+        info = ws.queries.show_address(world[name])
         assert isinstance(info.balance, dict)
         assert info.balance["native"] == anvil_module.balance(world[name]) > 0
 
@@ -109,7 +109,7 @@ def test_evm_token_balances_equal_balance_of(ingested: dict[str, Workspace], anv
     ws = ingested[traces]
     token = to_checksum_address(world["token"])
     for name in ("a0", "alice", "bob", "carol"):
-        info = ws.show_address(world[name])
+        info = ws.queries.show_address(world[name])
         onchain = int(anvil_module.call(world["token"], calldata("balanceOf(address)", world[name])), 16)
         assert isinstance(info.balance, dict)
         assert info.balance.get(token, 0) == onchain, name
@@ -123,7 +123,7 @@ def test_evm_failed_txs_move_nothing_but_pay_gas(ingested: dict[str, Workspace],
     for key in ("failed", "tok_fail"):
         rc = anvil_module.receipt(world[key])
         assert rc["status"] == "0x0"
-        tx = ws.show_tx(world[key])
+        tx = ws.queries.show_tx(world[key])
         assert tx.status == 0
         assert {t.kind for t in tx.transfers} <= {"fee", "burn"}
         assert sum(t.value for t in tx.transfers) == tx.fee == int(rc["gasUsed"], 16) * int(rc["effectiveGasPrice"], 16)
@@ -135,19 +135,19 @@ def test_evm_internal_and_selfdestruct_transfers_have_their_kind(ingested: dict[
                                                                  world: dict[str, Any], traces: str) -> None:
     ws = ingested[traces]
     cs = to_checksum_address
-    fwd = ws.show_tx(world["forward"])
+    fwd = ws.queries.show_tx(world["forward"])
     internal = [(t.from_, t.to, t.value) for t in fwd.transfers if t.kind == "internal"]
     half = (3 * ETH + 1) // 2
     assert internal == [(cs(world["fwd"]), cs(world["alice"]), half), (cs(world["fwd"]), cs(world["carol"]),
                                                                         3 * ETH + 1 - half)]
     # the reverted sub-call moved nothing; the top-level value stayed with the forwarder
-    tc = ws.show_tx(world["trycall"])
+    tc = ws.queries.show_tx(world["trycall"])
     assert tc.status == 1
     assert [t.kind for t in tc.transfers if t.kind not in ("fee", "burn")] == ["native"]
-    sp = ws.show_tx(world["spawn"])
+    sp = ws.queries.show_tx(world["spawn"])
     created = [t for t in sp.transfers if t.kind == "internal"]
     assert len(created) == 1 and created[0].value == ETH // 4 and created[0].from_ == cs(world["fwd"])
-    sd = ws.show_tx(world["destroy"])
+    sd = ws.queries.show_tx(world["destroy"])
     assert [(t.kind, t.from_, t.to, t.value) for t in sd.transfers if t.kind == "selfdestruct"] == [
         ("selfdestruct", cs(world["doomed"]), cs(world["carol"]), 2 * ETH)]
 
@@ -155,12 +155,12 @@ def test_evm_internal_and_selfdestruct_transfers_have_their_kind(ingested: dict[
 @pytest.mark.parametrize("traces", ["geth", "parity"])
 def test_evm_received_and_sent_are_exact(ingested: dict[str, Workspace], world: dict[str, Any], traces: str) -> None:
     """carol only receives: funding, half of the forward, the self-destruct payout, bob's payment; tokens."""
-    info = ingested[traces].show_address(world["carol"])
+    info = ingested[traces].queries.show_address(world["carol"])
     half = (3 * ETH + 1) // 2
     token = to_checksum_address(world["token"])
     assert info.received == {"native": 1 * ETH + (3 * ETH + 1 - half) + 2 * ETH + ETH // 3, token: 300_000}
     assert info.sent == {"native": 0, token: 0}
-    bob = ingested[traces].show_address(world["bob"])
+    bob = ingested[traces].queries.show_address(world["bob"])
     assert isinstance(bob.received, dict) and isinstance(bob.sent, dict)
     assert bob.received["native"] == 3 * ETH + ETH and bob.received[token] == 250_000
     assert bob.sent["native"] > ETH // 3   # the payment to carol plus its fee
@@ -181,7 +181,7 @@ def test_evm_geth_and_parity_traces_agree(ingested: dict[str, Workspace]) -> Non
 def test_evm_fees_split_between_fee_recipient_and_burn(ingested: dict[str, Workspace], anvil_module: Any,
                                                       world: dict[str, Any]) -> None:
     ws = ingested["geth"]
-    tx = ws.show_tx(world["alice_pay"])
+    tx = ws.queries.show_tx(world["alice_pay"])
     rc = anvil_module.receipt(world["alice_pay"])
     block = anvil_module.rpc("eth_getBlockByNumber", [rc["blockNumber"], False])
     used, price, base = int(rc["gasUsed"], 16), int(rc["effectiveGasPrice"], 16), int(block["baseFeePerGas"], 16)
@@ -195,10 +195,10 @@ def test_evm_fees_split_between_fee_recipient_and_burn(ingested: dict[str, Works
 def test_evm_reingest_changes_nothing_and_cli_shows_address(ingested: dict[str, Workspace], anvil_module: Any,
                                                            world: dict[str, Any]) -> None:
     ws = ingested["geth"]
-    before = ws.stats().chains["eth-anvil"]
-    s = ws.ingest_evm_rpc(anvil_module.url, chain="eth-anvil", from_=0, traces="geth")
+    before = ws.queries.stats().chains["eth-anvil"]
+    s = ws.ingest.evm_rpc(anvil_module.url, chain="eth-anvil", from_=0, traces="geth")
     assert s.blocks_new == 0 and s.txs_new == 0
-    assert ws.stats().chains["eth-anvil"] == before
+    assert ws.queries.stats().chains["eth-anvil"] == before
     ws.close()
     r = CliRunner().invoke(app, ["--workspace", str(ws.path), "show", "address", world["carol"], "--json"])
     assert r.exit_code == 0, r.output

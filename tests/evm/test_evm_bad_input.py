@@ -80,7 +80,7 @@ def test_evm_endpoint_down_names_url_and_method(tmp_path: Path) -> None:
     before = _snapshot(ws)
     url = f"http://127.0.0.1:{_closed_port()}/"
     with pytest.raises(SourceError) as e:
-        ws.ingest_evm_rpc(url, chain="eth-anvil")
+        ws.ingest.evm_rpc(url, chain="eth-anvil")
     msg = str(e.value)
     assert url.rstrip("/") in msg and "eth_chainId" in msg and "2 attempts" in msg
     assert _snapshot(ws) == before
@@ -92,7 +92,7 @@ def test_evm_malformed_json_is_a_clear_error(tmp_path: Path, garbage_server: tup
     ws = _ws(tmp_path)
     before = _snapshot(ws)
     with pytest.raises(SourceError) as e:
-        ws.ingest_evm_rpc(url, chain="eth-anvil")
+        ws.ingest.evm_rpc(url, chain="eth-anvil")
     assert "malformed JSON" in str(e.value) and "eth_chainId" in str(e.value) and url.rstrip("/") in str(e.value)
     assert _snapshot(ws) == before
     ws.close()
@@ -155,12 +155,12 @@ def test_evm_node_without_traces_refuses_unless_traces_none(anvil: Any, tmp_path
     for mode, methods in (("geth", ["debug_traceBlockByNumber"]), ("parity", ["trace_block"]),
                           ("auto", ["trace_block", "debug_traceBlockByNumber"])):
         with pytest.raises(Unsupported) as e:
-            ws.ingest_evm_rpc(anvil.url, chain="eth-anvil", traces=mode, transport=httpx.MockTransport(no_traces))
+            ws.ingest.evm_rpc(anvil.url, chain="eth-anvil", traces=mode, transport=httpx.MockTransport(no_traces))
         assert all(m in str(e.value) for m in methods) and "--traces none" in str(e.value)
         assert _snapshot(ws) == before
-    s = ws.ingest_evm_rpc(anvil.url, chain="eth-anvil", traces="none", transport=httpx.MockTransport(no_traces))
+    s = ws.ingest.evm_rpc(anvil.url, chain="eth-anvil", traces="none", transport=httpx.MockTransport(no_traces))
     assert s.blocks_new == 3 and s.traces == "none" and any("internal" in n for n in s.notes)
-    assert ws.stats().chains["eth-anvil"]["blocks_without_traces"] == 3
+    assert ws.queries.stats().chains["eth-anvil"]["blocks_without_traces"] == 3
     runs = ws.store.runs.list("eth-anvil")
     assert "traces=none" in runs[-1].notes
     ws.close()
@@ -172,10 +172,10 @@ def test_evm_range_beyond_head_and_wrong_chain(anvil: Any, tmp_path: Path) -> No
     ws = _ws(tmp_path)
     before = _snapshot(ws)
     with pytest.raises(NotFound) as e:
-        ws.ingest_evm_rpc(anvil.url, chain="eth-anvil", from_=0, to=50)
+        ws.ingest.evm_rpc(anvil.url, chain="eth-anvil", from_=0, to=50)
     assert "block 50" in str(e.value) and "head (3)" in str(e.value) and anvil.url in str(e.value)
     with pytest.raises(InvalidInput) as e2:
-        ws.ingest_evm_rpc(anvil.url, chain="eth")   # anvil is chain id 31337, not mainnet
+        ws.ingest.evm_rpc(anvil.url, chain="eth")   # anvil is chain id 31337, not mainnet
     assert "31337" in str(e2.value)
     assert _snapshot(ws) == before
     ws.close()
@@ -200,16 +200,16 @@ def test_evm_failure_mid_ingest_keeps_committed_batches_and_resumes(anvil: Any, 
     ws = _ws(tmp_path, retries=0)
     src_kw: dict[str, Any] = {"chain": "eth-anvil", "traces": "geth"}
     with pytest.raises(SourceError) as e:
-        ws.ingest_evm_rpc(anvil.url, transport=httpx.MockTransport(flaky), blocks_per_batch=2, **src_kw)
+        ws.ingest.evm_rpc(anvil.url, transport=httpx.MockTransport(flaky), blocks_per_batch=2, **src_kw)
     assert "HTTP 500" in str(e.value) and "block 4" in str(e.value)
     assert ws.store.account.checkpoint("eth-anvil")[0] == 3          # blocks 0..3 committed, 4.. not
     assert sorted(ws.store.account.block_hashes("eth-anvil", 0, 99)) == [0, 1, 2, 3]
     assert ws.store.db.execute("SELECT count(*) FROM account_txs WHERE block_number > 3").fetchall()[0][0] == 0
     state["fail"] = False
-    s = ws.ingest_evm_rpc(anvil.url, transport=httpx.MockTransport(flaky), blocks_per_batch=2, **src_kw)
+    s = ws.ingest.evm_rpc(anvil.url, transport=httpx.MockTransport(flaky), blocks_per_batch=2, **src_kw)
     assert (s.first_height, s.last_height) == (4, 6)
     for a in anvil.accounts[:4]:
-        bal = ws.show_address(a).balance
+        bal = ws.queries.show_address(a).balance
         assert isinstance(bal, dict)
         assert bal["native"] == anvil.balance(a) - anvil.balance(a, 0)
     ws.close()

@@ -12,7 +12,7 @@ import pytest
 
 from chainsleuth.errors import InvalidInput
 from chainsleuth.sources.etl.ethereum import EthereumEtlSource
-from chainsleuth.sources.evm.source import open_evm_source
+from chainsleuth.sources.registry import open_evm_source
 from chainsleuth.workspace import Workspace
 
 pytestmark = pytest.mark.shared_data
@@ -72,16 +72,16 @@ def test_evm_etl_withdrawals_and_fees_are_exact(stream: Path) -> None:
 def test_evm_etl_ingest_is_idempotent_and_shows_addresses(stream: Path, tmp_path: Path) -> None:
     d = stream / "blocks_17173049_17173050"
     ws = Workspace(tmp_path / "ws")
-    s = ws.ingest_etl(d, chain="eth")
+    s = ws.ingest.etl(d, chain="eth")
     blocks = [json.loads(x) for x in (d / "expected_blocks.json").read_text().splitlines() if x.strip()]
     assert s.blocks_new == 2 and s.txs_new == sum(b["transaction_count"] for b in blocks) and s.traces == "none"
-    before = ws.stats().chains["eth"]
-    assert ws.ingest_etl(d, chain="eth").blocks_new == 0
-    assert ws.stats().chains["eth"] == before
+    before = ws.queries.stats().chains["eth"]
+    assert ws.ingest.etl(d, chain="eth").blocks_new == 0
+    assert ws.queries.stats().chains["eth"] == before
     target = blocks[0]["withdrawals"][0]["address"]
-    got = ws.show_address(target).received
+    got = ws.queries.show_address(target).received
     assert isinstance(got, dict)
     assert got["native"] >= sum(x["amount"] for b in blocks for x in b["withdrawals"] if x["address"] == target) * 10**9
     with pytest.raises(InvalidInput):
-        ws.ingest_etl(tmp_path, chain="eth")
+        ws.ingest.etl(tmp_path, chain="eth")
     ws.close()

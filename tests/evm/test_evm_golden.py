@@ -14,7 +14,8 @@ import pytest
 
 from chainsleuth.sources.evm import mappers as m
 from chainsleuth.sources.evm.rpc import JsonRpcClient
-from chainsleuth.sources.evm.source import EvmRpcSource, open_evm_source
+from chainsleuth.sources.evm.source import EvmRpcSource
+from chainsleuth.sources.registry import open_evm_source
 from chainsleuth.sources.replay import ReplayTransport
 
 pytestmark = pytest.mark.shared_data

@@ -34,13 +34,13 @@ def test_evm_recorded_node_replays_to_the_same_store(anvil: Any, compiled: dict[
     n.mine(2)
     rec = tmp_path / "rec"
     live = Workspace(tmp_path / "live")
-    live.ingest_evm_rpc(n.url, chain="eth-anvil", traces="parity",
+    live.ingest.evm_rpc(n.url, chain="eth-anvil", traces="parity",
                         transport=RecordingTransport(httpx.HTTPTransport(), rec))
     assert any(p.name.startswith("web3_response.trace_block_") for p in rec.iterdir())
     n.rpc("evm_mine")   # the live node moves on; the recording does not
     replayed = Workspace(tmp_path / "replayed")
-    s = replayed.ingest_evm_rpc(f"replay:{rec}", chain="eth-anvil", traces="parity")
-    assert s.blocks_new == live.stats().chains["eth-anvil"]["blocks"]
+    s = replayed.ingest.evm_rpc(f"replay:{rec}", chain="eth-anvil", traces="parity")
+    assert s.blocks_new == live.queries.stats().chains["eth-anvil"]["blocks"]
     assert _rows(replayed) == _rows(live) and any(r[3] == "internal" for r in _rows(live))
     live.close()
     replayed.close()
@@ -85,7 +85,7 @@ def test_evm_node_reorganising_during_a_read_is_read_again(anvil: Any, tmp_path:
         return httpx.Response(200, json=doc)
 
     ws = Workspace(tmp_path / "ws")
-    s = ws.ingest_evm_rpc(n.url, chain="eth-anvil", traces="parity", transport=httpx.MockTransport(flaky))
+    s = ws.ingest.evm_rpc(n.url, chain="eth-anvil", traces="parity", transport=httpx.MockTransport(flaky))
     assert state["broken"] == 0 and s.blocks_new == 6
     stored = ws.store.account.block_hashes("eth-anvil", 0, 9)
     assert all(n.rpc("eth_getBlockByNumber", [hex(k), False])["hash"] == h for k, h in stored.items())

@@ -47,23 +47,23 @@ def test_evm_store_amounts_beyond_128_bits_are_exact(tmp_path: Path) -> None:
     run = ws.store.runs.start(chain="eth", source_kind="test", endpoint="-", software_version="0")
     res = ws.store.account.write_batch(batch, run)
     assert (res.blocks_new, res.txs_new, res.transfers_new, res.tokens_new) == (1, 1, 4, 1)
-    b = ws.show_address(B)
+    b = ws.queries.show_address(B)
     assert isinstance(b.received, dict)
     assert b.received[to_checksum_address(TOKEN)] == sum(huge)
-    a = ws.show_address(A)
+    a = ws.queries.show_address(A)
     assert isinstance(a.balance, dict)
     assert a.balance[to_checksum_address(TOKEN)] == -sum(huge)
-    tx = ws.show_tx(th)
+    tx = ws.queries.show_tx(th)
     assert [t.value for t in tx.transfers] == huge
     # idempotent
     again = ws.store.account.write_batch(batch, run)
-    assert again.blocks_new == 0 and ws.stats().chains["eth"]["transfers"] == {"erc20": 4}
+    assert again.blocks_new == 0 and ws.queries.stats().chains["eth"]["transfers"] == {"erc20": 4}
     # a different block at a stored height is refused until the old one is rolled back
     other = build_batch([_block(1, "0x" + "09" * 32, "0x" + "00" * 32)], [], [], [])
     with pytest.raises(Conflict):
         ws.store.account.write_batch(other, run)
     assert ws.store.account.rollback_above("eth", 0) == 1
-    assert ws.stats().chains == {}
+    assert ws.queries.stats().chains == {}
     assert ws.store.account.write_batch(other, run).blocks_new == 1
     ws.close()
 
@@ -94,9 +94,9 @@ def test_evm_block_repeated_inside_one_batch_is_stored_once(tmp_path: Path) -> N
         ws = Workspace(tmp_path / name)
         run = ws.store.runs.start(chain="eth", source_kind="test", endpoint="-", software_version="0")
         res = ws.store.account.write_batch(batch, run)
-        received = ws.show_address(B).received
+        received = ws.queries.show_address(B).received
         assert isinstance(received, dict)
-        counts.append((res.blocks_new, res.txs_new, res.transfers_new, ws.stats().chains["eth"]["transfers"],
+        counts.append((res.blocks_new, res.txs_new, res.transfers_new, ws.queries.stats().chains["eth"]["transfers"],
                        received[to_checksum_address(TOKEN)]))
         ws.close()
     assert counts[0] == counts[1] == (1, 1, 4, {"erc20": 3, "withdrawal": 1}, 18)

@@ -16,14 +16,14 @@ def test_evm_training_world_etl_conserves_value(tmp_path: Path) -> None:
     world, _key = generate_world("ransomware", difficulty=1, seed=3, size=1500)
     paths = world.write(tmp_path / "world")
     ws = Workspace(tmp_path / "ws")
-    s = ws.ingest_etl(paths["eth"], chain="eth")
+    s = ws.ingest.etl(paths["eth"], chain="eth")
     assert s.blocks_new > 0 and s.traces == "etl" and s.first_height == 0
-    kinds = ws.stats().chains["eth"]["transfers"]
+    kinds = ws.queries.stats().chains["eth"]["transfers"]
     assert kinds["genesis"] > 0 and kinds["native"] > 0 and kinds["erc20"] > 0
     addrs = [a for (a,) in ws.store.db.execute("SELECT address FROM addresses WHERE chain = 'eth'").fetchall()]
     total = 0
     for a in addrs:
-        bal = ws.show_address(a).balance
+        bal = ws.queries.show_address(a).balance
         assert isinstance(bal, dict)
         native = bal.get("native", 0)
         assert native >= 0, a
@@ -66,8 +66,8 @@ def test_evm_partitioned_export_agrees_with_one_file_set(tmp_path: Path) -> None
     paths = world.write(tmp_path / "world")
     _split(paths["eth"], tmp_path / "parts", cut=20)
     one, parts = Workspace(tmp_path / "one"), Workspace(tmp_path / "parts-ws")
-    a = one.ingest_etl(paths["eth"], chain="eth")
-    b = parts.ingest_etl(tmp_path / "parts", chain="eth")
+    a = one.ingest.etl(paths["eth"], chain="eth")
+    b = parts.ingest.etl(tmp_path / "parts", chain="eth")
     assert (a.blocks_new, a.txs_new, a.transfers_new) == (b.blocks_new, b.txs_new, b.transfers_new)
     q = ("SELECT x.block_number, x.tx_index, x.\"index\", x.kind, f.address, o.address, x.value::VARCHAR "
          "FROM transfers x LEFT JOIN addresses f ON f.chain = x.chain AND f.id = x.from_id "

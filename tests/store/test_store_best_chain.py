@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from chainsleuth.core.btc.builder import BlockBuilder, KeyRing, TxSpec
 from chainsleuth.sources.btc.files import BlockFileSource
 from chainsleuth.sources.btc.parser import BlockParser
-from chainsleuth.sources.btc.writer import BlockBuilder, KeyRing, TxSpec
 from chainsleuth.store import Store
 
 from ._canon import canonical_tables

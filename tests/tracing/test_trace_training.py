@@ -17,21 +17,21 @@ def _world(tmp: Path, typology: str, difficulty: int, seed: int) -> tuple[Worksp
     world, key = generate_world(typology, difficulty=difficulty, seed=seed, size=300)
     paths = world.write(tmp / "world")
     ws = Workspace(tmp / "ws")
-    ws.ingest_btc_blocks([paths["btc"]])
-    ws.ingest_etl(paths["eth"], chain="eth")
-    ws.import_tags([Path(paths["tags"]).parent])           # the TagPack and the ActorPack beside it
+    ws.ingest.btc_blocks([paths["btc"]])
+    ws.ingest.etl(paths["eth"], chain="eth")
+    ws.attribution.import_tags([Path(paths["tags"]).parent])           # the TagPack and the ActorPack beside it
     return ws, key
 
 
 def _flows(ws: Workspace, key: Any, policy: str) -> dict[tuple[str, str], int]:
     """Traced amount per (txid, recipient address), summed over the case's starting points."""
     flows: dict[tuple[str, str], int] = {}
-    for st in ws._case_starts(key.facts):
-        src = ws._start_source(st)
+    for st in ws.demo.case_starts(key.facts):
+        src = ws.demo.start_source(st)
         asset = None
         if st["asset"] not in (None, "BTC", "ETH"):
             asset = ws.store.graph.tx_assets(st["chain"], src)[0]
-        doc = ws.trace(src, "forward", policy, 40, 0, "", st["chain"], asset=asset)   # stop nowhere
+        doc = ws.tracing.trace(src, "forward", policy, 40, 0, "", st["chain"], asset=asset)   # stop nowhere
         assert doc["provenance"]["conserved"]
         for e in doc["edges"]:
             k = (e["txid"], (e["to"] or "").lower())
@@ -71,7 +71,7 @@ def test_sanctions_evasion_reaches_the_nested_exchange(tmp_path: Path) -> None:
 
 def test_demo_end_to_end(tmp_path: Path) -> None:
     with Workspace(tmp_path / "ws") as ws:
-        r = ws.demo(typology="ransomware", difficulty=1, seed=7, size=300)
+        r = ws.demo.run(typology="ransomware", difficulty=1, seed=7, size=300)
     assert r["policies"] == ["haircut", "fifo"] and r["ingest"]["btc"]["txs_new"] > 0
     proceeds = {row["entity"]: row for row in r["proceeds"]}
     want: dict[str, int] = {}
@@ -93,7 +93,7 @@ def test_account_chain_bad_inputs_and_policy_table(tmp_path: Path) -> None:
 
     ws, key = _world(tmp_path, "investment_scam", 1, 5)
     with ws:
-        st = ws._case_starts(key.facts)[0]
+        st = ws.demo.case_starts(key.facts)[0]
         token = ws.store.graph.tx_assets("eth", st["txid"])[0]
         eth_only = ws.store.db.execute(
             "SELECT a.address FROM addresses a WHERE a.chain = 'eth' AND a.id IN (SELECT to_id FROM transfers "
@@ -101,17 +101,17 @@ def test_account_chain_bad_inputs_and_policy_table(tmp_path: Path) -> None:
             "AND to_id IS NOT NULL) AND a.id NOT IN (SELECT from_id FROM transfers WHERE asset_id IS NOT NULL "
             "AND from_id IS NOT NULL) LIMIT 1").fetchone()[0]
         with pytest.raises(InvalidInput, match="never held"):
-            ws.trace(eth_only, asset=token)
+            ws.tracing.trace(eth_only, asset=token)
         with pytest.raises(NotFound, match="not a token in this workspace"):
-            ws.trace(st["txid"], asset="NOPE")
+            ws.tracing.trace(st["txid"], asset="NOPE")
         with pytest.raises(Unsupported, match="UTXO transactions only"):
-            ws.trace(st["txid"], policy="tiho", asset=token)
+            ws.tracing.trace(st["txid"], policy="tiho", asset=token)
         with pytest.raises(InvalidInput, match="moved no"):
-            ws.trace(st["txid"] + ":99", asset=token)
-        cmp = ws.trace_compare_policies(st["txid"], asset=token)
-        back = ws.trace(st["address"], "backward", "fifo", asset=token, stop_at="")
+            ws.tracing.trace(st["txid"] + ":99", asset=token)
+        cmp = ws.tracing.compare_policies(st["txid"], asset=token)
+        back = ws.tracing.trace(st["address"], "backward", "fifo", asset=token, stop_at="")
         cash = next(c for c in key.cashouts if c.chain == "eth")
-        path = ws.find_path(st["address"], cash.address, max_depth=8)
+        path = ws.tracing.find_path(st["address"], cash.address, max_depth=8)
     # the scam wallet reaches the cash-out address; each step names the asset it moved
     assert path["steps"][-1]["to"].lower() == cash.address.lower() and all(s["asset"] for s in path["steps"])
     assert all(r["amounts"]["tiho"] is None for r in cmp["rows"]) and cmp["totals"]["tiho"] is None

@@ -53,9 +53,9 @@ def _open(tmp: Path, typology: str, difficulty: int, seed: int) -> tuple[Workspa
     tags.mkdir()
     (tags / "services.yaml").write_text(_service_tagpack(key), encoding="utf-8")
     ws = Workspace(tmp / "ws")
-    ws.ingest_btc_blocks([paths["btc"]])
-    ws.ingest_etl(paths["eth"], chain="eth")
-    ws.import_tags([Path(paths["tags"]).parent, tags])
+    ws.ingest.btc_blocks([paths["btc"]])
+    ws.ingest.etl(paths["eth"], chain="eth")
+    ws.attribution.import_tags([Path(paths["tags"]).parent, tags])
     return ws, key
 
 
@@ -99,11 +99,11 @@ def test_trace_from_case_start_reaches_the_expected_endpoints(tmp_path: Path, ty
             theft = next(p for p in key.path if p.txid == key.facts["theft"]["txid"])
             assert key.owner_of(thief.lower(), "eth") == theft.to_entity
         else:       # the case's starting point as the brief gives it (the demo traces from the same place)
-            assert parts == {ws._start_source(st) for st in ws._case_starts(key.facts)}
+            assert parts == {ws.demo.start_source(st) for st in ws.demo.case_starts(key.facts)}
         for exp in exps:
             asset = None if exp["asset"] in ("BTC", "ETH") else exp["asset"]
             for pol in exp["policies"]:
-                doc = ws.trace(_source(exp), "forward", pol, 200, 0, None, exp["chain"], asset=asset)
+                doc = ws.tracing.trace(_source(exp), "forward", pol, 200, 0, None, exp["chain"], asset=asset)
                 prov = doc["provenance"]
                 assert prov["conserved"] and not prov["limits_hit"], (exp["note"], pol, prov["limits_hit"])
                 assert prov["totals"]["source_amount"] == exp["source_amount"], (exp["note"], pol)

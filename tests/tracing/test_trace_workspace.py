@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from chainsleuth.core.btc.builder import BlockBuilder, KeyRing, TxSpec
 from chainsleuth.errors import InvalidInput, LimitExceeded, NotFound
-from chainsleuth.sources.btc.writer import BlockBuilder, KeyRing, TxSpec
+from chainsleuth.training.output import write_files
 from chainsleuth.workspace import Workspace
 
 COIN = 100_000_000
@@ -33,16 +34,16 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     b2 = bb.add_block([tx1], coinbase_to=x)
     tx2 = TxSpec(inputs=[(b2.txids[1], 1), (b2.txids[0], 0)], outputs=[(dd, 40 * COIN), (e, 30 * COIN - 20_000)])
     b3 = bb.add_block([tx2], coinbase_to=keys.address(7))
-    bb.write_blk_files(d / "blocks")
+    write_files(d / "blocks", bb.blk_files())
     (d / "tags.yaml").write_text(
         "title: test tags\ncreator: tests\nlastmod: 2024-01-01\nconfidence: service_data\nis_public: true\n"
         f"tags:\n- address: '{dd}'\n  currency: BTC\n  label: Test Exchange\n  category: exchange\n"
         "  source: https://example.org/tests\n", encoding="utf-8")
     ws_dir = d / "ws"
     with Workspace(ws_dir) as ws:
-        ws.ingest_btc_blocks([d / "blocks"], chain="btc")
-        ws.import_tags([d / "tags.yaml"])
-        ws.cluster("btc")                   # co-spend: C and X (both inputs of tx2) share a cluster
+        ws.ingest.btc_blocks([d / "blocks"], chain="btc")
+        ws.attribution.import_tags([d / "tags.yaml"])
+        ws.clustering.cluster("btc")                   # co-spend: C and X (both inputs of tx2) share a cluster
     return {"ws": ws_dir, "a": a, "b": b, "c": c, "d": dd, "e": e, "x": x, "cb1": b1.txids[0],
             "tx1": b2.txids[1], "tx2": b3.txids[1]}
 
@@ -54,7 +55,7 @@ def _eps(doc: dict[str, Any]) -> dict[str, tuple[int, str, str | None]]:
 
 def test_trace_json_contract_and_hand_computed_haircut(world: dict[str, Any]) -> None:
     with Workspace(world["ws"], read_only=True) as ws:
-        doc = ws.trace(f"{world['cb1']}:0", "forward", "haircut")
+        doc = ws.tracing.trace(f"{world['cb1']}:0", "forward", "haircut")
     assert list(doc) == ["source", "direction", "policy", "max_hops", "edges", "endpoints", "provenance"]
     assert set(doc["edges"][0]) == {"txid", "from", "to", "amount", "taint", "asset", "time", "height", "hop"}
     assert set(doc["endpoints"][0]) == {"address", "cluster", "entity", "category", "amount", "hops"}
@@ -81,8 +82,8 @@ def test_trace_json_contract_and_hand_computed_haircut(world: dict[str, Any]) ->
 
 def test_fifo_and_compare_policies(world: dict[str, Any]) -> None:
     with Workspace(world["ws"], read_only=True) as ws:
-        doc = ws.trace(world["a"], "forward", "fifo")          # the address as source: its one output
-        cmp = ws.trace_compare_policies(f"{world['cb1']}:0")
+        doc = ws.tracing.trace(world["a"], "forward", "fifo")          # the address as source: its one output
+        cmp = ws.tracing.compare_policies(f"{world['cb1']}:0")
     # fifo in tx2: C's 1,999,990,000 tainted units come first -> all of it lands in D (40 BTC)
     assert _eps(doc)[world["d"]] == (1_999_990_000, "service", "exchange")
     assert world["e"] not in _eps(doc)
@@ -100,7 +101,7 @@ def test_fifo_and_compare_policies(world: dict[str, Any]) -> None:
 
 def test_backward_from_exchange_deposit(world: dict[str, Any]) -> None:
     with Workspace(world["ws"], read_only=True) as ws:
-        doc = ws.trace(f"{world['tx2']}:0", "backward", "fifo", stop_at="")
+        doc = ws.tracing.trace(f"{world['tx2']}:0", "backward", "fifo", stop_at="")
     # D = [0, 4e9) on tx2's line; inputs C [0, 1,999,990,000) and X [.., 7e9): C gives 1,999,990,000
     # (back through tx1 to A's coinbase), X gives 2,000,010,000 (coinbase)
     assert doc["provenance"]["totals"] == {"source_amount": 4_000_000_000, "endpoints": 4_000_000_000, "fees": 0,
@@ -112,10 +113,10 @@ def test_backward_from_exchange_deposit(world: dict[str, Any]) -> None:
 
 def test_clusters_in_endpoints_and_cluster_paths(world: dict[str, Any]) -> None:
     with Workspace(world["ws"], read_only=True) as ws:
-        doc = ws.trace(f"{world['cb1']}:0", "forward", "fifo")
+        doc = ws.tracing.trace(f"{world['cb1']}:0", "forward", "fifo")
         cid = ws.store.clusters.cluster_of("btc", ws.store.utxo.address_id("btc", world["c"]))
-        p = ws.find_path(f"cluster:{cid}", world["d"])
-        from_cluster = ws.trace(f"cluster:{cid}", "forward", "fifo", stop_at="")
+        p = ws.tracing.find_path(f"cluster:{cid}", world["d"])
+        from_cluster = ws.tracing.trace(f"cluster:{cid}", "forward", "fifo", stop_at="")
     assert cid is not None and cid == ws_cluster_of(world, "x")
     assert doc["provenance"]["cluster_set"]["name"] == "co-spend"
     assert all(ep["cluster"] is not None for ep in doc["endpoints"] if ep["address"])
@@ -134,10 +135,10 @@ def ws_cluster_of(world: dict[str, Any], who: str) -> int | None:
 
 def test_exposure_sankey_path_and_peel(world: dict[str, Any]) -> None:
     with Workspace(world["ws"], read_only=True) as ws:
-        ex = ws.exposure(f"{world['cb1']}:0")
-        sk = ws.trace_sankey(f"{world['cb1']}:0")
-        p = ws.find_path(world["a"], world["d"])
-        peel = ws.peel_chain(f"{world['cb1']}:0", max_hops=5)
+        ex = ws.tracing.exposure(f"{world['cb1']}:0")
+        sk = ws.tracing.sankey(f"{world['cb1']}:0")
+        p = ws.tracing.find_path(world["a"], world["d"])
+        peel = ws.tracing.peel_chain(f"{world['cb1']}:0", max_hops=5)
     assert ex["by_category"] == [{"category": "exchange", "direct": 0, "indirect": 1_142_851_429,
                                   "total": 1_142_851_429, "share": round(1_142_851_429 / 5_000_000_000, 6)}]
     assert ex["by_entity"][0]["entity"] == "Test Exchange"
@@ -160,15 +161,15 @@ def test_exposure_sankey_path_and_peel(world: dict[str, Any]) -> None:
 def test_bad_inputs_say_what_is_wrong(world: dict[str, Any], source: str, kw: dict[str, Any], err: type,
                                       text: str) -> None:
     with Workspace(world["ws"], read_only=True) as ws, pytest.raises(err, match=text):
-        ws.trace(source.format(cb1=world["cb1"]), **kw)
+        ws.tracing.trace(source.format(cb1=world["cb1"]), **kw)
 
 
 def test_limits_are_reported(world: dict[str, Any]) -> None:
     with Workspace(world["ws"], read_only=True) as ws:
-        doc = ws.trace(f"{world['cb1']}:0", max_hops=1)
-        paged = ws.trace(f"{world['cb1']}:0", max_degree=3)
+        doc = ws.tracing.trace(f"{world['cb1']}:0", max_hops=1)
+        paged = ws.tracing.trace(f"{world['cb1']}:0", max_degree=3)
         with pytest.raises(LimitExceeded, match="raise --max-depth"):
-            ws.find_path(world["a"], world["d"], max_depth=1)
+            ws.tracing.find_path(world["a"], world["d"], max_depth=1)
     hit = doc["provenance"]["limits_hit"]
     # B (3e9) is unspent; C (1,999,990,000) would go on: it stops at the hop limit
     assert hit[0]["limit"] == "max_hops" and hit[0]["amount"] == 1_999_990_000

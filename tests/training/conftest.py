@@ -33,7 +33,7 @@ def ingested(written_worlds, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     wss = {}
     for t, (_w, _k, d) in written_worlds.items():
         ws = Workspace(tmp_path_factory.mktemp(f"ws-{t}"))
-        ws.train_ingest(d)
+        ws.training.ingest_case(d)
         wss[t] = ws
     yield wss
     for ws in wss.values():

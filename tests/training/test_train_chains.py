@@ -53,12 +53,12 @@ def test_bitcoin_output_parses_independently_and_forms_one_chain(written_worlds)
 
 
 def _btc_paid(ws, txid: str, address: str) -> int:
-    tx = ws.show_tx(txid, chain="btc")
+    tx = ws.queries.show_tx(txid, chain="btc")
     return sum(o.value for o in tx.outputs if o.address == address)
 
 
 def _eth_paid(ws, txid: str, address: str, asset: str, usdt: str) -> int:
-    tx = ws.show_tx(txid, chain="eth")
+    tx = ws.queries.show_tx(txid, chain="eth")
     want = "native" if asset == "ETH" else usdt
     return sum(x.value for x in tx.transfers if x.to and x.to.lower() == address
                and (x.asset == "native" if want == "native" else x.asset.lower() == want))
@@ -67,7 +67,7 @@ def _eth_paid(ws, txid: str, address: str, asset: str, usdt: str) -> int:
 def test_every_world_ingests_and_the_key_matches_the_ingested_chain(written_worlds, ingested) -> None:
     for t, (world, key, _d) in written_worlds.items():
         ws = ingested[t]
-        stats = ws.stats().chains
+        stats = ws.queries.stats().chains
         assert stats["btc"]["txs"] == world.btc.n_txs + 1          # + the genesis coinbase
         assert "eth" in stats
         usdt = next(world.evm.address(a) for a, lab in enumerate(world.evm.acct_label) if lab == "USDT")
@@ -143,7 +143,7 @@ def test_every_path_step_amount_is_on_the_ingested_chain(written_worlds, ingeste
         ws = ingested[t]
         usdt = next(world.evm.address(a) for a, lab in enumerate(world.evm.acct_label) if lab == "USDT")
         for p in key.path:
-            tx = ws.show_tx(p.txid, chain=p.chain)
+            tx = ws.queries.show_tx(p.txid, chain=p.chain)
             if p.chain == "btc":
                 got = sum(o.value for o in tx.outputs if o.address and key.owners.get(f"btc:{o.address}") ==
                           p.to_entity)

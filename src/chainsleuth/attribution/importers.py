@@ -1,6 +1,8 @@
 """Tag importers other than TagPack YAML, and the importer registry.
 
-Each importer is a pure parser ``(path, taxonomy, max_bytes, tlp) -> ParsedPack``. The non-TagPack ones
+Each importer is a pure parser ``(path, taxonomy, max_bytes, tlp) -> ParsedPack``, registered in
+:data:`IMPORTERS` with the test that claims a file for it; :func:`detect_importer` asks the registered
+importers in registration order, so a registered plugin is found like a built-in. The non-TagPack ones
 describe their rows as TagPack fields (label, category/abuse, source, confidence, currency) and go through
 the same validation (:func:`~chainsleuth.attribution.tagpack.build_pack`), so every tag in the store obeys
 one schema whatever its origin.
@@ -23,6 +25,7 @@ import multiprocessing
 import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -35,7 +38,7 @@ from chainsleuth.attribution.taxonomy import Taxonomy
 from chainsleuth.core.registry import Registry
 from chainsleuth.errors import InvalidInput, ParseError
 
-__all__ = ["IMPORTERS", "Importer", "detect_importer", "discover_files", "parse_files", "read_csv_tags",
+__all__ = ["IMPORTERS", "Importer", "TagImporter", "detect_importer", "discover_files", "parse_files", "read_csv_tags",
            "read_etherscan_csv", "read_etherscan_json", "read_ofac_list"]
 
 _OFAC_RE = re.compile(r"^sanctioned_addresses_([A-Za-z0-9]+)\.txt(\.gz)?$")
@@ -45,8 +48,19 @@ ETHERSCAN_CREATOR = "Etherscan labels (scraped by brianleect/etherscan-labels)"
 
 
 class Importer(Protocol):
-    def __call__(self, path: Path, *, taxonomy: Taxonomy, max_bytes: int = ..., tlp: str | None = ...) -> ParsedPack:
+    def __call__(self, path: Path, *, taxonomy: Taxonomy, max_bytes: int = ...,
+                 tlp: str | None = ...) -> ParsedPack | ParsedActorPack:
         ...
+
+
+@dataclass(frozen=True)
+class TagImporter:
+    """A registered importer: ``read`` parses a file; ``claims`` tells from the file (its name, at most a
+    peek at its first line) whether it is one this importer reads."""
+
+    name: str
+    read: Importer
+    claims: Callable[[Path], bool]
 
 
 def _text(path: Path, max_bytes: int) -> tuple[str, str]:
@@ -222,33 +236,50 @@ def _tagpack(path: Path, *, taxonomy: Taxonomy, max_bytes: int = MAX_PACK_BYTES,
     return read_tagpack(path, taxonomy=taxonomy, max_bytes=max_bytes, tlp=tlp)
 
 
-IMPORTERS: Registry[Callable[..., ParsedPack]] = Registry("tag importer")
-IMPORTERS.add("tagpack", _tagpack)
-IMPORTERS.add("ofac", read_ofac_list)
-IMPORTERS.add("etherscan-json", read_etherscan_json)
-IMPORTERS.add("etherscan-csv", read_etherscan_csv)
-IMPORTERS.add("csv", read_csv_tags)
+def _actorpack(path: Path, *, taxonomy: Taxonomy, max_bytes: int = MAX_PACK_BYTES,
+               tlp: str | None = None) -> ParsedActorPack:
+    return read_actorpack(path, taxonomy=taxonomy, max_bytes=max_bytes)   # actors carry no TLP
+
+
+def _named(*suffixes: str) -> Callable[[Path], bool]:
+    def claims(path: Path) -> bool:
+        return path.name.lower().endswith(suffixes)
+
+    return claims
+
+
+def _is_actorpack(path: Path) -> bool:
+    name = path.name.lower()
+    return ".actorpack." in name or name.startswith("actorpack.")
+
+
+def _is_etherscan_csv(path: Path) -> bool:
+    if not path.name.lower().endswith((".csv", ".csv.gz")):
+        return False
+    with path.open("rb") as f:
+        return b"Address,Name Tag" in f.readline(4096)
+
+
+IMPORTERS: Registry[TagImporter] = Registry("tag importer")
+for _imp in (
+    TagImporter("actorpack", _actorpack, _is_actorpack),
+    TagImporter("tagpack", _tagpack, _named(".yaml", ".yml", ".yaml.gz", ".yml.gz")),
+    TagImporter("ofac", read_ofac_list, lambda path: _OFAC_RE.match(path.name) is not None),
+    TagImporter("etherscan-json", read_etherscan_json, _named(".json", ".json.gz")),
+    TagImporter("etherscan-csv", read_etherscan_csv, _is_etherscan_csv),
+    TagImporter("csv", read_csv_tags, _named(".csv", ".csv.gz")),
+):
+    IMPORTERS.add(_imp.name, _imp)
 
 _SUFFIXES = (".yaml", ".yml", ".yaml.gz", ".yml.gz", ".txt", ".txt.gz", ".json", ".json.gz", ".csv", ".csv.gz")
 
 
 def detect_importer(path: Path) -> str:
-    """The importer for a file, from its name (and a CSV's header line); ``actorpack`` for ActorPacks."""
-    name = path.name.lower()
-    if ".actorpack." in name or name.startswith("actorpack."):
-        return "actorpack"
-    if name.endswith((".yaml", ".yml", ".yaml.gz", ".yml.gz")):
-        return "tagpack"
-    if _OFAC_RE.match(path.name):
-        return "ofac"
-    if name.endswith((".json", ".json.gz")):
-        return "etherscan-json"
-    if name.endswith((".csv", ".csv.gz")):
-        with path.open("rb") as f:
-            first = f.readline(4096)
-        if name.endswith(".gz") or b"Address,Name Tag" in first:
-            return "etherscan-csv" if b"Address,Name Tag" in first else "csv"
-        return "csv"
+    """The first registered importer (in registration order) that claims the file, by its name (and a CSV's
+    header line); ``actorpack`` for ActorPacks."""
+    for name, importer in IMPORTERS.items():
+        if importer.claims(path):
+            return name
     raise InvalidInput(f"{path}: unknown tag file type; expected TagPack .yaml[.gz], an ActorPack, OFAC "
                        "sanctioned_addresses_<ASSET>.txt, Etherscan labels .json[.gz]/.csv, or a tag .csv",
                        file=str(path), value=path.name)
@@ -270,10 +301,7 @@ def discover_files(paths: list[Path]) -> list[Path]:
 
 
 def _parse_one(path: Path, kind: str, max_bytes: int, tlp: str | None) -> ParsedPack | ParsedActorPack:
-    tax = Taxonomy.packaged()
-    if kind == "actorpack":
-        return read_actorpack(path, taxonomy=tax, max_bytes=max_bytes)
-    return IMPORTERS.get(kind)(path, taxonomy=tax, max_bytes=max_bytes, tlp=tlp)
+    return IMPORTERS.get(kind).read(path, taxonomy=Taxonomy.packaged(), max_bytes=max_bytes, tlp=tlp)
 
 
 def parse_files(jobs: list[tuple[Path, str]], *, max_bytes: int = MAX_PACK_BYTES, tlp: str | None = None,

@@ -34,7 +34,7 @@ def cluster(
     """Cluster addresses (co-spend by default, CoinJoins left out) and keep the evidence of every merge."""
     if explain_tx is not None:
         with open_workspace(read_only=True) as ws:
-            e = ws.explain_tx(explain_tx, chain=chain)
+            e = ws.clustering.explain_tx(explain_tx, chain=chain)
         if json_:
             print_json(e)
             return
@@ -47,7 +47,7 @@ def cluster(
         return
     if compare is not None:
         with open_workspace(read_only=True) as ws:
-            r = ws.compare_clusterings(compare[0], compare[1], chain=chain)
+            r = ws.clustering.compare(compare[0], compare[1], chain=chain)
         if json_:
             print_json(r)
             return
@@ -64,8 +64,8 @@ def cluster(
     with open_workspace(read_only=True):  # a missing workspace is an error, not a new empty one
         pass
     with open_workspace() as ws:
-        r = ws.cluster(chain, heuristics=names, incremental=not batch, include_coinjoins=include_coinjoins,
-                       alert_size=alert_size)
+        r = ws.clustering.cluster(chain, heuristics=names, incremental=not batch,
+                                  include_coinjoins=include_coinjoins, alert_size=alert_size)
     if json_:
         print_json(r)
         return
@@ -92,7 +92,7 @@ def show_cluster(
 ) -> None:
     """A cluster: its addresses, tags and the links (transactions and heuristics) that built it."""
     with open_workspace(read_only=True) as ws:
-        c = ws.show_cluster(ref, chain=chain, why=why, cluster_set=cluster_set, limit=limit, offset=offset)
+        c = ws.clustering.show_cluster(ref, chain=chain, why=why, cluster_set=cluster_set, limit=limit, offset=offset)
     if json_:
         print_json(c)
         return

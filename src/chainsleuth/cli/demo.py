@@ -32,7 +32,7 @@ def demo(
     proceeds from the case's starting point under haircut and FIFO, and show where they went and the exposure.
     (Terminal form: serving the web workbench is not implemented yet.)"""
     with open_workspace() as ws:
-        r = ws.demo(typology=typology, difficulty=difficulty, seed=seed, size=size)
+        r = ws.demo.run(typology=typology, difficulty=difficulty, seed=seed, size=size)
     if json_:
         print_json(r)
         return

@@ -32,8 +32,8 @@ def clustering(
     except ValueError:
         raise typer.BadParameter(f"seeds must be integers separated by commas, got {seeds!r}") from None
     with open_workspace() as ws:
-        r = ws.eval_clustering(seeds=seed_list, typology=typology, difficulty=difficulty, size=size,
-                               cards_dir=cards)
+        r = ws.evaluation.clustering(seeds=seed_list, typology=typology, difficulty=difficulty, size=size,
+                                     cards_dir=cards)
     if json_:
         print_json(r)
         return

@@ -27,7 +27,7 @@ def btc_blocks(
 ) -> None:
     """Ingest raw Bitcoin blocks. Re-ingesting the same files changes nothing."""
     with open_workspace() as ws:
-        summary = ws.ingest_btc_blocks(paths, chain=chain, skip_bad=skip_bad)
+        summary = ws.ingest.btc_blocks(paths, chain=chain, skip_bad=skip_bad)
     if json_:
         print_json(summary)
     else:
@@ -54,7 +54,7 @@ def evm_rpc(
 ) -> None:
     """Ingest blocks, receipts, token and internal transfers from an EVM node. Resumable and reorg-safe."""
     with open_workspace() as ws:
-        summary = ws.ingest_evm_rpc(url, chain=chain, from_=from_, to=to, traces=traces,
+        summary = ws.ingest.evm_rpc(url, chain=chain, from_=from_, to=to, traces=traces,
                                     confirmations=confirmations, rate_limit=rate_limit, max_batch=max_batch)
     if json_:
         print_json(summary)
@@ -71,7 +71,7 @@ def etl(
 ) -> None:
     """Ingest an ethereum-etl export. Re-ingesting the same files changes nothing."""
     with open_workspace() as ws:
-        summary = ws.ingest_etl(path, chain=chain)
+        summary = ws.ingest.etl(path, chain=chain)
     if json_:
         print_json(summary)
     else:

@@ -71,7 +71,7 @@ def _root(
 def stats(json_: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False) -> None:
     """What the workspace holds: blocks, transactions, addresses per chain."""
     with open_workspace(read_only=True) as ws:
-        result = ws.stats()
+        result = ws.queries.stats()
     if json_:
         print_json(result)
         return

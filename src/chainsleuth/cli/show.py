@@ -25,7 +25,7 @@ def block(ref: Annotated[str, typer.Argument(help="Block hash or height.")], cha
           json_: JsonOpt = False) -> None:
     """A block's header facts."""
     with open_workspace(read_only=True) as ws:
-        b = ws.show_block(ref, chain=chain)
+        b = ws.queries.show_block(ref, chain=chain)
     if json_:
         print_json(b)
     else:
@@ -39,7 +39,7 @@ def tx(txid: Annotated[str, typer.Argument(help="Transaction id (hex).")], chain
        json_: JsonOpt = False) -> None:
     """A transaction with its inputs (resolved prevouts) and outputs."""
     with open_workspace(read_only=True) as ws:
-        t = ws.show_tx(txid, chain=chain)
+        t = ws.queries.show_tx(txid, chain=chain)
     if json_:
         print_json(t)
         return
@@ -67,7 +67,7 @@ def address(addr: Annotated[str, typer.Argument(help="Address as the chain write
             json_: JsonOpt = False) -> None:
     """An address: received, sent, balance, activity, cluster and tags."""
     with open_workspace(read_only=True) as ws:
-        a = ws.show_address(addr, chain=chain)
+        a = ws.queries.show_address(addr, chain=chain)
     if json_:
         print_json(a)
         return
@@ -98,7 +98,8 @@ def _amounts(v: int | dict[str, int]) -> str:
 
 
 def _account_tx(t: AccountTxInfo) -> None:
-    status = {1: "succeeded", 0: "failed (moved nothing but its fee)"}.get(t.status, "unknown (no receipt)")
+    status = {1: "succeeded", 0: "failed (moved nothing but its fee)", None: "unknown (no receipt)"}.get(
+        t.status, "unknown (no receipt)")
     print_kv(f"tx {t.txid}", [
         ("chain", t.chain), ("block_height", t.block_height), ("block_hash", t.block_hash), ("time", _when(t.time)),
         ("status", status), ("from", t.from_), ("to", t.to or "(contract creation)"), ("value", f"{t.value:,} wei"),

@@ -33,7 +33,7 @@ def import_(
 ) -> None:
     """Import tags. Each pack is one transaction; re-importing the same pack changes nothing."""
     with open_workspace() as ws:
-        r = ws.import_tags(paths, tlp=tlp, workers=workers)
+        r = ws.attribution.import_tags(paths, tlp=tlp, workers=workers)
     if json_:
         print_json(r)
         return
@@ -53,7 +53,7 @@ def list_(addr: Annotated[str, typer.Argument(help="Address (any case for EVM) o
           chain: ChainOpt = None, json_: JsonOpt = False) -> None:
     """Every tag of an address with its source, creator, confidence and pack (and cluster-inherited ones)."""
     with open_workspace(read_only=True) as ws:
-        tags = ws.list_tags(addr, chain=chain)
+        tags = ws.attribution.list_tags(addr, chain=chain)
     if json_:
         print_json({"address": addr, "tags": tags})
         return
@@ -85,9 +85,9 @@ def add(
 ) -> None:
     """Add an investigator tag (validated against the taxonomy); the same tag again replaces it."""
     with open_workspace() as ws:
-        r = ws.add_tag(addr, label=label, source=source, confidence=confidence, creator=creator, chain=chain,
-                       category=category, abuse=abuse, actor=actor, tlp=tlp, is_cluster_definer=cluster_definer,
-                       context=context, tx=tx)
+        r = ws.attribution.add_tag(addr, label=label, source=source, confidence=confidence, creator=creator,
+                                   chain=chain, category=category, abuse=abuse, actor=actor, tlp=tlp,
+                                   is_cluster_definer=cluster_definer, context=context, tx=tx)
     if json_:
         print_json(r)
     elif r["tag"]:
@@ -105,7 +105,7 @@ def export(
 ) -> None:
     """Export tags as a TagPack (YAML) to share with partners; importing it again gives the same tags."""
     with open_workspace(read_only=True) as ws:
-        text = ws.export_tags(out, all_tags=all_, pack=pack, max_tlp=max_tlp, title=title, creator=creator)
+        text = ws.attribution.export_tags(out, all_tags=all_, pack=pack, max_tlp=max_tlp, title=title, creator=creator)
     if out is None:
         sys.stdout.write(text)
     else:
@@ -120,7 +120,7 @@ def screen(
 ) -> None:
     """Screen addresses: tags on each (hits) and direct exposure to tagged categories in the workspace data."""
     with open_workspace(read_only=True) as ws:
-        r = ws.screen(file)
+        r = ws.attribution.screen(file)
     if json_:
         print_json(r)
         return

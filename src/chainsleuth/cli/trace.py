@@ -74,9 +74,9 @@ def _write_csv(doc: dict[str, Any], path: Path) -> None:
         w = csv.writer(f)
         w.writerow(["kind", "hop", "txid", "from", "to", "amount", "taint", "asset", "height", "time", "entity",
                     "category", "reason"])
-        for e in doc["edges"]:
-            w.writerow(["edge", e["hop"], e["txid"], e["from"], e["to"], e["amount"], e["taint"], e["asset"],
-                        e["height"], e["time"], "", "", ""])
+        for edge in doc["edges"]:
+            w.writerow(["edge", edge["hop"], edge["txid"], edge["from"], edge["to"], edge["amount"], edge["taint"],
+                        edge["asset"], edge["height"], edge["time"], "", "", ""])
         for ep, why in zip(doc["endpoints"], doc["provenance"]["endpoint_reasons"], strict=True):
             w.writerow(["endpoint", ep["hops"], "", "", ep["address"], ep["amount"], "", "", "", "", ep["entity"] or "",
                         ep["category"] or "", why])
@@ -92,11 +92,11 @@ def _run(direction: str, source: str, policy: str, max_hops: int, min_amount: in
                           "asset": asset, "max_degree": max_degree, "max_edges": max_edges}
     with open_workspace(read_only=True) as ws:
         if compare_policies:
-            result = ws.trace_compare_policies(source, direction, **kw)
+            result = ws.tracing.compare_policies(source, direction, **kw)
         elif sankey:
-            result = ws.trace_sankey(source, direction, policy, **kw)
+            result = ws.tracing.sankey(source, direction, policy, **kw)
         else:
-            result = ws.trace(source, direction, policy, **kw)
+            result = ws.tracing.trace(source, direction, policy, **kw)
     if csv_path is not None and not compare_policies and not sankey:
         _write_csv(result, csv_path)
         err_console.print(f"wrote {len(result['edges'])} edges and {len(result['endpoints'])} endpoints to {csv_path}")
@@ -166,7 +166,7 @@ def exposure(source: SourceArg,
              chain: ChainOpt = None) -> None:
     """Direct and indirect exposure to attributed services, by category and entity."""
     with open_workspace(read_only=True) as ws:
-        r = ws.exposure(source, direction, policy, max_hops=max_hops, chain=chain)
+        r = ws.tracing.exposure(source, direction, policy, max_hops=max_hops, chain=chain)
     if json_:
         print_json(r)
         return
@@ -188,7 +188,7 @@ def peel(source: Annotated[str, typer.Argument(metavar="SOURCE", help="TXID:VOUT
          json_: JsonOpt = False, chain: ChainOpt = None) -> None:
     """Follow a peel chain: at each transaction keep to the change output, with the evidence for it."""
     with open_workspace(read_only=True) as ws:
-        r = ws.peel_chain(source, max_hops=max_hops, chain=chain)
+        r = ws.tracing.peel_chain(source, max_hops=max_hops, chain=chain)
     if json_:
         print_json(r)
         return
@@ -207,7 +207,7 @@ def path(src: Annotated[str, typer.Argument(metavar="FROM", help="Address or clu
          json_: JsonOpt = False, chain: ChainOpt = None) -> None:
     """The shortest money-flow path from FROM to TO, with its transactions."""
     with open_workspace(read_only=True) as ws:
-        r = ws.find_path(src, dst, max_depth=max_depth, max_degree=max_degree, chain=chain)
+        r = ws.tracing.find_path(src, dst, max_depth=max_depth, max_degree=max_degree, chain=chain)
     if json_:
         print_json(r)
         return

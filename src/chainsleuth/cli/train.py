@@ -39,7 +39,7 @@ def generate(typology: TypologyOpt, difficulty: DifficultyOpt = 2,
     """Generate one case: trainee/ (blocks, exports, tags, brief, questions) and answer_key.json."""
     _keep_answers(out)
     with open_workspace() as ws:
-        res = ws.train_generate(typology, difficulty, seed, out, size=size, lang=lang, ingest=ingest)
+        res = ws.training.generate(typology, difficulty, seed, out, size=size, lang=lang, ingest=ingest)
     if json_:
         print_json(res)
     else:
@@ -69,9 +69,9 @@ def class_new(typology: TypologyOpt, difficulty: DifficultyOpt = 2,
     """One variant per trainee from a class seed; roster.json maps trainees to their variant seeds."""
     _keep_answers(out)
     with open_workspace() as ws:
-        from_file = ws.train_read_trainees(trainees, count)
-        res = ws.train_class_new(class_seed, from_file, out, typology=typology, difficulty=difficulty, size=size,
-                                 lang=lang)
+        from_file = ws.training.read_trainees(trainees, count)
+        res = ws.training.class_new(class_seed, from_file, out, typology=typology, difficulty=difficulty,
+                                    size=size, lang=lang)
     if json_:
         print_json(res)
     else:
@@ -85,7 +85,7 @@ def brief(case: CaseArg, lang: Annotated[str | None, typer.Option("--lang", help
           json_: JsonOpt = False) -> None:
     """Print the case brief and the questions."""
     with open_workspace() as ws:
-        res = ws.train_brief(case, lang=lang)
+        res = ws.training.brief(case, lang=lang)
     if json_:
         print_json(res)
     else:
@@ -99,7 +99,7 @@ def answer(case: CaseArg, question: Annotated[str, typer.Argument(help="Question
            json_: JsonOpt = False) -> None:
     """Record an answer in trainee/answers.json, or reveal a hint."""
     with open_workspace() as ws:
-        res = ws.train_answer(case, question, values or [], hint=hint)
+        res = ws.training.answer(case, question, values or [], hint=hint)
     if json_:
         print_json(res)
     else:
@@ -112,7 +112,7 @@ def grade(case: CaseArg, key: KeyOpt = None, answers: AnswersOpt = None,
           json_: JsonOpt = False) -> None:
     """Grade the recorded answers against the answer key (a class folder: every trainee, one row each)."""
     with open_workspace() as ws:
-        res = ws.train_grade(case, key=key, answers=answers, lang=lang)
+        res = ws.training.grade(case, key=key, answers=answers, lang=lang)
     if json_:
         print_json(res)
         return
@@ -130,7 +130,7 @@ def debrief(case: CaseArg, key: KeyOpt = None, answers: AnswersOpt = None,
             json_: JsonOpt = False) -> None:
     """What the trainee found beside the truth: answers, the laundering path, cash-outs, hops."""
     with open_workspace() as ws:
-        res = ws.train_debrief(case, key=key, answers=answers, lang=lang)
+        res = ws.training.debrief(case, key=key, answers=answers, lang=lang)
     if json_:
         print_json(res)
         return

@@ -25,6 +25,8 @@ class Registry(Generic[T]):
     Traceback (most recent call last):
     ...
     chainsleuth.errors.InvalidInput: unknown tracing policy 'nope'; choose one of: haircut (field=tracing policy, value=nope)
+    >>> policies.add("fifo", 2) and policies.items()
+    [('haircut', 1), ('fifo', 2)]
     """
 
     def __init__(self, kind: str) -> None:
@@ -45,6 +47,12 @@ class Registry(Generic[T]):
 
         return deco
 
+    def remove(self, name: str) -> T:
+        """Unregister ``name`` (a plugin unloading); returns what was registered. InvalidInput if unknown."""
+        item = self.get(name)
+        del self._items[name]
+        return item
+
     def get(self, name: str) -> T:
         try:
             return self._items[name]
@@ -56,6 +64,10 @@ class Registry(Generic[T]):
 
     def names(self) -> list[str]:
         return sorted(self._items)
+
+    def items(self) -> list[tuple[str, T]]:
+        """(name, extension) pairs in the order they were registered (built-ins first, then plugins)."""
+        return list(self._items.items())
 
     def __contains__(self, name: object) -> bool:
         return name in self._items

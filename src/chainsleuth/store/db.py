@@ -116,7 +116,7 @@ class Database:
         return self.con.execute(sql, params or [])
 
     @contextmanager
-    def deferred_checkpoint(self, threshold_bytes: int = 256 << 20) -> Iterator[None]:
+    def deferred_checkpoint(self, threshold_bytes: int = 64 << 20) -> Iterator[None]:
         """A bulk load (many batches in a row): let the write-ahead log grow to ``threshold_bytes`` instead of
         checkpointing the database after every batch, and checkpoint at the end. Each batch still commits,
         durably, on its own; after a crash DuckDB replays the log on the next open. The bound matters: the

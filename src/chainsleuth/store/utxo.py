@@ -8,6 +8,7 @@ best chain, or BIP30's duplicate coinbases) is read from its best-chain copy.
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -16,9 +17,26 @@ from chainsleuth.core.records import UtxoBatch
 from chainsleuth.store.db import Database
 
 if TYPE_CHECKING:
-    from chainsleuth.store.utxo_writer import UtxoWriter, WriteResult
+    from chainsleuth.store.utxo_writer import UtxoWriter
 
-__all__ = ["UtxoStore", "canonical_tx_ids"]
+__all__ = ["UtxoStore", "WriteResult", "canonical_tx_ids"]
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What one batch added (and, for the best chain, moved)."""
+
+    blocks_new: int
+    txs_new: int
+    outputs_new: int
+    inputs_new: int
+    inputs_resolved: int
+    first_height: int | None
+    last_height: int | None
+    stale_blocks: int = 0           # blocks of this batch (or stored ones) now off the best chain
+    reorganised: int = 0            # stored blocks whose best flag flipped
+
+
 
 
 class UtxoStore:

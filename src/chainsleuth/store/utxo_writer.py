@@ -26,7 +26,6 @@ extrapolation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -39,24 +38,12 @@ from chainsleuth.errors import InternalError, InvalidInput
 from chainsleuth.store.blocktree import BlockTree, NewBlock
 from chainsleuth.store.db import Database
 from chainsleuth.store.keyindex import ByteKeyIndex, Keys, arrow_string_buffers, fixed_keys, hex_to_bytes
+from chainsleuth.store.utxo import WriteResult
 
 __all__ = ["UtxoWriter", "WriteResult"]
 
 _STYPE = pa.array(SCRIPT_TYPES, pa.string())
 _CHUNK = 1 << 20
-
-
-@dataclass(frozen=True)
-class WriteResult:
-    blocks_new: int
-    txs_new: int
-    outputs_new: int
-    inputs_new: int
-    inputs_resolved: int
-    first_height: int | None
-    last_height: int | None
-    stale_blocks: int = 0           # blocks of this batch (or stored ones) now off the best chain
-    reorganised: int = 0            # stored blocks whose best flag flipped
 
 
 class _Column:

@@ -25,14 +25,14 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chainsleuth.core.btc.builder import blk_files
 from chainsleuth.core.chains import get_chain
-from chainsleuth.sources.btc.writer import write_blk_files
 from chainsleuth.training.ledger_evm import GAS_NATIVE, TRANSFER_TOPIC, EvmLedger
 
 if TYPE_CHECKING:
     from chainsleuth.training.world import World
 
-__all__ = ["ETL_FILES", "actorpack_yaml", "tagpack_yaml", "write_etl", "write_world"]
+__all__ = ["ETL_FILES", "actorpack_yaml", "tagpack_yaml", "write_etl", "write_files", "write_world"]
 
 ETL_FILES = ("blocks", "transactions", "receipts", "logs", "token_transfers", "traces", "tokens")
 _EMPTY_UNCLES = "0x1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347"
@@ -56,6 +56,17 @@ _HEADERS = {
 _TOKENS = {"USDT": ("USDT", "Tether USD (training)", 6)}
 
 
+def write_files(directory: Path, files: dict[str, bytes]) -> list[Path]:
+    """Write named files (e.g. the blk*.dat of :func:`~chainsleuth.core.btc.builder.blk_files`) into
+    ``directory``, creating it; returns their paths in the order given."""
+    directory.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name, data in files.items():
+        (directory / name).write_bytes(data)
+        out.append(directory / name)
+    return out
+
+
 def write_world(world: World, out: Path, *, lang: str = "en") -> dict[str, Path]:
     from chainsleuth.training.exercises import brief_markdown, questions_json
 
@@ -66,8 +77,8 @@ def write_world(world: World, out: Path, *, lang: str = "en") -> dict[str, Path]
     assert net is not None
     for old in [*(trainee / "btc").glob("blk*.dat"), trainee / "answers.json"]:   # answers to an older world
         old.unlink(missing_ok=True)
-    blk = write_blk_files(world.btc_blocks, trainee / "btc", net)
-    paths["btc"] = blk[0].parent
+    write_files(trainee / "btc", blk_files(world.btc_blocks, net))
+    paths["btc"] = trainee / "btc"
     paths["eth"] = write_etl(world.evm, trainee / "eth")
     paths["tags"] = trainee / "tags" / "training-tags.yaml"
     paths["tags"].parent.mkdir(exist_ok=True)

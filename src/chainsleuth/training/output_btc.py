@@ -1,6 +1,6 @@
 """Bitcoin output of a world: one thin adapter over the seeded block writer.
 
-Each ledger address ``i`` is key ``i`` of a :class:`~chainsleuth.sources.btc.writer.KeyRing` seeded by the
+Each ledger address ``i`` is key ``i`` of a :class:`~chainsleuth.core.btc.builder.KeyRing` seeded by the
 world, in the address's script type; each ledger block becomes one ``BlockBuilder.add_block`` call (the
 writer computes txids, merkle roots, the witness commitment and the BIP34 height), with the coinbase paid
 to the ledger's coinbase address and amount. The chain is mainnet-format (``btc``), starts at the real
@@ -10,8 +10,8 @@ genesis block and is numbered from height 1, so addresses read as investigators 
 
 from __future__ import annotations
 
+from chainsleuth.core.btc.builder import BlockBuilder, KeyRing, TxSpec, build_tx
 from chainsleuth.core.btc.script import classify_script
-from chainsleuth.sources.btc.writer import BlockBuilder, KeyRing, TxSpec, build_tx
 from chainsleuth.training.ledger_btc import BtcLedger
 
 __all__ = ["CHAIN", "BtcChain", "build_chain"]

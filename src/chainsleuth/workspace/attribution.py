@@ -1,12 +1,9 @@
-"""Tags: import, list, add, export, cluster propagation and screening.
-
-Part of the :class:`~chainsleuth.workspace.Workspace` facade (see ``workspace/__init__.py``).
-"""
+"""Attribution: tags imported, listed, added and exported; tags a cluster inherits; screening."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,18 +11,35 @@ import numpy as np
 
 from chainsleuth import __version__
 from chainsleuth.core.chains import CHAINS, Model, get_chain
+from chainsleuth.core.progress import Progress
 from chainsleuth.errors import (
     InvalidInput,
     NotFound,
     ParseError,
 )
-from chainsleuth.workspace._base import WorkspaceBase
+from chainsleuth.store import Store
 
-__all__ = ["Attribution"]
+__all__ = ["AttributionService"]
 
 
-class Attribution(WorkspaceBase):
-    # -- attribution --------------------------------------------------------------------------------
+class AttributionService:
+    """Tags with their provenance: import, list, add, export; cluster propagation; screening.
+
+    Parameters
+    ----------
+    store : callable returning Store
+        The workspace's store, opened on first use.
+    progress : Progress
+        Where imports report, and where conflicting cluster attributions are noted.
+    workspace_name : str
+        Named in the description of exported packs.
+    """
+
+    def __init__(self, store: Callable[[], Store], progress: Progress, *, workspace_name: str) -> None:
+        self._store = store
+        self._progress = progress
+        self._workspace_name = workspace_name
+
     def import_tags(self, paths: Sequence[str | Path], *, tlp: str | None = None,
                     max_bytes: int | None = None, workers: int | None = None) -> dict[str, Any]:
         """Import tag files or directories (TagPack .yaml[.gz], ActorPacks, OFAC lists, Etherscan labels,
@@ -45,7 +59,7 @@ class Attribution(WorkspaceBase):
         t0 = time.perf_counter()
         files = discover_files([Path(p) for p in paths])
         limit = max_bytes or MAX_PACK_BYTES
-        store = self.store
+        store = self._store()
         counts = {"new": 0, "unchanged": 0, "replaced": 0}
         packs: list[dict[str, Any]] = []
         warnings: list[dict[str, Any]] = []
@@ -60,11 +74,11 @@ class Attribution(WorkspaceBase):
                 jobs.append((f, kind))
         workers = 1 if workers is None else max(1, min(int(workers), os.cpu_count() or 1))
         run_id = store.tags.start_run(";".join(str(p) for p in paths), __version__)
-        self.progress.start("import tags", total=len(jobs), unit="files")
+        self._progress.start("import tags", total=len(jobs), unit="files")
         with store.tags.deferred_checkpoint():
             tags_new = self._store_packs(parse_files(jobs, max_bytes=limit, tlp=tlp, workers=workers), run_id,
                                          counts, packs, warnings)
-        self.progress.finish()
+        self._progress.finish()
         store.tags.finish_run(run_id, new=counts["new"], unchanged=counts["unchanged"], replaced=counts["replaced"],
                               tags=tags_new)
         return {"run_id": run_id, "files": len(files), "packs_new": counts["new"],
@@ -76,7 +90,7 @@ class Attribution(WorkspaceBase):
                      warnings: list[dict[str, Any]]) -> int:
         from chainsleuth.attribution import ParsedActorPack
 
-        store = self.store
+        store = self._store()
         tags_new = 0
         for f, parsed in parsed_packs:
             if isinstance(parsed, ParsedActorPack):
@@ -96,7 +110,7 @@ class Attribution(WorkspaceBase):
                               "duplicates_merged": parsed.duplicates_merged, "warnings": len(parsed.issues),
                               "same_as": r.same_as})
             warnings += [i.to_dict() for i in parsed.issues]
-            self.progress.advance(1, tags=tags_new)
+            self._progress.advance(1, tags=tags_new)
         return tags_new
 
     @staticmethod
@@ -123,23 +137,24 @@ class Attribution(WorkspaceBase):
         inherits from other members when the address is clustered."""
         ident = self._tag_identifier(address)
         c = get_chain(chain).name if chain and chain in CHAINS else chain
-        tags = [self._tag_dict(t) for t in self.store.tags.tags_for(ident, c)]
-        for ch in ([c] if c else self.store.utxo.find_address_chains(ident)):  # inherited via a cluster
+        store = self._store()
+        tags = [self._tag_dict(t) for t in store.tags.tags_for(ident, c)]
+        for ch in ([c] if c else store.utxo.find_address_chains(ident)):  # inherited via a cluster
             tags += self._cluster_tags_of_address(ch, ident)
         return tags
 
-    def _address_tags(self, chain: str, address: str) -> list[dict[str, Any]]:
-        """Tags for show_address: the address's own tags and those its cluster inherits."""
+    def address_tags(self, chain: str, address: str) -> list[dict[str, Any]]:
+        """An address's own tags on ``chain`` and those its cluster inherits (as ``show address`` lists them)."""
         ident = self._tag_identifier(address)
-        return [self._tag_dict(t) for t in self.store.tags.tags_for(ident, chain)] + \
+        return [self._tag_dict(t) for t in self._store().tags.tags_for(ident, chain)] + \
             self._cluster_tags_of_address(chain, ident)
 
     def _cluster_tags_of_address(self, chain: str, ident: str) -> list[dict[str, Any]]:
-        clusters = getattr(self.store, "clusters", None)
-        if clusters is None or chain not in CHAINS:  # any clustered chain (co-spend or deposit-address)
+        if chain not in CHAINS:  # any clustered chain (co-spend or deposit-address)
             return []
-        aid = self.store.utxo.address_id(chain, ident)
-        cid = None if aid is None else clusters.cluster_of(chain, aid)
+        store = self._store()
+        aid = store.utxo.address_id(chain, ident)
+        cid = None if aid is None else store.clusters.cluster_of(chain, aid)
         if cid is None:
             return []
         return [t for t in self.cluster_tags(chain, cid) if t["inherited_via"] != ident]
@@ -149,10 +164,11 @@ class Attribution(WorkspaceBase):
         ``inherited_via`` the member; conflicting entities add a ``warnings`` entry to each tag."""
         from chainsleuth.attribution import STRONG_CONFIDENCE, entity_of, propagate_cluster_tags
 
-        cset = self.store.clusters.get_set(chain, set_id)  # default: the chain's active cluster set
+        store = self._store()
+        cset = store.clusters.get_set(chain, set_id)  # default: the chain's active cluster set
         if cset is None:
             return []
-        table = self.store.tags.cluster_member_tags(chain, int(cset["set_id"]), cluster_id,
+        table = store.tags.cluster_member_tags(chain, int(cset["set_id"]), cluster_id,
                                                     min_level=STRONG_CONFIDENCE)
         if table.num_rows == 0:
             return []
@@ -164,7 +180,7 @@ class Attribution(WorkspaceBase):
             entity=[entity_of(t["actor"], t["label"]) for t in rows])
         notes = [e.summary for e in r.conflicts]
         for n in notes:
-            self.progress.note(f"cluster {cluster_id} on {chain}: {n}")
+            self._progress.note(f"cluster {cluster_id} on {chain}: {n}")
         out = []
         for i in r.selected.tolist():
             d = self._tag_dict(rows[i], inherited_via=rows[i]["identifier"])
@@ -222,8 +238,9 @@ class Attribution(WorkspaceBase):
             import pyarrow as _pa
 
             pk = _dc.replace(pk, tags=pk.tags.set_column(0, "chain", _pa.array([chain], type=_pa.string())))
-        ids = self.store.tags.add_investigator_tags(pk.tags, creator=creator)
-        tags = [t for t in self.store.tags.tags_for(pk.tags["identifier"][0].as_py(), chain)
+        store = self._store()
+        ids = store.tags.add_investigator_tags(pk.tags, creator=creator)
+        tags = [t for t in store.tags.tags_for(pk.tags["identifier"][0].as_py(), chain)
                 if t["tag_id"] in ids]
         return {"tag_id": ids[0] if ids else None, "tag": self._tag_dict(tags[0]) if tags else None,
                 "warnings": [i.to_dict() for i in pk.issues if i.field != "actor"]}
@@ -234,12 +251,12 @@ class Attribution(WorkspaceBase):
         above ``max_tlp`` (default amber: red tags stay in the workspace) are left out."""
         from chainsleuth.attribution import tagpack_yaml
 
-        table = self.store.tags.export_table(origin=None if (all_tags or pack) else "investigator", pack_uri=pack)
+        table = self._store().tags.export_table(origin=None if (all_tags or pack) else "investigator", pack_uri=pack)
         rows = table.to_pylist()
         creators = sorted({r["creator"] for r in rows})
         text = tagpack_yaml(rows, title=title or ("chainsleuth tags" + (f" of {pack}" if pack else "")),
                             creator=creator or (", ".join(creators) if creators else "chainsleuth"),
-                            description=f"Exported from workspace {self.path.name}", max_tlp=max_tlp)
+                            description=f"Exported from workspace {self._workspace_name}", max_tlp=max_tlp)
         if out is not None:
             try:
                 Path(out).write_text(text, encoding="utf-8")
@@ -253,24 +270,25 @@ class Attribution(WorkspaceBase):
         with tagged counterparties, by category) from the workspace's chain data."""
         from chainsleuth.attribution import direct_exposure, hit_record
 
+        store = self._store()
         entries = self._screen_entries(source)
         idents = sorted({self._tag_identifier(a) for _, a in entries})
-        hits_table = self.store.tags.tags_table(idents) if idents else None
+        hits_table = store.tags.tags_table(idents) if idents else None
         by_ident: dict[str, list[dict[str, Any]]] = {}
         for t in (hits_table.to_pylist() if hits_table is not None else []):
             by_ident.setdefault(t["identifier"], []).append(t)
         exposure: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for chain in self.store.utxo.chains() + self.store.account.chains():
+        for chain in store.utxo.chains() + store.account.chains():
             model = get_chain(chain).model if chain in CHAINS else Model.UTXO
-            ids = self.store.tags.address_ids(chain, idents)
+            ids = store.tags.address_ids(chain, idents)
             if not ids:
                 continue
-            flows = (self.store.tags.utxo_counterparties(chain, list(ids.values())) if model is Model.UTXO
-                     else self.store.tags.account_counterparties(chain, list(ids.values())))
+            flows = (store.tags.utxo_counterparties(chain, list(ids.values())) if model is Model.UTXO
+                     else store.tags.account_counterparties(chain, list(ids.values())))
             cps = sorted(set(flows["counterparty"].to_pylist())) if flows.num_rows else []
             cp_tags: dict[str, list[dict[str, Any]]] = {}
             if cps:
-                for t in self.store.tags.tags_table(cps, chain).to_pylist():
+                for t in store.tags.tags_table(cps, chain).to_pylist():
                     cp_tags.setdefault(t["identifier"], []).append(t)
             exp = direct_exposure(flows, cp_tags)
             back = {v: k for k, v in ids.items()}
@@ -280,14 +298,14 @@ class Attribution(WorkspaceBase):
                 exposure.setdefault((chain, ident), [])
         results = []
         n_hit = 0
-        for chain, raw in entries:
+        for asked, raw in entries:   # the chain the list names for the address, if any
             ident = self._tag_identifier(raw)
-            hits = [hit_record(t) for t in by_ident.get(ident, []) if chain is None or t["chain"] == chain]
+            hits = [hit_record(t) for t in by_ident.get(ident, []) if asked is None or t["chain"] == asked]
             n_hit += bool(hits)
             exp_entries = [dict(e, chain=ch) for (ch, a), es in exposure.items() if a == ident
-                           and (chain is None or ch == chain) for e in es]
-            in_ws = [ch for (ch, a) in exposure if a == ident and (chain is None or ch == chain)]
-            results.append({"address": raw, "chain": chain, "hits": hits, "exposure": exp_entries,
+                           and (asked is None or ch == asked) for e in es]
+            in_ws = [ch for (ch, a) in exposure if a == ident and (asked is None or ch == asked)]
+            results.append({"address": raw, "chain": asked, "hits": hits, "exposure": exp_entries,
                             "in_workspace": in_ws})
         return {"screened": len(entries), "with_hits": n_hit,
                 "with_exposure": sum(1 for r in results if r["exposure"]), "results": results}

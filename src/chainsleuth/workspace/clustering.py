@@ -1,41 +1,74 @@
-"""Address clustering with evidence, CoinJoin exclusion, comparisons and evaluation on training worlds.
-
-Part of the :class:`~chainsleuth.workspace.Workspace` facade (see ``workspace/__init__.py``).
-"""
+"""Address clustering with evidence, CoinJoin exclusion, comparisons, and per-transaction explanations."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
 from chainsleuth import __version__
+from chainsleuth.config import Settings
 from chainsleuth.core.chains import Model, get_chain
+from chainsleuth.core.progress import Progress
 from chainsleuth.errors import (
     Conflict,
     InternalError,
     InvalidInput,
     NotFound,
 )
-from chainsleuth.workspace._base import WorkspaceBase
+from chainsleuth.store import Store
+from chainsleuth.workspace.assets import Asset, store_asset_id
+from chainsleuth.workspace.attribution import AttributionService
+from chainsleuth.workspace.chains import ChainLocator
 
-__all__ = ["Clustering"]
+__all__ = ["ClusteringService"]
 
 
-class Clustering(WorkspaceBase):
-    # -- clustering ---------------------------------------------------------------------------------
-    def _cluster_chain(self, chain: str | None) -> str:
+class ClusteringService:
+    """Cluster sets of a chain's addresses, each merge with its evidence; the cluster of an address.
+
+    Parameters
+    ----------
+    store : callable returning Store
+        The workspace's store, opened on first use.
+    settings : Settings
+        The default large-merge alert size.
+    progress : Progress
+        Where a clustering run reports, and its alerts.
+    chains : ChainLocator
+        Which chain an address or txid is on.
+    attribution : AttributionService
+        The tags a cluster inherits from its members (``show_cluster``).
+    workspace : Path
+        Named in the messages about an empty workspace.
+    """
+
+    def __init__(self, store: Callable[[], Store], settings: Settings, progress: Progress, *,
+                 chains: ChainLocator, attribution: AttributionService, workspace: Path) -> None:
+        self._store = store
+        self._settings = settings
+        self._progress = progress
+        self._chains = chains
+        self._attribution = attribution
+        self._workspace = workspace
+
+    def target_chain(self, chain: str | None = None) -> str:
+        """``chain`` (by its canonical name), else the workspace's one UTXO chain: what ``cluster`` works on.
+
+        Conflict when the workspace holds no UTXO blocks, InvalidInput (pass --chain) when it holds several.
+        """
         if chain is not None:
             return get_chain(chain).name
-        chains = self.store.utxo.chains()
+        store = self._store()
+        chains = store.utxo.chains()
         if not chains:
-            hint = (f"; for {', '.join(self.store.account.chains())} pass --chain and --heuristics deposit-address"
-                    if self.store.account.chains() else "")
-            raise Conflict(f"nothing to cluster: the workspace {self.path} holds no UTXO blocks; ingest some "
-                           f"first (chainsleuth ingest btc-blocks PATH){hint}", file=str(self.path))
+            hint = (f"; for {', '.join(store.account.chains())} pass --chain and --heuristics deposit-address"
+                    if store.account.chains() else "")
+            raise Conflict(f"nothing to cluster: the workspace {self._workspace} holds no UTXO blocks; ingest some "
+                           f"first (chainsleuth ingest btc-blocks PATH){hint}", file=str(self._workspace))
         if len(chains) > 1:
             raise InvalidInput(f"the workspace holds several UTXO chains ({', '.join(chains)}); pass --chain",
                                field="--chain")
@@ -63,38 +96,40 @@ class Clustering(WorkspaceBase):
 
         t0 = time.perf_counter()
         names = resolve_heuristics(list(heuristics)) if heuristics else None
-        alert = self.settings.cluster_alert_size if alert_size is None else int(alert_size)
+        alert = self._settings.cluster_alert_size if alert_size is None else int(alert_size)
         if alert < 1:
             raise InvalidInput("the alert size must be at least 1", field="--alert-size", value=alert)
-        c = self._cluster_chain(chain)
+        c = self.target_chain(chain)
         if names is None:   # the default: co-spend on UTXO chains, deposit-address on account chains
             names = resolve_heuristics(["deposit-address"] if get_chain(c).model is Model.ACCOUNT
                                        else list(DEFAULT_HEURISTICS))
         if get_chain(c).model is Model.ACCOUNT:
             return self._cluster_account(c, names, alert, t0)
-        cs = self.store.clusters
+        cs = self._store().clusters
         st = cs.input_status(c)
         if st["txs"] == 0:
-            raise Conflict(f"nothing to cluster: no {c} transactions in the workspace {self.path}", value=c)
+            raise Conflict(f"nothing to cluster: no {c} transactions in the workspace {self._workspace}", value=c)
         if st["inputs"] and not st["inputs_resolved"]:
             raise Conflict(f"no input of {c} has its spent output in the workspace ({st['inputs']} unresolved "
                            "inputs), so no input address is known: ingest the chain from genesis (or the "
                            "blocks holding the spent outputs) first", value=c)
         name = "+".join(names) + ("+coinjoins" if include_coinjoins else "")
         existing = cs.get_set(c, name)
-        mode = "incremental" if incremental and existing is not None and supports_incremental(names) else "batch"
+        base = existing if incremental and existing is not None and supports_incremental(names) else None
+        mode = "incremental" if base is not None else "batch"
         prior = None
         after = -1
-        if mode == "incremental":
-            assert existing is not None
-            prior = Clustering(cs.labels(c, int(existing["set_id"])), Links(*([np.empty(0, np.int64)] * 7), ()))
-            after = int(existing["last_tx_id"])
-        cols, script_types = cs.tx_arrays(c, after_tx_id=after,
-                                          set_id=int(existing["set_id"]) if mode == "incremental" else None)
+        base_id = None
+        if base is not None:   # extend the set: its labels, and only the transactions newer than it
+            base_id = int(base["set_id"])
+            none = np.empty(0, np.int64)
+            prior = Clustering(cs.labels(c, base_id), Links(none, none, none, none, none, none, none, ()))
+            after = int(base["last_tx_id"])
+        cols, script_types = cs.tx_arrays(c, after_tx_id=after, set_id=base_id)
         arrays = TxArrays.from_columns(cols, script_types)
-        self.progress.start(f"cluster {c} ({name})", total=None)
+        self._progress.start(f"cluster {c} ({name})", total=None)
         run = cluster_utxo(arrays, st["addresses"], names, include_coinjoins=include_coinjoins, chain=c, prior=prior)
-        self.progress.finish()
+        self._progress.finish()
         links = run.clustering.links
         cj_rows = np.flatnonzero(run.coinjoins.mask)
         big = np.flatnonzero(np.minimum(links.size_a, links.size_b) >= alert)
@@ -109,7 +144,7 @@ class Clustering(WorkspaceBase):
                        "equal_value": run.coinjoins.equal_value[cj_rows],
                        "equal_count": run.coinjoins.equal_count[cj_rows]},
             pending=cs.unresolved_tx_ids(c), last_tx_id=st["max_tx_id"], provenance=cs.provenance(c),
-            software_version=__version__, incremental_of=int(existing["set_id"]) if mode == "incremental" else None)
+            software_version=__version__, incremental_of=base_id)
         info = cs.get_set(c, set_id)
         assert info is not None
         alerts = []
@@ -121,7 +156,7 @@ class Clustering(WorkspaceBase):
                            "message": f"merge of two large clusters ({int(links.size_a[i])} and "
                                       f"{int(links.size_b[i])} addresses); check the transaction"})
         for a in alerts:
-            self.progress.note(f"alert: {a['message']} (tx_id {a['tx_id']})")
+            self._progress.note(f"alert: {a['message']} (tx_id {a['tx_id']})")
         return {
             "chain": c, "set_id": set_id, "name": name, "heuristics": names, "mode": mode,
             "include_coinjoins": include_coinjoins, "txs_processed": arrays.n_tx, "links_added": len(links),
@@ -141,10 +176,11 @@ class Clustering(WorkspaceBase):
         if names != ["deposit-address"]:
             raise InvalidInput(f"on account chains such as {c} the only clustering heuristic is deposit-address",
                                field="--heuristics", value=",".join(names))
-        g = self.store.graph
-        arr = g.account_arrays(c, -1)
+        store = self._store()
+        g = store.graph
+        arr = g.account_arrays(c, store_asset_id(Asset.NATIVE))
         if len(arr["from"]) == 0:
-            raise Conflict(f"nothing to cluster: no {c} transfers in the workspace {self.path}", value=c)
+            raise Conflict(f"nothing to cluster: no {c} transfers in the workspace {self._workspace}", value=c)
         att = g.address_attributions(c)
         exchanges = np.unique(att["address_id"][att["category"] == "exchange"])
         if len(exchanges) == 0:
@@ -156,7 +192,7 @@ class Clustering(WorkspaceBase):
                                tx_id=arr["tx"][ok])
         run = cluster_edges(g.n_addresses(c), dep.edges)
         links = run.links
-        cs = self.store.clusters
+        cs = store.clusters
         set_id = cs.write_set(
             c, name="deposit-address", heuristics=names, parameters={"caveats": list(dep.caveats)},
             labels=run.labels,
@@ -165,7 +201,7 @@ class Clustering(WorkspaceBase):
                    "size_a": links.size_a, "size_b": links.size_b},
             coinjoins={"tx_id": [], "kind": [], "equal_value": [], "equal_count": []},
             pending=np.empty(0, dtype=np.int64), last_tx_id=int(arr["tx"].max(initial=-1)),
-            provenance={"run_ids": [r.run_id for r in self.store.runs.list(c)],
+            provenance={"run_ids": [r.run_id for r in store.runs.list(c)],
                         "first_height": int(arr["height"].min()), "last_height": int(arr["height"].max())},
             software_version=__version__)
         info = cs.get_set(c, set_id)
@@ -183,12 +219,15 @@ class Clustering(WorkspaceBase):
                 "seconds": round(time.perf_counter() - t0, 3)}
 
     def _address_text(self, chain: str, address_id: int) -> str | None:
-        rows = self.store.clusters.addresses_text(chain, [address_id])
+        rows = self._store().clusters.addresses_text(chain, [address_id])
         return rows.get(address_id)
 
-    def _cluster_ref(self, chain: str, address_id: int) -> dict[str, int] | None:
-        cid = self.store.clusters.cluster_of(chain, address_id)
-        return None if cid is None else {"id": cid, "size": self.store.clusters.size(chain, cid)}
+    def cluster_ref(self, chain: str, address_id: int) -> dict[str, int] | None:
+        """``{"id", "size"}`` of the cluster holding ``address_id`` in the chain's active cluster set; None
+        when the address is not clustered."""
+        clusters = self._store().clusters
+        cid = clusters.cluster_of(chain, address_id)
+        return None if cid is None else {"id": cid, "size": clusters.size(chain, cid)}
 
     def show_cluster(self, ref: str, *, chain: str | None = None, why: tuple[str, str] | None = None,
                      cluster_set: str | None = None, limit: int = 100, offset: int = 0) -> dict[str, Any]:
@@ -196,9 +235,10 @@ class Clustering(WorkspaceBase):
         of links (transactions and heuristics) that joined the two addresses."""
         if ref.lower().startswith("0x"):
             ref = ref.lower()
-        c = (self._cluster_chain(chain) if chain or ref.isdigit()
-             else self._utxo_chain_for(self.store.utxo.find_address_chains, ref, None, "address"))
-        cs = self.store.clusters
+        c = (self.target_chain(chain) if chain or ref.isdigit()
+             else self._chains.address_chain(ref, model=Model.UTXO))
+        store = self._store()
+        cs = store.clusters
         s = cs.get_set(c, cluster_set)
         if s is None:
             raise NotFound(f"no cluster set {cluster_set!r} on {c}" if cluster_set else
@@ -207,7 +247,7 @@ class Clustering(WorkspaceBase):
         if ref.isdigit():
             cid = int(ref)
         else:
-            aid = self.store.utxo.address_id(c, ref)
+            aid = store.utxo.address_id(c, ref)
             if aid is None:
                 raise NotFound(f"address {ref} is not in this workspace on {c}", value=ref)
             found = cs.cluster_of(c, aid, sid)
@@ -218,10 +258,7 @@ class Clustering(WorkspaceBase):
         size = cs.size(c, cid, sid)
         if size == 0:
             raise NotFound(f"no cluster {cid} in set {s['name']} on {c}", value=cid)
-        tags: list[Any] = []
-        tagger = getattr(self, "cluster_tags", None)
-        if callable(tagger):
-            tags = list(tagger(c, cid))
+        tags = self._attribution.cluster_tags(c, cid)
         out: dict[str, Any] = {
             "id": cid, "chain": c, "size": size, "set": s["name"],
             "addresses": [a for _, a in cs.members(c, cid, sid, limit=limit, offset=offset)],
@@ -247,20 +284,21 @@ class Clustering(WorkspaceBase):
     def _why(self, chain: str, set_id: int, cluster_id: int, pair: tuple[str, str]) -> dict[str, Any]:
         from chainsleuth.algorithms.clustering import link_path
 
+        store = self._store()
         ids = []
         for a in pair:
-            aid = self.store.utxo.address_id(chain, a.lower() if a.lower().startswith("0x") else a)
+            aid = store.utxo.address_id(chain, a.lower() if a.lower().startswith("0x") else a)
             if aid is None:
                 raise NotFound(f"address {a} is not in this workspace on {chain}", value=a)
-            if self.store.clusters.cluster_of(chain, aid, set_id) != cluster_id:
+            if store.clusters.cluster_of(chain, aid, set_id) != cluster_id:
                 raise InvalidInput(f"address {a} is not in cluster {cluster_id}", field="--why", value=a)
             ids.append(aid)
-        la = self.store.clusters.link_arrays(chain, cluster_id, set_id)
+        la = store.clusters.link_arrays(chain, cluster_id, set_id)
         path = link_path(la["address_a"], la["address_b"], ids[0], ids[1])
         if path is None:  # cannot happen for two members of one cluster: its links form a spanning tree
             raise InternalError("cluster links do not connect two of its members", value=cluster_id)
         seqs = [int(la["seq"][i]) for i in path]
-        by_seq = self.store.clusters.links_by_seq(chain, seqs, set_id)
+        by_seq = store.clusters.links_by_seq(chain, seqs, set_id)
         steps = []
         cur = ids[0]
         for q in seqs:
@@ -273,24 +311,24 @@ class Clustering(WorkspaceBase):
         conf = float(np.prod([s["confidence"] for s in steps])) if steps else 1.0
         return {"from": pair[0], "to": pair[1], "steps": steps, "confidence": conf}
 
-    def compare_clusterings(self, set1: str, set2: str, *, chain: str | None = None,
-                            limit: int = 100) -> dict[str, Any]:
+    def compare(self, set1: str, set2: str, *, chain: str | None = None, limit: int = 100) -> dict[str, Any]:
         """Which clusters of ``set1`` split in ``set2`` and which of ``set2`` merge clusters of ``set1``."""
         from chainsleuth.algorithms.clustering import compare_labels, pairwise_scores
 
-        c = self._cluster_chain(chain)
+        c = self.target_chain(chain)
+        clusters = self._store().clusters
         sets = []
         for ref in (set1, set2):
-            s = self.store.clusters.get_set(c, ref)
+            s = clusters.get_set(c, ref)
             if s is None:
-                known = ", ".join(f"{x['set_id']}:{x['name']}" for x in self.store.clusters.sets(c)) or "none"
+                known = ", ".join(f"{x['set_id']}:{x['name']}" for x in clusters.sets(c)) or "none"
                 base, cj = ref.removesuffix("+coinjoins"), ref.endswith("+coinjoins")
                 build = (f"; build it with 'chainsleuth cluster --chain {c} --heuristics {base.replace('+', ',')}"
                          f"{' --include-coinjoins' if cj else ''}'" if not ref.isdigit() else "")
                 raise NotFound(f"no cluster set {ref!r} on {c}; sets: {known}{build}", value=ref)
             sets.append(s)
-        la = self.store.clusters.labels(c, int(sets[0]["set_id"]))
-        lb = self.store.clusters.labels(c, int(sets[1]["set_id"]))
+        la = clusters.labels(c, int(sets[0]["set_id"]))
+        lb = clusters.labels(c, int(sets[1]["set_id"]))
         r = compare_labels(la, lb, limit=limit)
         n = max(len(la), len(lb))
         pa_, pb_ = np.arange(n), np.arange(n)
@@ -311,18 +349,19 @@ class Clustering(WorkspaceBase):
         t = txid.lower().removeprefix("0x")
         if len(t) != 64 or any(ch not in "0123456789abcdef" for ch in t):
             raise InvalidInput(f"{txid!r} is not a transaction id (64 hex digits)", value=txid)
-        c = self._utxo_chain_for(self.store.utxo.find_tx_chains, t, chain, "transaction")
-        ctx = self.store.clusters.tx_context(c, t)
+        c = self._chains.tx_chain(t, chain=chain, model=Model.UTXO)
+        clusters = self._store().clusters
+        ctx = clusters.tx_context(c, t)
         if ctx is None:
             raise NotFound(f"transaction {t} is not in this workspace on {c}", value=t)
-        cols, names = self.store.clusters.tx_arrays(c, tx_ids=[ctx["tx_id"], *ctx["spenders"]])
+        cols, names = clusters.tx_arrays(c, tx_ids=[ctx["tx_id"], *ctx["spenders"]])
         arrays = TxArrays.from_columns(cols, names)
         row = arrays.row_of(ctx["tx_id"])
         cj = detect_coinjoins(arrays, chain=c)
         guesses = detect_change(arrays, CHANGE_HEURISTICS, exclude_rows=np.flatnonzero(cj.mask),
                                 first_seen=ctx["first_seen"])
         guesses["consensus"] = change_consensus(dict(guesses), arrays.n_tx)
-        texts = self.store.clusters.addresses_text(c, [int(a) for a in arrays.out_address if a >= 0])
+        texts = clusters.addresses_text(c, [int(a) for a in arrays.out_address if a >= 0])
         change: dict[str, Any] = {}
         for h, g in guesses.items():
             hit = np.flatnonzero(g.tx_row == row)
@@ -335,65 +374,3 @@ class Clustering(WorkspaceBase):
         ev_cj = cj.evidence(row)
         return {"txid": t, "chain": c, "coinjoin": None if ev_cj is None else ev_cj.to_dict(), "change": change,
                 "inputs_known": bool(arrays.n_in[row] > 0 and (arrays.in_address[arrays.in_tx == ctx["tx_id"]] >= 0).all())}
-
-    #: ledger transaction kinds of the training worlds -> CoinJoin detector types
-    _TRAINING_COINJOIN_KINDS: ClassVar[dict[str, str]] = {"coinjoin-wasabi": "wasabi1", "coinjoin-wasabi2": "wasabi2",
-                                                          "coinjoin-whirlpool": "whirlpool",
-                                                          "coinjoin-joinmarket": "joinmarket"}
-
-    def eval_clustering(self, *, seeds: Sequence[int] = (1, 2, 3), typology: str | None = None,
-                        difficulty: int = 1, size: int | None = None,
-                        cards_dir: str | Path | None = None) -> dict[str, Any]:
-        """Measure the clustering heuristics on generated training worlds (ground truth: the answer key)
-        and, with ``cards_dir``, write the heuristic cards there. Each world is written as blk files,
-        ingested through the real parser into a scratch workspace, and clustered from the store's arrays."""
-        import tempfile
-
-        from chainsleuth.algorithms.clustering.evaluation import combine, evaluate_world, render_cards
-        from chainsleuth.algorithms.patterns.coinjoin import COINJOIN_TYPES
-        from chainsleuth.algorithms.txarrays import TxArrays
-        from chainsleuth.sources.btc.writer import write_blk_files
-        from chainsleuth.training.typologies import DEFAULT_SIZE, TYPOLOGIES, generate_world
-
-        typ = typology or TYPOLOGIES.names()[0]
-        typs = TYPOLOGIES.names() if typ == "all" else [typ]
-        for x in typs:
-            TYPOLOGIES.get(x)
-        if not seeds:
-            raise InvalidInput("give at least one seed", field="--seeds")
-        results, worlds = [], []
-        for x, seed in ((x, s_) for x in typs for s_ in seeds):
-            world, key = generate_world(x, difficulty, int(seed), size=size or DEFAULT_SIZE)
-            kinds = {txid: self._TRAINING_COINJOIN_KINDS.get(k)
-                     for txid, k in zip(world.btc_txids, world.btc.tx_kind, strict=False)}
-            with tempfile.TemporaryDirectory(prefix="chainsleuth-eval-") as d:
-                net = get_chain("btc").btc_network
-                assert net is not None
-                write_blk_files(world.btc_blocks, Path(d) / "btc", net)
-                with type(self)(Path(d) / "ws", settings=self.settings) as sub:
-                    sub.ingest_btc_blocks([Path(d) / "btc"], chain="btc")
-                    cs = sub.store.clusters
-                    cols, names = cs.tx_arrays("btc")
-                    t = TxArrays.from_columns(cols, names)
-                    n = cs.input_status("btc")["addresses"]
-                    texts = cs.addresses_text("btc", list(range(n)))
-                    ent: dict[str, int] = {}
-                    owner = np.array([ent.setdefault(key.owners[f"btc:{texts[i]}"], len(ent))
-                                      if f"btc:{texts.get(i)}" in key.owners else -1 for i in range(n)],
-                                     dtype=np.int64)
-                    txids = cs.txids("btc", t.tx_id.tolist())
-                    truth = [kinds.get(txids[i]) for i in t.tx_id.tolist()]
-                    truth = [k if k in COINJOIN_TYPES else None for k in truth]
-                    results.append(evaluate_world(t, n, owner, truth, chain="btc"))
-            worlds.append({"typology": x, "seed": int(seed), **results[-1]["counts"]})
-        pooled = combine(results)
-        prov = (f"{len(worlds)} training world(s) (typology {', '.join(typs)}, difficulty {difficulty}, size "
-                f"{size or DEFAULT_SIZE}, seeds {', '.join(str(s) for s in seeds)}), chainsleuth {__version__}")
-        written: list[str] = []
-        if cards_dir is not None:
-            out = Path(cards_dir)
-            out.mkdir(parents=True, exist_ok=True)
-            for name, text in render_cards(pooled, provenance=prov).items():
-                (out / name).write_text(text, encoding="utf-8")
-                written.append(str(out / name))
-        return {"provenance": prov, "worlds": worlds, "results": pooled, "cards": written}

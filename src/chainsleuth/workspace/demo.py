@@ -1,24 +1,53 @@
-"""The demo: a training case generated, ingested, clustered, attributed and traced end to end.
-
-Part of the :class:`~chainsleuth.workspace.Workspace` facade (see ``workspace/__init__.py``).
-"""
+"""The demo: a training case generated, ingested, clustered, attributed and traced end to end."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from chainsleuth.core.models import UtxoTxInfo
+from chainsleuth.core.progress import Progress
 from chainsleuth.errors import ChainsleuthError, Conflict
-from chainsleuth.workspace._base import WorkspaceBase
+from chainsleuth.store import Store
+from chainsleuth.workspace.attribution import AttributionService
+from chainsleuth.workspace.clustering import ClusteringService
+from chainsleuth.workspace.ingest import IngestService
+from chainsleuth.workspace.queries import QueryService
+from chainsleuth.workspace.tracing import TracingService
 
-__all__ = ["Demo"]
+__all__ = ["DemoService"]
 
 
-class Demo(WorkspaceBase):
-    # -- demo -----------------------------------------------------------------------------------------
+class DemoService:
+    """The main job on the embedded default, through the same services every command uses.
+
+    Parameters
+    ----------
+    store : callable returning Store
+        The workspace's store (token look-ups for the traced assets).
+    progress : Progress
+        One task per demo step.
+    workspace : Path
+        The workspace directory; the generated case is written under its ``demo/``.
+    ingest, attribution, clustering, queries, tracing
+        The services each step calls.
+    """
+
+    def __init__(self, store: Callable[[], Store], progress: Progress, *, workspace: Path, ingest: IngestService,
+                 attribution: AttributionService, clustering: ClusteringService, queries: QueryService,
+                 tracing: TracingService) -> None:
+        self._store = store
+        self._progress = progress
+        self._workspace = workspace
+        self._ingest = ingest
+        self._attribution = attribution
+        self._clustering = clustering
+        self._queries = queries
+        self._tracing = tracing
+
     @staticmethod
-    def _case_starts(facts: dict[str, Any]) -> list[dict[str, Any]]:
+    def case_starts(facts: dict[str, Any]) -> list[dict[str, Any]]:
         """Where a training case's trace starts, from the facts its brief gives the trainee."""
         starts = [{"chain": "eth" if str(v["txid"]).startswith("0x") else "btc", "txid": v["txid"],
                    "address": v["address"], "asset": v.get("asset")} for v in facts.get("victims", [])]
@@ -31,17 +60,17 @@ class Demo(WorkspaceBase):
             starts.append({"chain": "eth" if a.startswith("0x") else "btc", "txid": None, "address": a, "asset": None})
         return starts
 
-    def _start_source(self, st: dict[str, Any]) -> str:
+    def start_source(self, st: dict[str, Any]) -> str:
         """``txid:vout`` of the output paying the start address (Bitcoin), the tx hash (EVM), or the address."""
         if st["txid"] is None:
             return str(st["address"])
         if st["chain"] != "btc":
             return str(st["txid"])
-        tx = self.show_tx(str(st["txid"]), chain="btc")
-        outs = [o.n for o in tx.outputs if o.address == st["address"]]
+        tx = self._queries.show_tx(str(st["txid"]), chain="btc")
+        outs = [o.n for o in tx.outputs if o.address == st["address"]] if isinstance(tx, UtxoTxInfo) else []
         return f"{st['txid']}:{outs[0]}" if outs else str(st["txid"])
 
-    def demo(self, *, typology: str = "ransomware", difficulty: int = 1, seed: int = 7, size: int = 2000,
+    def run(self, *, typology: str = "ransomware", difficulty: int = 1, seed: int = 7, size: int = 2000,
              policies: Sequence[str] = ("haircut", "fifo"), max_hops: int = 12) -> dict[str, Any]:
         """The main job on a generated case: generate a training world, ingest it through the real adapters
         (blk files, ethereum-etl CSV), import its tags, cluster, trace from the case's starting point under
@@ -51,17 +80,17 @@ class Demo(WorkspaceBase):
         if typology not in TYPOLOGIES:
             TYPOLOGIES.get(typology)        # raises InvalidInput listing the typologies
         case_name = f"{typology}-d{difficulty}-s{seed}-n{size}"
-        demo_root = self.path / "demo"
-        held = self.stats().chains
+        demo_root = self._workspace / "demo"
+        held = self._queries.stats().chains
         others = sorted(d.name for d in demo_root.iterdir() if d.name != case_name) if demo_root.is_dir() else []
         if held and not demo_root.is_dir():   # chain data the demo did not write: keep it clean
-            raise Conflict(f"the workspace {self.path} already holds chain data ({', '.join(held)}); the demo would "
+            raise Conflict(f"the workspace {self._workspace} already holds chain data ({', '.join(held)}); the demo would "
                            "mix generated blocks, tags and clusters into it. Run it in a workspace of its own: "
-                           "chainsleuth --workspace demo-workspace demo", file=str(self.path))
+                           "chainsleuth --workspace demo-workspace demo", file=str(self._workspace))
         if others:    # another demo case: its chains would mix with this one's
-            raise Conflict(f"the workspace {self.path} already holds the demo case {others[0]}; run this one in a "
-                           "workspace of its own: chainsleuth --workspace demo-2 demo ...", file=str(self.path))
-        p = self.progress
+            raise Conflict(f"the workspace {self._workspace} already holds the demo case {others[0]}; run this one in a "
+                           "workspace of its own: chainsleuth --workspace demo-2 demo ...", file=str(self._workspace))
+        p = self._progress
         steps = iter(["generate the world", "ingest Bitcoin blocks", "ingest Ethereum export", "import tags",
                       "cluster", "trace the proceeds"])
 
@@ -74,19 +103,20 @@ class Demo(WorkspaceBase):
         out_dir = demo_root / case_name
         paths = world.write(out_dir)
         step()
-        ing_btc = self.ingest_btc_blocks([paths["btc"]]) if paths.get("btc") else None
+        ing_btc = self._ingest.btc_blocks([paths["btc"]]) if paths.get("btc") else None
         step()
-        ing_eth = self.ingest_etl(paths["eth"], chain="eth") if paths.get("eth") else None
+        ing_eth = self._ingest.etl(paths["eth"], chain="eth") if paths.get("eth") else None
         step()
-        tags = self.import_tags([Path(paths["tags"]).parent]) if paths.get("tags") else {"tags_new": 0}   # + actors
+        tags = (self._attribution.import_tags([Path(paths["tags"]).parent]) if paths.get("tags")   # + actors
+                else {"tags_new": 0})
         step()
         try:
-            cl: dict[str, Any] | None = self.cluster("btc")
+            cl: dict[str, Any] | None = self._clustering.cluster("btc")
         except ChainsleuthError as e:        # clustering unavailable on this data: say so, keep going
             cl = None
             p.note(f"clustering skipped: {e}")
         step()
-        starts = self._case_starts(key.facts)
+        starts = self.case_starts(key.facts)
         by_chain: dict[tuple[str, str | None], list[str]] = {}
         exps = key.answers.get("trace_expectations") or []
         if exps:    # the case's starting point and the bridge releases, as the answer key defines them
@@ -95,7 +125,7 @@ class Demo(WorkspaceBase):
                     f"{s['txid']}:{s['index']}" if "index" in s else s.get("address") or s["txid"]
                     for s in ex["source"])
         for st in starts if not exps else []:
-            by_chain.setdefault((st["chain"], st["asset"]), []).append(self._start_source(st))
+            by_chain.setdefault((st["chain"], st["asset"]), []).append(self.start_source(st))
         if exps:    # report what was traced
             starts = [{"chain": ex["chain"], "txid": s.get("txid"), "address": s.get("address", ""),
                        "asset": ex["asset"]} for ex in exps for s in ex["source"]]
@@ -103,11 +133,11 @@ class Demo(WorkspaceBase):
         for (chain, asset), sources in by_chain.items():
             src = ",".join(sources)
             asset_arg = None if asset in (None, "BTC", "ETH") else asset
-            if asset_arg and chain != "btc" and not self.store.graph.token_ids(chain, asset_arg):
-                moved = self.store.graph.tx_assets(chain, sources[0])   # no token metadata: the start tx's token
+            if asset_arg and chain != "btc" and not self._store().graph.token_ids(chain, asset_arg):
+                moved = self._store().graph.tx_assets(chain, sources[0])   # no token metadata: the start tx's token
                 asset_arg = moved[0] if len(moved) == 1 else asset_arg
             for pol in policies:
-                doc = self.trace(src, "forward", pol, max_hops, 0, None, chain, asset=asset_arg)
+                doc = self._tracing.trace(src, "forward", pol, max_hops, 0, None, chain, asset=asset_arg)
                 traces.setdefault(f"{chain}:{asset or 'native'}", {"source": src, "chain": chain,
                                                                      "docs": {}})["docs"][pol] = doc
                 p.advance(1, policy=pol)

@@ -1,4 +1,6 @@
-"""The registry of clustering heuristics ("heuristic"): the built-ins register here like plugins would.
+"""The registry of clustering heuristics ("heuristic"): the built-ins register here like plugins would, and
+a clustering run (:func:`~chainsleuth.algorithms.clustering.pipeline.cluster_utxo`) takes each heuristic's
+links from its registered spec, so a registered plugin is run like a built-in.
 
 A name in a heuristic set is one of:
 
@@ -19,37 +21,90 @@ chainsleuth.errors.InvalidInput: unknown heuristic 'cospend'; choose one of: cha
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from chainsleuth.algorithms.clustering.change import CHANGE_HEURISTICS, CONFIDENCE, SOURCES
-from chainsleuth.algorithms.clustering.cospend import COSPEND
+import numpy as np
+
+from chainsleuth.algorithms.clustering.change import (
+    CHANGE_HEURISTICS,
+    CONFIDENCE,
+    SOURCES,
+    ChangeGuesses,
+    change_consensus,
+)
+from chainsleuth.algorithms.clustering.cospend import COSPEND, Edges, cospend_edges
+from chainsleuth.algorithms.txarrays import TxArrays
 from chainsleuth.core.registry import Registry
 
-__all__ = ["DEFAULT_HEURISTICS", "HEURISTICS", "HeuristicSpec", "resolve_heuristics"]
+__all__ = ["DEFAULT_HEURISTICS", "HEURISTICS", "HeuristicSpec", "LinkInput", "resolve_heuristics"]
+
+
+@dataclass(frozen=True, eq=False)
+class LinkInput:
+    """What a UTXO heuristic reads in one clustering run: the transactions, the CoinJoins co-spend leaves
+    out (transaction ids), and the guesses of the change detectors the run's heuristics read."""
+
+    t: TxArrays
+    exclude_tx_ids: np.ndarray
+    change: Mapping[str, ChangeGuesses]
 
 
 @dataclass(frozen=True)
 class HeuristicSpec:
-    """A registered heuristic: its name, kind ('merge' or 'change'), prior confidence and source."""
+    """A registered heuristic: its name, kind ('merge', 'change' or 'account'), prior confidence and source,
+    and how a clustering run uses it.
+
+    A 'merge' heuristic gives its links (``links``); a 'change' heuristic picks change outputs (``guess``,
+    from the guesses of the change detectors it ``reads``), which the run links to the payer. ``stage``
+    orders a run's links (lower first; ties keep the order the heuristics were asked in), which decides the
+    link kept as evidence where several join the same two clusters in one transaction. ``incremental``: its
+    links from new transactions alone extend an earlier clustering exactly. An 'account' heuristic runs on
+    account chains' transfers instead (see :mod:`.deposit`).
+    """
 
     name: str
     kind: str
     confidence: float
     source: str
     summary: str
+    links: Callable[[LinkInput], Edges] | None = None
+    guess: Callable[[LinkInput], ChangeGuesses] | None = None
+    reads: tuple[str, ...] = ()
+    stage: int = 0
+    incremental: bool = False
 
 
 HEURISTICS: Registry[HeuristicSpec] = Registry("heuristic")
+
+
+def _cospend_links(inp: LinkInput) -> Edges:
+    return cospend_edges(inp.t.in_tx, inp.t.in_address, exclude=inp.exclude_tx_ids)
+
+
+def _consensus(inp: LinkInput) -> ChangeGuesses:
+    return change_consensus(dict(inp.change), inp.t.n_tx)
+
+
+def _one_detector(name: str) -> Callable[[LinkInput], ChangeGuesses]:
+    def guess(inp: LinkInput) -> ChangeGuesses:
+        return inp.change[name]
+
+    return guess
+
+
 HEURISTICS.add(COSPEND, HeuristicSpec(
     COSPEND, "merge", 1.0, "Nakamoto 2008 s.10; Reid & Harrigan 2011; Meiklejohn et al. 2013",
-    "all inputs of a transaction belong to one entity (CoinJoins excluded)"))
+    "all inputs of a transaction belong to one entity (CoinJoins excluded)", links=_cospend_links,
+    incremental=True))
 for _h in CHANGE_HEURISTICS:
     HEURISTICS.add(f"change:{_h}", HeuristicSpec(f"change:{_h}", "change", CONFIDENCE[_h], SOURCES[_h],
-                                                  f"merge the output the '{_h}' change heuristic picks"))
+                                                  f"merge the output the '{_h}' change heuristic picks",
+                                                  guess=_one_detector(_h), reads=(_h,), stage=1))
 HEURISTICS.add("change-consensus", HeuristicSpec(
     "change-consensus", "change", 0.0, "combination of the change heuristics (this project)",
-    "merge the change output where every change heuristic that speaks agrees"))
+    "merge the change output where every change heuristic that speaks agrees", guess=_consensus,
+    reads=CHANGE_HEURISTICS, stage=2))
 
 HEURISTICS.add("deposit-address", HeuristicSpec(
     "deposit-address", "account", 0.8, "Victor, 'Address Clustering Heuristics for Ethereum' (FC 2020)",

@@ -11,15 +11,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from chainsleuth.algorithms.clustering.change import (
-    CHANGE_HEURISTICS,
-    ChangeGuesses,
-    change_consensus,
-    change_edges,
-    detect_change,
-)
-from chainsleuth.algorithms.clustering.cospend import COSPEND, Clustering, Edges, cluster_edges, cospend_edges
-from chainsleuth.algorithms.clustering.heuristics import HEURISTICS, resolve_heuristics
+from chainsleuth.algorithms.clustering.change import ChangeGuesses, change_edges, detect_change
+from chainsleuth.algorithms.clustering.cospend import Clustering, Edges, cluster_edges
+from chainsleuth.algorithms.clustering.heuristics import HEURISTICS, LinkInput, resolve_heuristics
 from chainsleuth.algorithms.patterns.coinjoin import CoinJoins, detect_coinjoins
 from chainsleuth.algorithms.txarrays import TxArrays
 from chainsleuth.errors import InvalidInput
@@ -45,7 +39,7 @@ def supports_incremental(heuristics: Sequence[str]) -> bool:
     >>> supports_incremental(["co-spend"]), supports_incremental(["co-spend", "change:peel-chain"])
     (True, False)
     """
-    return all(h == COSPEND for h in heuristics)
+    return all(HEURISTICS.get(h).incremental for h in heuristics)
 
 
 def cluster_utxo(t: TxArrays, n_addresses: int, heuristics: Sequence[str], *, include_coinjoins: bool = False,
@@ -85,26 +79,26 @@ def cluster_utxo(t: TxArrays, n_addresses: int, heuristics: Sequence[str], *, in
     ([0, 0, 2], ['co-spend'])
     """
     names = resolve_heuristics(heuristics)
-    wrong = [h for h in names if HEURISTICS.get(h).kind == "account"]
+    specs = [HEURISTICS.get(h) for h in names]
+    wrong = [h.name for h in specs if h.kind == "account"]
     if wrong:
         raise InvalidInput(f"heuristic {wrong[0]!r} applies to account chains (Ethereum), not to {chain}",
                            field="heuristic", value=wrong[0])
     cj = detect_coinjoins(t, chain=chain)
     exclude_rows = np.empty(0, dtype=np.int64) if include_coinjoins else np.flatnonzero(cj.mask)
-    parts: list[Edges] = []
-    if COSPEND in names:
-        parts.append(cospend_edges(t.in_tx, t.in_address, exclude=t.tx_id[exclude_rows]))
-    change_names = [h.split(":", 1)[1] for h in names if h.startswith("change:")]
-    consensus = "change-consensus" in names
+    detectors = list(dict.fromkeys(d for h in sorted(specs, key=lambda h: -h.stage) for d in h.reads))
     guesses: dict[str, ChangeGuesses] = {}
-    if change_names or consensus:
-        run = list(CHANGE_HEURISTICS) if consensus else change_names
-        guesses = detect_change(t, run, exclude_rows=np.flatnonzero(cj.mask))
-        for h in change_names:
-            parts.append(change_edges(t, guesses[h]))
-        if consensus:
-            guesses["consensus"] = change_consensus({k: v for k, v in guesses.items()}, t.n_tx)
-            parts.append(change_edges(t, guesses["consensus"], name="change-consensus"))
+    if detectors:
+        guesses = detect_change(t, detectors, exclude_rows=np.flatnonzero(cj.mask))
+    inp = LinkInput(t, t.tx_id[exclude_rows], dict(guesses))
+    parts: list[Edges] = []
+    for h in sorted(specs, key=lambda h: h.stage):   # stable: within a stage, the order asked for
+        if h.links is not None:
+            parts.append(h.links(inp))
+        if h.guess is not None:
+            g = h.guess(inp)
+            guesses.setdefault(g.heuristic, g)
+            parts.append(change_edges(t, g, name=h.name))
     edges = Edges.concat(parts)
     clustering = cluster_edges(n_addresses, edges, prior=prior)
     return UtxoClusterRun(clustering=clustering, coinjoins=cj, change=guesses, edges_considered=len(edges))

@@ -12,7 +12,7 @@ fit raises :class:`~chainsleuth.errors.ParseError` naming the file and byte offs
 flag, and the merkle root (computed from the txids, compared with the header). What is not checked:
 proof of work, signatures, scripts, amounts against prevouts, or the witness commitment.
 
->>> from chainsleuth.sources.btc.writer import BlockBuilder
+>>> from chainsleuth.core.btc.builder import BlockBuilder
 >>> bb = BlockBuilder("btc-regtest", seed=1); _ = bb.add_block([])
 >>> p = BlockParser("btc-regtest")
 >>> for raw in bb.raw_blocks():

@@ -173,7 +173,7 @@ class EthereumEtlSource:
                 orphans += 1
                 continue
             inp = r.get("input") or "0x"
-            t = {
+            t: dict[str, Any] = {
                 "chain": self.chain, "hash": _str(r["hash"]), "block_hash": _str(r["block_hash"]), "block_number": bn,
                 "tx_index": _int(r["transaction_index"]), "from": _str(r["from_address"]),
                 "to": _str(r.get("to_address")), "value": _int(r.get("value")) or 0, "nonce": _int(r.get("nonce")),

@@ -21,7 +21,7 @@ from chainsleuth.sources.evm import mappers as m
 from chainsleuth.sources.evm.batch import build_batch, native_transfer
 from chainsleuth.sources.evm.rpc import JsonRpcClient, RpcErrorResult, describe_call
 
-__all__ = ["TRACE_MODES", "AccountSource", "EvmRpcSource", "open_evm_source"]
+__all__ = ["TRACE_MODES", "AccountSource", "EvmRpcSource", "open_replay_source", "open_rpc_source"]
 
 TRACE_MODES = ("auto", "parity", "geth", "none")
 _SEL_NAME, _SEL_SYMBOL, _SEL_DECIMALS = "0x06fdde03", "0x95d89b41", "0x313ce567"
@@ -294,24 +294,28 @@ class EvmRpcSource:
         return out
 
 
-def open_evm_source(uri: str, chain: str, *, traces: str = "auto", timeout: float = 30.0, retries: int = 5,
+def open_rpc_source(uri: str, chain: str, *, traces: str = "auto", timeout: float = 30.0, retries: int = 5,
                     transport: httpx.BaseTransport | None = None, max_batch: int = 100,
                     rate_limit: float | None = None, blocks_per_batch: int = 20,
                     known_tokens: set[str] | None = None, workers: int = 4) -> EvmRpcSource:
-    """Pick the adapter from the URI scheme: ``http(s)://`` a live node; ``replay:DIR`` recorded responses
-    (ethereum-etl's file naming) served through the same client code path."""
-    scheme = uri.split(":", 1)[0].lower() if ":" in uri else ""
-    if transport is None:
-        if scheme == "replay":
-            from chainsleuth.sources.replay import ReplayTransport
+    """A live JSON-RPC node at ``uri`` (or whatever ``transport`` answers in its place)."""
+    client = JsonRpcClient(uri, timeout=timeout, retries=retries, transport=transport, max_batch=max_batch,
+                           rate_limit=rate_limit)
+    return EvmRpcSource(client, chain, traces=traces, blocks_per_batch=blocks_per_batch, known_tokens=known_tokens,
+                        workers=workers)
 
-            transport = ReplayTransport(uri.split(":", 1)[1].removeprefix("//"))
-        elif scheme not in ("http", "https"):
-            raise Unsupported(f"cannot ingest from {uri!r}: use an http(s):// JSON-RPC URL or replay:DIR "
-                              "(websocket and IPC endpoints are not supported)", field="URL", value=uri)
-    client = JsonRpcClient(uri if scheme != "replay" else "http://replay.invalid/", timeout=timeout, retries=retries,
-                           transport=transport, max_batch=max_batch, rate_limit=rate_limit)
-    if scheme == "replay":
-        client.safe_url = uri
+
+def open_replay_source(uri: str, chain: str, *, traces: str = "auto", timeout: float = 30.0, retries: int = 5,
+                       transport: httpx.BaseTransport | None = None, max_batch: int = 100,
+                       rate_limit: float | None = None, blocks_per_batch: int = 20,
+                       known_tokens: set[str] | None = None, workers: int = 4) -> EvmRpcSource:
+    """Recorded responses in the directory of ``replay:DIR``, served to the same client as a live node's."""
+    from chainsleuth.sources.replay import ReplayTransport
+
+    if transport is None:
+        transport = ReplayTransport(uri.split(":", 1)[1].removeprefix("//"))
+    client = JsonRpcClient("http://replay.invalid/", timeout=timeout, retries=retries, transport=transport,
+                           max_batch=max_batch, rate_limit=rate_limit)
+    client.safe_url = uri
     return EvmRpcSource(client, chain, traces=traces, blocks_per_batch=blocks_per_batch, known_tokens=known_tokens,
                         workers=workers)

@@ -1,4 +1,4 @@
-"""A seeded Bitcoin block writer: well-formed transactions and blocks for tests and the training simulator.
+"""A seeded Bitcoin block builder: well-formed transactions and blocks for tests and the training simulator.
 
 What it produces is *structurally* valid: correct serialization (legacy and BIP144 segwit), txids and
 wtxids, merkle roots, the BIP141 witness commitment in the coinbase, BIP34 heights, blocks chained by
@@ -7,9 +7,12 @@ NOT produce: real signatures (scriptSigs and witnesses hold well-formed dummy pu
 keys are deterministic pseudo keys, 0x02/0x03 + 32 bytes from SHA-256 of the seed: they are *not* points
 on the curve and nothing here is spendable), or proof of work (``bits`` is the network's minimum-difficulty
 value and ``nonce`` is 0; block hashes do not meet the target). Everything is a pure function of the seed
-and the calls made, so the same script always writes the same bytes.
+and the calls made, so the same script always gives the same bytes.
 
->>> from chainsleuth.sources.btc.writer import BlockBuilder, KeyRing, TxSpec
+Everything here is bytes in, bytes out: the files Bitcoin Core would hold are returned as ``{file name:
+content}`` (:func:`blk_files`, :meth:`BlockBuilder.raw_files`) for the caller to write where it wants.
+
+>>> from chainsleuth.core.btc.builder import BlockBuilder, KeyRing, TxSpec
 >>> keys = KeyRing(seed=7, chain="btc-regtest")
 >>> bb = BlockBuilder("btc-regtest", seed=7)
 >>> b1 = bb.add_block([], coinbase_to=keys.address(0, "p2wpkh"))
@@ -28,7 +31,6 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from hashlib import sha256
-from pathlib import Path
 
 from chainsleuth.core.btc.encoding import hash160, sha256d
 from chainsleuth.core.btc.script import (
@@ -47,11 +49,12 @@ __all__ = [
     "BuiltTx",
     "KeyRing",
     "TxSpec",
+    "blk_files",
     "build_tx",
     "compact_size",
+    "decode_tx",
     "genesis_block",
     "merkle_root",
-    "write_blk_files",
 ]
 
 _GENESIS_COINBASE = bytes.fromhex(
@@ -402,7 +405,7 @@ class BlockBuilder:
                 added.extend(self._track(tx))
                 built.append(tx)
             for raw in raw_txs:
-                tx = _built_from_raw(raw)
+                tx = decode_tx(raw)
                 added.extend(self._track(tx))
                 built.append(tx)
         except Exception:
@@ -451,51 +454,83 @@ class BlockBuilder:
         """Raw serialized blocks in chain order (genesis first when included)."""
         return [b.raw for b in self.blocks]
 
-    def write_blk_files(self, directory: str | Path, *, max_file_size: int = 128 * 1024 * 1024,
-                        xor_key: bytes | None = None) -> list[Path]:
-        """Write blk00000.dat, blk00001.dat, ... (and xor.dat when ``xor_key``); see :func:`write_blk_files`."""
-        return write_blk_files(self.raw_blocks(), directory, self.network, max_file_size=max_file_size,
-                               xor_key=xor_key)
+    def blk_files(self, *, max_file_size: int = 128 * 1024 * 1024,
+                  xor_key: bytes | None = None) -> dict[str, bytes]:
+        """blk00000.dat, blk00001.dat, ... (and xor.dat with ``xor_key``) of the chain; see :func:`blk_files`."""
+        return blk_files(self.raw_blocks(), self.network, max_file_size=max_file_size, xor_key=xor_key)
 
-    def write_raw(self, directory: str | Path, *, hex_text: bool = False) -> list[Path]:
-        """One file per block: ``<height>-<hash>.raw`` (bare bytes) or ``.hex`` (hex text)."""
-        d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
-        out = []
-        for b in self.blocks:
-            p = d / f"{b.height:08d}-{b.hash}.{'hex' if hex_text else 'raw'}"
-            if hex_text:
-                p.write_text(b.raw.hex() + "\n")
-            else:
-                p.write_bytes(b.raw)
-            out.append(p)
-        return out
+    def raw_files(self, *, hex_text: bool = False) -> dict[str, bytes]:
+        """One file per block: ``<height>-<hash>.raw`` (bare bytes) or ``.hex`` (hex text and a newline)."""
+        return {f"{b.height:08d}-{b.hash}.{'hex' if hex_text else 'raw'}":
+                (b.raw.hex() + "\n").encode() if hex_text else b.raw for b in self.blocks}
 
 
-def _built_from_raw(raw: bytes) -> BuiltTx:
-    """A :class:`BuiltTx` for a serialized transaction (parsed with our parser for txid and outputs)."""
-    from chainsleuth.sources.btc.parser import BlockParser
+def decode_tx(raw: bytes) -> BuiltTx:
+    """A :class:`BuiltTx` for one serialized transaction (legacy or BIP144): txid, wtxid and outputs.
 
-    p = BlockParser("btc")
-    if p.parse_transactions(raw, 1, source_file="raw_txs") != len(raw):
+    Raises InvalidInput naming the byte where the serialization is cut short, and when bytes follow it.
+
+    >>> keys = KeyRing(seed=3, chain="btc-regtest")
+    >>> spec = TxSpec(inputs=[("11" * 32, 0, "p2wpkh")], outputs=[(keys.address(0, "p2tr"), 5_000)])
+    >>> built = build_tx(spec, keys.network)
+    >>> decoded = decode_tx(built.raw)
+    >>> (decoded.txid, decoded.wtxid, decoded.output_values) == (built.txid, built.wtxid, (5_000,))
+    True
+    """
+    pos = 0
+
+    def read(n: int) -> bytes:
+        nonlocal pos
+        if pos + n > len(raw):
+            raise InvalidInput(f"raw transaction ends at byte {len(raw)}, inside a field starting at byte {pos}",
+                               field="raw_txs", value=pos)
+        pos += n
+        return raw[pos - n:pos]
+
+    def compact() -> int:
+        first = read(1)[0]
+        return first if first < 0xFD else int.from_bytes(read({0xFD: 2, 0xFE: 4, 0xFF: 8}[first]), "little")
+
+    read(4)
+    segwit = raw[4:6] == b"\x00\x01"
+    if segwit:
+        read(2)
+    body_start = pos
+    n_in = compact()
+    for _ in range(n_in):
+        read(36)
+        read(compact())
+        read(4)
+    scripts, values = [], []
+    for _ in range(compact()):
+        values.append(int.from_bytes(read(8), "little"))
+        scripts.append(read(compact()))
+    body_end = pos
+    if segwit:
+        for _ in range(n_in):
+            for _ in range(compact()):
+                read(compact())
+    read(4)
+    if pos != len(raw):
         raise InvalidInput("raw transaction has trailing bytes", field="raw_txs", value=len(raw))
-    b = p.flush()
-    t = b.txs.to_pylist()[0]
-    return BuiltTx(raw=raw, stripped=b"", txid=t["txid"], wtxid=t["wtxid"], has_witness=t["has_witness"],
-                   output_scripts=tuple(b.outputs["script"].to_pylist()),
-                   output_values=tuple(b.outputs["value"].to_pylist()))
+    txid = sha256d(raw[:4] + raw[body_start:body_end] + raw[-4:])[::-1].hex()
+    return BuiltTx(raw=raw, stripped=b"", txid=txid, wtxid=sha256d(raw)[::-1].hex() if segwit else txid,
+                   has_witness=segwit, output_scripts=tuple(scripts), output_values=tuple(values))
 
 
-def write_blk_files(blocks: Sequence[bytes], directory: str | Path, network: BtcNetwork, *,
-                    max_file_size: int = 128 * 1024 * 1024, xor_key: bytes | None = None) -> list[Path]:
-    """Write raw blocks as Bitcoin Core does: ``magic + u32le size + block`` records in blk%05d.dat files.
+def blk_files(blocks: Sequence[bytes], network: BtcNetwork, *, max_file_size: int = 128 * 1024 * 1024,
+              xor_key: bytes | None = None) -> dict[str, bytes]:
+    """Raw blocks framed as Bitcoin Core stores them: ``magic + u32le size + block`` records in blk%05d.dat.
 
     A new file starts when the next record would pass ``max_file_size``. With ``xor_key`` (8 bytes) every
     blk file is XOR-obfuscated from file offset 0 with the key repeating and ``xor.dat`` holds the key
-    (Bitcoin Core 28+); an all-zero key means no obfuscation.
+    (Bitcoin Core 28+); an all-zero key means no obfuscation. Returns file name -> content, in file order.
+
+    >>> from chainsleuth.core.chains import get_chain
+    >>> files = blk_files([bytes(80)], get_chain("btc").btc_network, xor_key=bytes(8))
+    >>> list(files), files["blk00000.dat"][:4].hex(), len(files["blk00000.dat"])
+    (['blk00000.dat', 'xor.dat'], 'f9beb4d9', 88)
     """
-    d = Path(directory)
-    d.mkdir(parents=True, exist_ok=True)
     if xor_key is not None and len(xor_key) != 8:
         raise InvalidInput("xor key must be 8 bytes", field="xor_key", value=xor_key.hex())
     files: list[bytearray] = [bytearray()]
@@ -504,16 +539,12 @@ def write_blk_files(blocks: Sequence[bytes], directory: str | Path, network: Btc
         if files[-1] and len(files[-1]) + len(rec) > max_file_size:
             files.append(bytearray())
         files[-1] += rec
-    paths = []
-    for i, data in enumerate(files):
-        p = d / f"blk{i:05d}.dat"
-        if xor_key is not None and any(xor_key):
-            data = _xor(bytes(data), xor_key)
-        p.write_bytes(bytes(data))
-        paths.append(p)
+    obfuscate = xor_key is not None and any(xor_key)
+    out = {f"blk{i:05d}.dat": _xor(bytes(data), xor_key) if obfuscate and xor_key else bytes(data)
+           for i, data in enumerate(files)}
     if xor_key is not None:
-        (d / "xor.dat").write_bytes(xor_key)
-    return paths
+        out["xor.dat"] = xor_key
+    return out
 
 
 def _xor(data: bytes, key: bytes, start: int = 0) -> bytes:
@@ -523,4 +554,3 @@ def _xor(data: bytes, key: bytes, start: int = 0) -> bytes:
     k = key[start % 8:] + key[:start % 8]
     rep = (k * (len(data) // 8 + 1))[:len(data)]
     return (int.from_bytes(data, "little") ^ int.from_bytes(rep, "little")).to_bytes(len(data), "little")
-

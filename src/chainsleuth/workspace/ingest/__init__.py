@@ -1,0 +1,167 @@
+"""Ingest: chain data from outside formats into the store, one job per source kind.
+
+Sources come from the sources registry (:data:`~chainsleuth.sources.registry.SOURCES`): ``btc-blocks`` and
+``etl`` by name, EVM nodes by their URI's scheme (``evm-rpc`` for http(s), ``evm-replay`` for ``replay:DIR``).
+Every kind runs through the same pipeline pieces (``_jobs``) and the same run bookkeeping (``_run``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from chainsleuth.config import Settings
+from chainsleuth.core.chains import Chain, Model, get_chain
+from chainsleuth.core.models import AccountIngestSummary, IngestSummary
+from chainsleuth.core.progress import Progress
+from chainsleuth.errors import InvalidInput, NotFound
+from chainsleuth.sources.registry import SOURCES, SourceKind, open_evm_source
+from chainsleuth.store import Store
+from chainsleuth.workspace.ingest._jobs import AccountWriter, NodeJob, UtxoWriter, copy_batches
+from chainsleuth.workspace.ingest._run import RunRecorder
+
+if TYPE_CHECKING:
+    from chainsleuth.sources.btc.files import BlockFileSource
+    from chainsleuth.sources.etl.ethereum import EthereumEtlSource
+    from chainsleuth.sources.evm import EvmRpcSource
+
+__all__ = ["IngestService"]
+
+_MODEL_WORDS = {Model.UTXO: "a UTXO chain", Model.ACCOUNT: "an account (EVM) chain"}
+
+
+def _chain_for(kind: SourceKind, chain: str) -> Chain:
+    """The chain ``chain`` when its ledger model is the one ``kind`` holds; InvalidInput otherwise."""
+    c = get_chain(chain)
+    if c.model is not kind.model:
+        raise InvalidInput(f"chain {chain!r} is not {_MODEL_WORDS[kind.model]}", field="--chain", value=chain)
+    return c
+
+
+class IngestService:
+    """Ingest jobs: Bitcoin block files, EVM nodes (live or replayed), ethereum-etl exports.
+
+    Parameters
+    ----------
+    store : callable returning Store
+        The workspace's store, opened on first use.
+    settings : Settings
+        RPC timeout and retries.
+    progress : Progress
+        Where long jobs report.
+
+    Every job is idempotent (blocks already stored are skipped) and writes each batch in one store
+    transaction; each run leaves a provenance row (source kind, endpoint, block range, software version,
+    content hash).
+    """
+
+    def __init__(self, store: Callable[[], Store], settings: Settings, progress: Progress) -> None:
+        self._store = store
+        self._settings = settings
+        self._progress = progress
+
+    def btc_blocks(self, paths: Sequence[str | Path], *, chain: str | None = None,
+                   skip_bad: bool = False) -> IngestSummary:
+        """Ingest blk*.dat files (with or without xor.dat), raw or hex blocks, or directories of them.
+
+        Each batch is one store transaction; blocks already stored are skipped, so a re-run changes nothing.
+        """
+        kind = SOURCES.get("btc-blocks")
+        if chain is not None:
+            _chain_for(kind, chain)
+        src: BlockFileSource = kind.open([Path(p) for p in paths], chain=chain, skip_bad=skip_bad)
+        if src.total_bytes == 0:   # an empty file, or folders without blk*.dat / .raw / .hex / .blk files
+            names = ", ".join(str(p) for p in paths)
+            raise InvalidInput(f"no block data in {names}: give blk*.dat files, raw or hex block files "
+                               "(.dat, .raw, .blk, .hex) or directories holding them", file=names)
+        store = self._store()
+        run = RunRecorder(store.runs, self._progress, chain=src.chain, source_kind=kind.name,
+                          endpoint=";".join(str(p) for p in paths))
+        with run.running(f"ingest {src.chain} blocks", total=src.total_bytes, unit="B",
+                         content_hash=src.content_hash, notes=lambda: src.skipped,
+                         skipped=lambda: len(src.skipped)) as run_id:
+            copy_batches(src.iter_batches(), UtxoWriter(store), run, run_id, position=lambda: src.bytes_done)
+        run.announce(src.skipped)
+        return run.utxo_summary(skipped=src.skipped)
+
+    def evm_rpc(self, url: str, *, chain: str, from_: int | None = None, to: int | None = None,
+                traces: str = "auto", confirmations: int = 0, blocks_per_batch: int = 20, max_batch: int = 100,
+                rate_limit: float | None = None, transport: Any = None) -> AccountIngestSummary:
+        """Ingest blocks ``from_..to`` of an EVM chain from a JSON-RPC endpoint (``replay:DIR`` serves recordings).
+
+        Resumes after the checkpoint when ``from_`` is None; stops ``confirmations`` blocks below the head
+        when ``to`` is None. Reorg-safe: each batch's first parent hash is checked against the store, and on
+        a mismatch the orphaned blocks are rolled back (one transaction) back to the fork point before
+        going on. A failed batch leaves the store as it was. ``traces='none'`` marks blocks as lacking
+        internal transfers. ``transport`` (an httpx transport) stands in for the network, as in tests.
+        """
+        c = _chain_for(SOURCES.get("evm-rpc"), chain)
+        if confirmations < 0:
+            raise InvalidInput("--confirmations must be 0 or more", field="--confirmations", value=confirmations)
+        for flag, v in (("--from", from_), ("--to", to)):
+            if v is not None and v < 0:
+                raise InvalidInput(f"{flag} must be a block number, 0 or more", field=flag, value=v)
+        if max_batch < 1:
+            raise InvalidInput("--max-batch must be 1 or more", field="--max-batch", value=max_batch)
+        if rate_limit is not None and rate_limit <= 0:
+            raise InvalidInput("--rate-limit must be above 0 requests per second (leave it out for no limit)",
+                               field="--rate-limit", value=rate_limit)
+        if from_ is not None and to is not None and from_ > to:
+            raise InvalidInput(f"--from {from_} is above --to {to}: nothing to ingest", field="--from", value=from_)
+        store = self._store()
+        src: EvmRpcSource = open_evm_source(url, c.name, traces=traces, timeout=self._settings.rpc_timeout,
+                                            retries=self._settings.rpc_retries, transport=transport,
+                                            max_batch=max_batch, rate_limit=rate_limit,
+                                            blocks_per_batch=blocks_per_batch,
+                                            known_tokens=store.account.known_tokens(c.name))
+        run = RunRecorder(store.runs, self._progress, chain=c.name, source_kind=src.kind, endpoint=src.endpoint)
+        job = NodeJob(src, store.account, AccountWriter(store, src.endpoint), run)
+        try:
+            chain_id = src.chain_id()
+            if c.evm_chain_id is not None and chain_id is not None and chain_id != c.evm_chain_id:
+                raise InvalidInput(f"the node at {src.endpoint} serves chain id {chain_id}, but chain {c.name!r} has "
+                                   f"chain id {c.evm_chain_id}", field="--chain", value=c.name, url=src.endpoint)
+            head = src.head()
+            cp, reorged = job.resume()   # the stored tip left the node's chain: rolled back to the fork
+            start = from_ if from_ is not None else (cp[0] + 1 if cp else 0)
+            if reorged and cp is not None:
+                start = min(start, cp[0] + 1)   # refill what the rollback removed
+            if to is not None and to > head:
+                raise NotFound(f"block {to} is beyond the head ({head}) of the node at {src.endpoint}",
+                               url=src.endpoint, method="eth_blockNumber", block=to)
+            end = min(to if to is not None else head, head - confirmations)
+            notes: list[str] = []
+            if to is not None and end < to:
+                notes.append(f"stopped at block {end}: blocks above it have fewer than {confirmations} confirmations")
+            if traces == "none":
+                notes.append("ingested without traces: internal and self-destruct transfers are missing")
+            if start > end:
+                return run.account_summary(chain_id=chain_id, traces=traces, reorged=reorged, head=head,
+                                           notes=[*notes, "nothing to ingest"])
+            src.check_traces(start)
+            reorged += job.copy(start, end, run_notes=lambda: [f"chain_id={chain_id}", f"traces={src.traces}",
+                                                               *notes])
+            run.announce(notes)
+            return run.account_summary(chain_id=chain_id, traces=src.traces, reorged=reorged, head=head, notes=notes)
+        finally:
+            src.close()
+
+    def etl(self, path: str | Path, *, chain: str = "eth") -> AccountIngestSummary:
+        """Ingest an ethereum-etl export (a directory or files: blocks, transactions, receipts, logs,
+        token_transfers, traces as CSV or JSON lines). Idempotent like every ingest."""
+        kind = SOURCES.get("etl")
+        c = _chain_for(kind, chain)
+        src: EthereumEtlSource = kind.open(Path(path), c.name)
+        for part, files in src.files.items():   # the same rows twice would be stored twice (balances doubled)
+            if {f.suffix for f in files} >= {".csv", ".json"}:
+                raise InvalidInput(f"{path} holds {part} both as CSV and as JSON ({', '.join(f.name for f in files)}); "
+                                   "ingest one format: move the other files out", file=str(path), field=part)
+        store = self._store()
+        run = RunRecorder(store.runs, self._progress, chain=c.name, source_kind=src.kind, endpoint=src.endpoint)
+        with run.running(f"ingest {c.name} ethereum-etl export", total=len(src.partitions), unit="parts",
+                         content_hash=src.content_hash) as run_id:   # one transaction per block range
+            copy_batches(src.iter_batches(), AccountWriter(store, src.endpoint), run, run_id,
+                         notes_of=lambda batch: batch.notes)
+        run.announce(run.notes)
+        return run.account_summary(chain_id=None, traces=src.traces, reorged=0, head=None, notes=run.notes)

@@ -1,0 +1,242 @@
+"""Tracing: forward/backward under each policy, policy comparison, Sankey, exposure, path search, peel chains.
+
+The engine (algorithms/tracing) works on flow graphs built from the store's arrays; the service's
+:class:`~.graphs.TraceGraphCache` keeps them until the chain's data changes, and the
+:class:`~.sources.TraceSourceResolver` turns what the investigator typed into seeds on them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from chainsleuth import __version__
+from chainsleuth.core.account import to_checksum_address
+from chainsleuth.core.chains import Model, get_chain
+from chainsleuth.errors import InvalidInput, NotFound, Unsupported
+from chainsleuth.store import Store
+from chainsleuth.workspace.assets import Asset
+from chainsleuth.workspace.tracing._attribution import best_attributions, stop_mask
+from chainsleuth.workspace.tracing.graphs import AccountFlow, TraceGraphCache, UtxoFlow
+from chainsleuth.workspace.tracing.sources import (
+    TraceSeeds,
+    TraceSourceResolver,
+    check_source_syntax,
+    tx_reference,
+)
+
+__all__ = ["AccountFlow", "TraceGraphCache", "TraceSeeds", "TraceSourceResolver", "TracingService", "UtxoFlow"]
+
+
+class TracingService:
+    """Traces (the Trace JSON of DESIGN.md) and what is built on them.
+
+    Parameters
+    ----------
+    store : callable returning Store
+        The workspace's store, opened on first use.
+    graphs : TraceGraphCache
+        The flow graphs, owned by this service (and lent to the resolver, whose seeds index them).
+    sources : TraceSourceResolver
+        Trace sources and path ends as seeds and address ids.
+    """
+
+    def __init__(self, store: Callable[[], Store], *, graphs: TraceGraphCache, sources: TraceSourceResolver) -> None:
+        self._store = store
+        self._graphs = graphs
+        self._sources = sources
+
+    @property
+    def graphs(self) -> TraceGraphCache:
+        return self._graphs
+
+    def _run(self, source: str, *, direction: str, policy: str, max_hops: int, min_amount: int,
+             stop_at: str | Sequence[str] | None, chain: str | None, asset: str | None, max_degree: int,
+             max_edges: int) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+        """The Trace JSON and, per address text in it, its attribution (entity, category, cluster)."""
+        from chainsleuth.algorithms.tracing import (
+            TraceLimits,
+            get_policy,
+            normalise_stop_at,
+            trace_account,
+            trace_utxo,
+        )
+        from chainsleuth.algorithms.tracing.report import Attribution, IdView, trace_document
+
+        if direction not in ("forward", "backward"):
+            raise InvalidInput(f"direction must be forward or backward, not {direction!r}", field="direction",
+                               value=direction)
+        pol = get_policy(policy)
+        if max_hops < 0 or min_amount < 0 or max_degree < 1 or max_edges < 1:
+            raise InvalidInput("--max-hops and --min-amount must be >= 0, --max-degree and --max-edges >= 1",
+                               value=f"{max_hops}/{min_amount}/{max_degree}/{max_edges}")
+        stop = normalise_stop_at(stop_at if stop_at is None or isinstance(stop_at, str) else tuple(stop_at))
+        seeds = self._sources.resolve(source, chain=chain, asset=asset)
+        c, flow, utxo = seeds.chain, seeds.flow, isinstance(seeds.flow, UtxoFlow)
+        store = self._store()
+        best, labels, _ = best_attributions(store, c)
+        mask = stop_mask(store.graph.n_addresses(c), best, stop)
+        lim = TraceLimits(max_hops=max_hops, min_amount=min_amount, max_degree=max_degree, max_edges=max_edges)
+        if isinstance(flow, UtxoFlow):
+            g = flow.graph
+            r = trace_utxo(g, list(seeds.rows), direction=direction, policy=pol, limits=lim, stop_mask=mask)
+            view = IdView(g.in_addr[r.e_from] if r.e_from.size else r.e_from, g.out_addr[r.e_to],
+                          flow.time[r.e_tx], flow.height[r.e_tx],
+                          np.where(r.ep_item >= 0, g.out_addr[np.maximum(r.ep_item, 0)], -1))
+            txids = store.graph.txids(c, [*r.e_tx.tolist(), *r.ep_tx.tolist()])
+        else:
+            # an address as source: every transfer it received (forward: where that went; backward: where the
+            # payers' money came from), like every output paid to it on UTXO chains
+            r = trace_account(flow.graph, seeds.amounts(), direction=direction, policy=pol, limits=lim,
+                              stop_mask=mask)
+            view = IdView(r.e_from, r.e_to, flow.time[r.e_row], flow.height[r.e_row], r.ep_item)
+            txids = store.graph.account_tx_hashes(c, [*r.e_tx.tolist(), *r.ep_tx.tolist()])
+        ids = {int(x) for x in (*view.e_from_addr.tolist(), *view.e_to_addr.tolist(), *view.ep_addr.tolist())} - {-1}
+        names = store.graph.addresses(c, list(ids))
+        if not utxo:
+            names = {k: to_checksum_address(v) for k, v in names.items()}
+        attrib = {a: Attribution(cluster=(int(labels[a]) if labels is not None and a < labels.size else None),
+                                 entity=best.get(a, (None, None))[0], category=best.get(a, (None, None))[1])
+                  for a in ids}
+        cset = store.clusters.get_set(c) if utxo else None
+        prov = {"software_version": __version__, "chain": c, **store.graph.ingest_provenance(c),
+                "parameters": {"policy": pol.name, "direction": direction, "max_hops": max_hops,
+                               "min_amount": min_amount, "stop_at": list(stop), "max_degree": max_degree,
+                               "max_edges": max_edges, "asset": seeds.asset_label},
+                "tag_sources": store.graph.tag_sources(c),
+                "cluster_set": None if cset is None else {"set_id": cset["set_id"], "name": cset["name"],
+                                                          "heuristics": cset["heuristics"]}}
+        doc = trace_document(r, view, source=source, max_hops=max_hops, asset=seeds.asset_label, txid=txids,
+                             address=names, attribution=attrib, provenance=prov)
+        return doc, {names[a]: {"entity": at.entity, "category": at.category, "cluster": at.cluster}
+                     for a, at in attrib.items() if a in names}
+
+    def trace(self, source: str, direction: str = "forward", policy: str = "haircut", max_hops: int = 10,
+              min_amount: int = 0, stop_at: str | Sequence[str] | None = None, chain: str | None = None, *,
+              asset: str | None = None, max_degree: int = 5000, max_edges: int = 1_000_000) -> dict[str, Any]:
+        """Trace value from ``source`` (``txid:vout``, ``txid`` or address; on account chains ``txhash:index``
+        picks one transfer) forward or backward under ``policy``; the Trace JSON of DESIGN.md.
+
+        Unknown txid/address -> NotFound; output index out of range, unknown policy or stop category, an asset
+        the address never held -> InvalidInput. Limits that were hit are listed in ``provenance.limits_hit``.
+        """
+        return self._run(source, direction=direction, policy=policy, max_hops=max_hops, min_amount=min_amount,
+                         stop_at=stop_at, chain=chain, asset=asset, max_degree=max_degree, max_edges=max_edges)[0]
+
+    def compare_policies(self, source: str, direction: str = "forward", *, policies: Sequence[str] | None = None,
+                         **kw: Any) -> dict[str, Any]:
+        """Every endpoint's amount under every policy, one table (``rows[].amounts[policy]``)."""
+        from chainsleuth.algorithms.tracing import POLICIES
+        from chainsleuth.algorithms.tracing.report import compare_table
+
+        docs: dict[str, dict[str, Any] | None] = {}
+        for p in policies or POLICIES.names():
+            try:
+                docs[p] = self.trace(source, direction, p, **kw)
+            except Unsupported:
+                docs[p] = None
+        out = compare_table(docs)
+        first = next((d for d in docs.values() if d is not None), None)
+        return {"source": source, "direction": direction, **out,
+                "provenance": {k: v for k, v in (first or {}).get("provenance", {}).items()
+                               if k not in ("totals", "endpoint_reasons", "limits_hit", "conserved")}}
+
+    def sankey(self, source: str, direction: str = "forward", policy: str = "haircut", **kw: Any) -> dict[str, Any]:
+        """A trace aggregated for a Sankey diagram (nodes per hop and entity/cluster/address, summed links)."""
+        from chainsleuth.algorithms.tracing.report import sankey
+
+        kw.setdefault("max_hops", 10)
+        kw.setdefault("min_amount", 0)
+        kw = {"stop_at": None, "chain": None, "asset": None, "max_degree": 5000, "max_edges": 1_000_000, **kw}
+        doc, att = self._run(source, direction=direction, policy=policy, **kw)
+        # intermediate addresses are grouped by entity, else cluster: a peel chain of one owner is one node
+        return {"source": source, "direction": direction, "policy": doc["policy"], **sankey(doc, att)}
+
+    def exposure(self, source: str, direction: str = "forward", policy: str = "haircut", *, max_hops: int = 6,
+                 **kw: Any) -> dict[str, Any]:
+        """Direct and indirect exposure by category and entity: destination of funds (forward) or source of
+        funds (backward), stopping at every attributed service category by default."""
+        from chainsleuth.algorithms.tracing.report import exposure_table
+
+        return exposure_table(self.trace(source, direction, policy, max_hops, **kw))
+
+    def find_path(self, src: str, dst: str, *, max_depth: int = 6, max_degree: int = 1000,
+                  chain: str | None = None) -> dict[str, Any]:
+        """Shortest money-flow path from ``src`` to ``dst`` (addresses or ``cluster:ID``), with its transactions.
+
+        Raises LimitExceeded when the search stopped at ``max_depth`` or skipped hubs before finding one, and
+        NotFound when no path exists in the data.
+        """
+        from chainsleuth.algorithms.tracing.path import account_path, utxo_path
+        from chainsleuth.errors import LimitExceeded
+
+        src, dst = src.strip(), dst.strip()
+        check_source_syntax(src)
+        check_source_syntax(dst)
+        c = self._sources.path_chain(src, dst, chain)
+        a, b = self._sources.endpoints(src, c), self._sources.endpoints(dst, c)
+        store = self._store()
+        utxo = get_chain(c).model is Model.UTXO
+        if utxo:
+            uflow = self._graphs.utxo(c)
+            r = utxo_path(uflow.graph, a, b, n_addr=store.graph.n_addresses(c), max_depth=max_depth,
+                          max_degree=max_degree)
+        else:
+            aflow = self._graphs.account(c, Asset.ALL_FUNGIBLE)    # a path may move any fungible asset
+            r = account_path(aflow.graph, a, b, max_depth=max_depth, max_degree=max_degree)
+        if not r.found:
+            stuck = r.depth_searched >= max_depth or r.skipped_hubs
+            msg = (f"no path from {src} to {dst} within {r.depth_searched} step(s) (visited {r.visited} addresses, "
+                   f"skipped {r.skipped_hubs} hub(s) over --max-degree {max_degree})")
+            if stuck:
+                raise LimitExceeded(msg + f"; raise --max-depth (now {max_depth}) or --max-degree",
+                                    limit="max_depth" if r.depth_searched >= max_depth else "max_degree")
+            raise NotFound(msg, value=f"{src} -> {dst}")
+        names = store.graph.addresses(c, [x for s in r.steps for x in s[1:3]])
+        if utxo:
+            txids = store.graph.txids(c, [s[0] for s in r.steps])
+            vals = [int(uflow.graph.out_value[s[3]]) for s in r.steps]
+            times = [(int(uflow.height[s[0]]), int(uflow.time[s[0]])) for s in r.steps]
+            assets = [get_chain(c).native_asset] * len(r.steps)
+        else:
+            names = {k: to_checksum_address(v) for k, v in names.items()}
+            txids = store.graph.account_tx_hashes(c, [s[0] for s in r.steps])
+            vals = [int(aflow.graph.ev_value[s[3]]) for s in r.steps]
+            times = [(int(aflow.height[s[3]]), int(aflow.time[s[3]])) for s in r.steps]
+            tok = store.graph.addresses(c, [int(aflow.asset[s[3]]) for s in r.steps])
+            assets = [to_checksum_address(tok[i]) if (i := int(aflow.asset[s[3]])) in tok
+                      else get_chain(c).native_asset for s in r.steps]
+        steps = [{"hop": i + 1, "txid": txids.get(s[0]), "from": names.get(s[1]), "to": names.get(s[2]),
+                  "amount": v, "asset": asset, "height": h, "time": t}
+                 for i, (s, v, asset, (h, t)) in enumerate(zip(r.steps, vals, assets, times, strict=True))]
+        return {"from": src, "to": dst, "chain": c, "found": True, "hops": len(steps), "steps": steps,
+                "searched": {"depth": r.depth_searched, "visited": r.visited, "skipped_hubs": r.skipped_hubs,
+                             "max_depth": max_depth, "max_degree": max_degree}}
+
+    def peel_chain(self, source: str, *, max_hops: int = 100, chain: str | None = None) -> dict[str, Any]:
+        """Follow a peel chain from ``txid:vout``, keeping to the change output; every step with its evidence."""
+        from chainsleuth.algorithms.tracing.peel import follow_peel_chain
+
+        ref = tx_reference(source)
+        if ref is None or ref[1] is None:
+            raise InvalidInput(f"{source!r} is not TXID:VOUT: a peel chain starts at one Bitcoin output",
+                               field="source", value=source)
+        seeds = self._sources.resolve(source, chain=chain)
+        flow = seeds.flow
+        if not isinstance(flow, UtxoFlow) or len(seeds.rows) != 1:
+            raise InvalidInput("a peel chain starts at one Bitcoin output: give TXID:VOUT", value=source)
+        c, g = seeds.chain, flow.graph
+        steps, why = follow_peel_chain(g, seeds.rows[0], max_hops=max_hops)
+        store = self._store()
+        txids = store.graph.txids(c, [s.tx for s in steps])
+        names = store.graph.addresses(c, [int(g.out_addr[r]) for s in steps for r in (s.change_row, s.peeled_row)])
+
+        def out(row: int) -> dict[str, Any]:
+            return {"n": int(flow.out_n[row]), "address": names.get(int(g.out_addr[row])),
+                    "value": int(g.out_value[row])}
+
+        return {"source": source, "chain": c, "ended": why, "hops": len(steps),
+                "steps": [{"hop": s.hop, "txid": txids.get(s.tx), "change": out(s.change_row),
+                           "peeled": out(s.peeled_row), "evidence": s.evidence.to_dict()} for s in steps]}
