@@ -24,7 +24,10 @@ def cli(ws: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def address(ws: Path, addr: str) -> dict:
-    return json.loads(cli(ws, "show", "address", addr, "--json").stdout)
+    """Address JSON without its provenance (which names the ingest runs: one run, or one per file)."""
+    doc = json.loads(cli(ws, "show", "address", addr, "--json").stdout)
+    doc["provenance"].pop("ingest_runs")
+    return doc
 
 
 def tables(ws: Path) -> dict:

@@ -48,7 +48,8 @@ def test_evm_cli_ingest_replay_then_show(stream: Path, tmp_path: Path) -> None:
     assert erc20 == [{"index": 1, "kind": "erc20", "from": "0x6498077292a0921C8804924FDf47B5E91E2a215f",
                       "to": "0x8B3B3b624c3c0397D3da8Fd861512393d51DCbac",
                       "asset": "0xBB9bc244D798123fDe783fCc1C72d3Bb8C189413", "value": 5 * 10**18, "token_id": None,
-                      "trace_address": None, "log_index": 0}]
+                      "trace_address": None, "log_index": 0, "unit": "base unit", "decimals": None, "symbol": None,
+                      "transfer": f"{tx['txid']}:1"}]
     code, out, err = _run("--workspace", ws, "show", "address", "0x8b3b3b624c3c0397d3da8fd861512393d51dcbac", "--json")
     assert code == 0, err
     addr = json.loads(out)

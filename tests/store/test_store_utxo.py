@@ -75,7 +75,8 @@ def test_write_resolves_prevouts_and_links_heights(store: Store) -> None:
     assert store.utxo.block("btc", hash=B1)["height"] == 1  # linked to the genesis parent in the same batch
     tx = store.utxo.tx("btc", SPEND)
     assert tx["fee"] == 50_0000_0000 - 10_0000_0000 - 39_9900_0000 == 100_0000
-    assert tx["inputs"] == [{"n": 0, "address": "alice", "value": 50_0000_0000, "prev_txid": CB0, "prev_n": 0}]
+    assert tx["inputs"] == [{"n": 0, "address": "alice", "value": 50_0000_0000, "prev_txid": CB0, "prev_n": 0,
+                             "outpoint": f"{CB0}:0", "script_type": "p2pkh"}]
     assert store.utxo.tx("btc", CB0)["outputs"][0]["spent_by"] == f"{SPEND}:0"
     alice = store.utxo.address_summary("btc", "alice")
     assert (alice["received"], alice["sent"], alice["balance"], alice["tx_count"]) == (

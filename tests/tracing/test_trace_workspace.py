@@ -49,16 +49,17 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def _eps(doc: dict[str, Any]) -> dict[str, tuple[int, str, str | None]]:
-    return {ep["address"]: (ep["amount"], why, ep["category"])
-            for ep, why in zip(doc["endpoints"], doc["provenance"]["endpoint_reasons"], strict=True)}
+    return {ep["address"]: (ep["amount"], ep["reason"], ep["category"]) for ep in doc["endpoints"]}
 
 
 def test_trace_json_contract_and_hand_computed_haircut(world: dict[str, Any]) -> None:
     with Workspace(world["ws"], read_only=True) as ws:
         doc = ws.tracing.trace(f"{world['cb1']}:0", "forward", "haircut")
     assert list(doc) == ["source", "direction", "policy", "max_hops", "edges", "endpoints", "provenance"]
-    assert set(doc["edges"][0]) == {"txid", "from", "to", "amount", "taint", "asset", "time", "height", "hop"}
-    assert set(doc["endpoints"][0]) == {"address", "cluster", "entity", "category", "amount", "hops"}
+    assert set(doc["edges"][0]) == {"txid", "from", "to", "amount", "taint", "asset", "time", "height", "hop",
+                                    "outpoint", "inputs", "value", "unit"}
+    assert set(doc["endpoints"][0]) == {"address", "cluster", "entity", "category", "amount", "hops", "reason",
+                                        "coins", "asset", "unit"}
     # tx1: one fully tainted input -> B 3,000,000,000 and C 1,999,990,000, fee 10,000
     # tx2: T = 1,999,990,000 of V = 1,999,990,000 + 5,000,010,000 = 7,000,000,000
     #   D: T*4,000,000,000/V = 1,142,851,428 r 4,000,000,000   <- largest remainder gets the 1 left
@@ -66,11 +67,12 @@ def test_trace_json_contract_and_hand_computed_haircut(world: dict[str, Any]) ->
     #   fee: T*20,000/V      =         5,714 r 1,800,000,000
     #   floors sum to 1,999,989,999: one unit short
     eps = _eps(doc)
-    assert eps[world["b"]] == (3_000_000_000, "unspent", None)
+    assert eps[world["b"]] == (3_000_000_000, "unspent_in_data", None)
     assert eps[world["d"]] == (1_142_851_429, "service", "exchange")
-    assert eps[world["e"]] == (857_132_857, "unspent", None)
+    assert eps[world["e"]] == (857_132_857, "unspent_in_data", None)
     t = doc["provenance"]["totals"]
-    assert t == {"source_amount": 5_000_000_000, "endpoints": 4_999_984_286, "fees": 10_000 + 5_714, "cut_off": 0}
+    assert t == {"source_amount": 5_000_000_000, "endpoints": 4_999_984_286, "fees": 10_000 + 5_714, "cut_off": 0,
+                 "asset": "BTC", "unit": "sat"}
     assert doc["provenance"]["conserved"] is True
     d_edge = next(e for e in doc["edges"] if e["to"] == world["d"])
     assert d_edge["txid"] == world["tx2"] and d_edge["hop"] == 2 and d_edge["height"] == 3
@@ -105,10 +107,11 @@ def test_backward_from_exchange_deposit(world: dict[str, Any]) -> None:
     # D = [0, 4e9) on tx2's line; inputs C [0, 1,999,990,000) and X [.., 7e9): C gives 1,999,990,000
     # (back through tx1 to A's coinbase), X gives 2,000,010,000 (coinbase)
     assert doc["provenance"]["totals"] == {"source_amount": 4_000_000_000, "endpoints": 4_000_000_000, "fees": 0,
-                                           "cut_off": 0}
+                                           "cut_off": 0, "asset": "BTC", "unit": "sat"}
     assert {(e["from"], e["amount"]) for e in doc["edges"] if e["hop"] == 1} == {
         (world["c"], 1_999_990_000), (world["x"], 2_000_010_000)}
-    assert set(doc["provenance"]["endpoint_reasons"]) == {"coinbase"}
+    assert all(e["to"] == [world["d"]] for e in doc["edges"] if e["hop"] == 1)    # both fund D's output
+    assert {ep["reason"] for ep in doc["endpoints"]} == {"coinbase"}
 
 
 def test_clusters_in_endpoints_and_cluster_paths(world: dict[str, Any]) -> None:
@@ -140,12 +143,20 @@ def test_exposure_sankey_path_and_peel(world: dict[str, Any]) -> None:
         p = ws.tracing.find_path(world["a"], world["d"])
         peel = ws.tracing.peel_chain(f"{world['cb1']}:0", max_hops=5)
     assert ex["by_category"] == [{"category": "exchange", "direct": 0, "indirect": 1_142_851_429,
-                                  "total": 1_142_851_429, "share": round(1_142_851_429 / 5_000_000_000, 6)}]
-    assert ex["by_entity"][0]["entity"] == "Test Exchange"
+                                  "total": 1_142_851_429, "share": round(1_142_851_429 / 5_000_000_000, 6),
+                                  "asset": "BTC", "unit": "sat"}]
+    assert ex["by_entity"][0]["entity"] == "Test Exchange" and (ex["asset"], ex["unit"]) == ("BTC", "sat")
     assert sum(link["value"] for link in sk["links"]) > 0 and sk["nodes"]
+    assert all((link["asset"], link["unit"]) == ("BTC", "sat") for link in sk["links"])
+    # what leaves the source column is the source amount: every satoshi is in the diagram once
+    source_col = {n["id"] for n in sk["nodes"] if n["column"] == "0"}
+    assert sum(link["value"] for link in sk["links"] if link["source"] in source_col) == 5_000_000_000
     assert [(s["txid"], s["from"], s["to"]) for s in p["steps"]] == [
         (world["tx1"], world["a"], world["c"]), (world["tx2"], world["c"], world["d"])]
+    assert all((s["asset"], s["unit"]) == ("BTC", "sat") and s["outpoint"].startswith(s["txid"]) for s in p["steps"])
     assert peel["steps"][0]["txid"] == world["tx1"] and peel["steps"][0]["evidence"]["confidence"] > 0
+    change = peel["steps"][0]["change"]
+    assert (change["asset"], change["unit"]) == ("BTC", "sat") and change["outpoint"] == f"{world['tx1']}:{change['n']}"
 
 
 @pytest.mark.parametrize(("source", "kw", "err", "text"), [
@@ -173,11 +184,10 @@ def test_limits_are_reported(world: dict[str, Any]) -> None:
     hit = doc["provenance"]["limits_hit"]
     # B (3e9) is unspent; C (1,999,990,000) would go on: it stops at the hop limit
     assert hit[0]["limit"] == "max_hops" and hit[0]["amount"] == 1_999_990_000
-    assert set(doc["provenance"]["endpoint_reasons"]) == {"unspent", "hop_limit"}
+    assert {ep["reason"] for ep in doc["endpoints"]} == {"unspent_in_data", "hop_limit"}
     # tx2 has 2 inputs + 2 outputs = 4 > 3: C's taint stops there, paged
     assert paged["provenance"]["limits_hit"][0]["limit"] == "max_degree"
-    assert dict(zip([e["address"] for e in paged["endpoints"]], paged["provenance"]["endpoint_reasons"],
-                    strict=True))[world["c"]] == "paged"
+    assert {e["address"]: e["reason"] for e in paged["endpoints"]}[world["c"]] == "paged"
 
 
 def _cli(ws: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -36,10 +36,12 @@ def block(ref: Annotated[str, typer.Argument(help="Block hash or height.")], cha
 
 @app.command()
 def tx(txid: Annotated[str, typer.Argument(help="Transaction id (hex).")], chain: ChainOpt = None,
-       json_: JsonOpt = False) -> None:
+       include_stale: Annotated[bool, typer.Option(
+           "--include-stale", help="Also show a transaction that is only in a stale block (off the best chain).")]
+       = False, json_: JsonOpt = False) -> None:
     """A transaction with its inputs (resolved prevouts) and outputs."""
     with open_workspace(read_only=True) as ws:
-        t = ws.queries.show_tx(txid, chain=chain)
+        t = ws.queries.show_tx(txid, chain=chain, include_stale=include_stale)
     if json_:
         print_json(t)
         return
@@ -48,7 +50,7 @@ def tx(txid: Annotated[str, typer.Argument(help="Transaction id (hex).")], chain
         return
     print_kv(f"tx {t.txid}", [
         ("chain", t.chain), ("block_height", "unknown" if t.block_height is None else t.block_height),
-        ("block_hash", t.block_hash), ("time", _when(t.time)),
+        ("block_hash", t.block_hash + ("" if t.best else "  (stale: not on the best chain)")), ("time", _when(t.time)),
         ("fee", "unknown (a spent output is not in the workspace)" if t.fee is None else _amt(t.fee).strip())])
     for i in t.inputs:
         if i.prev_txid is None:
@@ -58,8 +60,11 @@ def tx(txid: Annotated[str, typer.Argument(help="Transaction id (hex).")], chain
         out_console.print(f"  in  #{i.n:<4} {i.address or '-':<62} {_amt(i.value)}  <- {i.prev_txid}:{i.prev_n}{where}",
                           markup=False)
     for o in t.outputs:
-        spent = f"spent by {o.spent_by}" if o.spent_by else "unspent"
-        out_console.print(f"  out #{o.n:<4} {o.address or '(' + o.script_type + ')':<62} {_amt(o.value)}  {spent}")
+        spent = {"spent": f"spent by {o.spent_by}", "unspent_in_data": "unspent in the data",
+                 "unknown_beyond_data": "not spent in the data (blocks after it are missing)",
+                 "unspendable": f"unspendable: {o.unspendable}"}.get(o.status, o.status)
+        out_console.print(f"  out #{o.n:<4} {o.address or '(' + o.script_type + ')':<62} {_amt(o.value)}  {spent}",
+                          markup=False)
 
 
 @app.command()
@@ -73,10 +78,18 @@ def address(addr: Annotated[str, typer.Argument(help="Address as the chain write
         return
     cluster = "not clustered" if a.cluster is None else f"{a.cluster['id']} ({a.cluster['size']:,} addresses)"
     tags = "; ".join(f"{t.get('label')} [{t.get('category') or '-'}, {t.get('confidence')}]" for t in a.tags)
-    print_kv(f"address {a.address}", [
-        ("chain", a.chain), ("cluster", cluster), ("tags", tags or "none"),
-        ("received", _amounts(a.received)), ("sent", _amounts(a.sent)), ("balance", _amounts(a.balance)),
-        ("transactions", a.tx_count), ("first seen", _when(a.first_seen)), ("last seen", _when(a.last_seen))])
+    rows: list[tuple[str, object]] = [("chain", a.chain), ("cluster", cluster), ("tags", tags or "none")]
+    if not a.in_data:
+        rows.append(("transactions", "none in this workspace: the address is known from its tags only"))
+    else:
+        cov = a.provenance.get("coverage", {})
+        rows += [("received", _amounts(a.received)), ("sent", _amounts(a.sent)), ("balance", _amounts(a.balance)),
+                 ("transactions", a.tx_count), ("first seen", _when(a.first_seen)), ("last seen", _when(a.last_seen)),
+                 ("script types", ", ".join(a.script_types) or "-"),
+                 ("data covers", ", ".join(f"{lo:,}-{hi:,}" for lo, hi in cov.get("ranges", [])) or "-")]
+        if a.unspendable:
+            rows.append(("unspendable", f"{_amounts(a.unspendable)} of the balance can never be spent"))
+    print_kv(f"address {a.address}", rows)
 
 
 def _amt(v: int | None) -> str:
@@ -90,8 +103,10 @@ def _when(t: int | None) -> str:
     return datetime.fromtimestamp(t, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _amounts(v: int | dict[str, int]) -> str:
+def _amounts(v: int | dict[str, int] | None) -> str:
     """Satoshi on UTXO chains; per asset on account chains (native in wei, tokens in their base units)."""
+    if v is None:
+        return "-"
     if isinstance(v, int):
         return f"{v:,} sat"
     return "\n".join(f"{v[k]:,} wei" if k == "native" else f"{v[k]:,} of token {k}" for k in v) or "0"

@@ -47,7 +47,7 @@ def _endpoint_table(doc: dict[str, Any], title: str) -> Table:
     t = Table(title=title, title_justify="left")
     for col in ("address", "entity", "category", "cluster", "amount", "hops", "why it stopped"):
         t.add_column(col, justify="right" if col in ("amount", "hops", "cluster") else "left", overflow="fold")
-    rows = list(zip(doc["endpoints"], doc["provenance"]["endpoint_reasons"], strict=True))
+    rows = [(ep, ep["reason"]) for ep in doc["endpoints"]]
     for ep, why in rows[:_MAX_ROWS]:
         t.add_row(ep["address"] or "-", ep["entity"] or "", ep["category"] or "",
                   "" if ep["cluster"] is None else str(ep["cluster"]), _amt(ep["amount"]), str(ep["hops"]), why)
@@ -72,14 +72,21 @@ def _write_csv(doc: dict[str, Any], path: Path) -> None:
                            field="--csv") from None
     with f:
         w = csv.writer(f)
-        w.writerow(["kind", "hop", "txid", "from", "to", "amount", "taint", "asset", "height", "time", "entity",
-                    "category", "reason"])
+        w.writerow(["kind", "hop", "txid", "coin", "from", "to", "amount", "taint", "asset", "unit", "height",
+                    "time", "entity", "category", "reason"])
+
+        def names(v: Any) -> str:     # one address, or the list of a transaction's tainted inputs / outputs
+            return ";".join(x or "" for x in v) if isinstance(v, list) else (v or "")
+
         for edge in doc["edges"]:
-            w.writerow(["edge", edge["hop"], edge["txid"], edge["from"], edge["to"], edge["amount"], edge["taint"],
-                        edge["asset"], edge["height"], edge["time"], "", "", ""])
-        for ep, why in zip(doc["endpoints"], doc["provenance"]["endpoint_reasons"], strict=True):
-            w.writerow(["endpoint", ep["hops"], "", "", ep["address"], ep["amount"], "", "", "", "", ep["entity"] or "",
-                        ep["category"] or "", why])
+            w.writerow(["edge", edge["hop"], edge["txid"], edge.get("outpoint") or edge.get("transfer"),
+                        names(edge["from"]), names(edge["to"]), edge["amount"], edge["taint"], edge["asset"],
+                        edge["unit"], edge["height"], edge["time"], "", "", ""])
+        for ep in doc["endpoints"]:
+            for coin in ep["coins"]:
+                cited = coin.get("outpoint") or coin.get("transfer") or coin.get("txid")
+                w.writerow(["endpoint", coin["hop"], "", cited, "", ep["address"], coin["amount"], "", ep["asset"],
+                            ep["unit"], "", "", ep["entity"] or "", ep["category"] or "", ep["reason"]])
 
 
 def _run(direction: str, source: str, policy: str, max_hops: int, min_amount: int, stop_at: str | None,

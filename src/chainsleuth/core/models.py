@@ -60,6 +60,10 @@ class TxInput(_Model):
     value: int | None          # None when the spent output is not in the workspace
     prev_txid: str | None      # None for a coinbase input
     prev_n: int | None
+    outpoint: str | None               # "prev_txid:prev_n", the coin it spends
+    script_type: str | None            # of the output it spends (None when that output is not in the data)
+    asset: str
+    unit: str
 
 
 class TxOutput(_Model):
@@ -67,7 +71,14 @@ class TxOutput(_Model):
     address: str | None
     value: int
     script_type: str
-    spent_by: str | None       # "txid:n" of the spending input, None while unspent (in the workspace)
+    spent_by: str | None       # "txid:n" of the spending input on the best chain, None if none is in the data
+    outpoint: str              # "txid:n"
+    #: spent | unspent_in_data (no input in the data spends it and the data holds every later block) |
+    #: unknown_beyond_data (blocks after it are missing: a spend may be there) | unspendable
+    status: str
+    unspendable: str | None    # why it can never be spent (OP_RETURN, genesis coinbase, BIP30)
+    asset: str
+    unit: str
 
 
 class UtxoTxInfo(_Model):
@@ -79,6 +90,10 @@ class UtxoTxInfo(_Model):
     fee: int | None            # None when some prevouts are missing; 0 for a coinbase
     inputs: list[TxInput]
     outputs: list[TxOutput]
+    asset: str
+    unit: str
+    best: bool                 # its block is on the best chain (else: shown because asked for)
+    inputs_outside_data: int   # inputs whose spent output is not in the workspace (so fee is null)
 
 
 class AccountTransfer(_Model):
@@ -94,6 +109,10 @@ class AccountTransfer(_Model):
     token_id: str | None = None
     trace_address: str | None = None
     log_index: int | None = None
+    transfer: str              # "txhash:index", the movement cited
+    unit: str                  # 'wei', 'base unit' (tokens) or 'token' (ERC-721/1155: value counts tokens)
+    decimals: int | None
+    symbol: str | None
 
 
 class AccountTxInfo(_Model):
@@ -116,6 +135,8 @@ class AccountTxInfo(_Model):
     contract_address: str | None
     traces: str
     transfers: list[AccountTransfer]
+    asset: str                 # of value and fee: the chain's native coin
+    unit: str
 
     def model_dump(self, **kw: Any) -> dict[str, Any]:
         kw.setdefault("by_alias", True)
@@ -127,16 +148,29 @@ class AccountTxInfo(_Model):
 
 
 class AddressInfo(_Model):
+    """``show address``. ``received``/``sent``/``balance`` are ints (UTXO chains, counted in ``asset`` and
+    ``unit``) or per asset (account chains, each key's unit in ``units``); None when the workspace holds no
+    transaction of the address (``in_data`` false: it is known from tags only). ``balance`` is what the data
+    leaves unspent (``provenance.coverage`` says which blocks the data holds); ``unspendable`` is the part of
+    it that can never be spent (the genesis coinbase)."""
+
     address: str
     chain: str
     cluster: dict[str, Any] | None
     tags: list[dict[str, Any]]
-    received: int | dict[str, int]
-    sent: int | dict[str, int]
-    balance: int | dict[str, int]
+    received: int | dict[str, int] | None
+    sent: int | dict[str, int] | None
+    balance: int | dict[str, int] | None
     tx_count: int
     first_seen: int | None
     last_seen: int | None
+    in_data: bool = True
+    asset: str | None = None
+    unit: str | None = None
+    units: dict[str, dict[str, Any]] | None = None
+    script_types: list[str] = Field(default_factory=list)
+    unspendable: int | None = None
+    provenance: dict[str, Any] = Field(default_factory=dict)
 
 
 class IngestSummary(_Model):

@@ -9,6 +9,7 @@ first roll the orphaned blocks back with :meth:`AccountStore.rollback_above`, it
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -301,6 +302,35 @@ class AccountStore:
             "balance": {k: received.get(k, 0) - sent.get(k, 0) for k in keys},
             "tx_count": int(act[0]), "first_seen": act[1], "last_seen": act[2],
         }
+
+    def tokens_info(self, chain: str, addresses: list[str]) -> dict[str, tuple[str | None, int | None, str | None]]:
+        """(symbol, decimals, standard) of token contracts (lower-case address text) known to the workspace."""
+        if not addresses:
+            return {}
+        return {str(a): (sym, None if dec is None else int(dec), std) for a, sym, dec, std in self.db.execute(
+            "SELECT a.address, t.symbol, t.decimals, t.standard FROM tokens t JOIN addresses a ON a.chain = t.chain "
+            "AND a.id = t.address_id WHERE t.chain = ? AND a.address IN (SELECT unnest(?))",
+            [chain, sorted(set(addresses))]).fetchall()}
+
+    def coverage(self, chain: str) -> dict[str, Any]:
+        """Which block numbers the data holds: ranges of consecutive numbers and the gaps between them."""
+        ranges = [[int(a), int(b)] for a, b in self.db.all(
+            "SELECT min(number), max(number) FROM (SELECT number, number - row_number() OVER (ORDER BY number) AS g "
+            "FROM (SELECT DISTINCT number FROM account_blocks WHERE chain = ?)) GROUP BY g ORDER BY 1", [chain])]
+        row = first_row(self.db.execute("SELECT count(*), min(time), max(time) FROM account_blocks WHERE chain = ?",
+                                        [chain]))
+        assert row is not None
+        return {"first_height": ranges[0][0] if ranges else None, "last_height": ranges[-1][1] if ranges else None,
+                "ranges": ranges, "gaps": [[a[1] + 1, b[0] - 1] for a, b in itertools.pairwise(ranges)],
+                "complete": len(ranges) == 1 and ranges[0][0] == 0, "blocks": int(row[0]),
+                "first_time": row[1], "last_time": row[2]}
+
+    def address_runs(self, chain: str, address_id: int) -> list[int]:
+        """Ingest runs that stored a block with a movement of the address."""
+        return [int(r[0]) for r in self.db.execute(
+            "SELECT DISTINCT b.run_id FROM account_blocks b WHERE b.chain = ? AND b.number IN (SELECT block_number "
+            "FROM transfers WHERE chain = ? AND (from_id = ? OR to_id = ?)) ORDER BY 1",
+            [chain, chain, address_id, address_id]).fetchall()]
 
     def stats(self) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}

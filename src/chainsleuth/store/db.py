@@ -58,6 +58,7 @@ class Database:
             raise Conflict(f"cannot open workspace database {self.path}: {e}", file=str(self.path)) from e
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
+        self.memory_limit = memory_limit
         if memory_limit:
             self.con.execute("SET memory_limit = ?", [memory_limit])
         self._tx_depth = 0
@@ -116,18 +117,26 @@ class Database:
         return self.con.execute(sql, params or [])
 
     @contextmanager
-    def deferred_checkpoint(self, threshold_bytes: int = 64 << 20) -> Iterator[None]:
+    def deferred_checkpoint(self, threshold_bytes: int = 64 << 20, cache: str = "256MB") -> Iterator[None]:
         """A bulk load (many batches in a row): let the write-ahead log grow to ``threshold_bytes`` instead of
         checkpointing the database after every batch, and checkpoint at the end. Each batch still commits,
         durably, on its own; after a crash DuckDB replays the log on the next open. The bound matters: the
-        rows written since the last checkpoint stay in memory (about as much again as the log holds)."""
-        row = self.one("SELECT current_setting('checkpoint_threshold')")
-        before = str(row[0]) if row else "16MiB"
+        rows written since the last checkpoint stay in memory (about as much again as the log holds).
+
+        Unless the workspace's ``memory_limit`` setting says otherwise, DuckDB's memory is bounded to
+        ``cache`` for the load: it otherwise keeps the pages it wrote cached, as much as it is allowed (most
+        of the machine's memory), so that a long load's memory would grow with the store."""
+        row = self.one("SELECT current_setting('checkpoint_threshold'), current_setting('memory_limit')")
+        before, limit = (str(row[0]), str(row[1])) if row else ("16MiB", "")
         self.con.execute(f"SET checkpoint_threshold = '{int(threshold_bytes)}B'")
+        if not self.memory_limit:
+            self.con.execute("SET memory_limit = ?", [cache])
         try:
             yield
         finally:
             self.con.execute("SET checkpoint_threshold = ?", [before])
+            if not self.memory_limit and limit:
+                self.con.execute("SET memory_limit = ?", [limit])
             self.con.execute("CHECKPOINT")
 
     def one(self, sql: str, params: list[Any] | None = None) -> tuple[Any, ...] | None:

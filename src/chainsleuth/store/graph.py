@@ -225,21 +225,20 @@ class GraphStore:
             [chain]).fetchall()]
 
     def ingest_provenance(self, chain: str) -> dict[str, Any]:
-        """Ingest runs behind a chain's data and the block range they cover."""
+        """Ingest runs behind a chain's data and what it covers: heights as ranges, with the gaps between them
+        (a trace across a gap may miss movements in the blocks that are not there)."""
         runs = [dict(zip(("run_id", "source_kind", "endpoint", "first_height", "last_height", "content_hash"), r,
                          strict=True)) for r in self.db.execute(
             "SELECT run_id, source_kind, endpoint, first_height, last_height, content_hash FROM ingest_runs "
             "WHERE chain = ? ORDER BY run_id", [chain]).fetchall()]
-        if self._has_table("blocks") and self.db.execute("SELECT count(*) FROM blocks WHERE chain = ?",
-                                                          [chain]).fetchone()[0]:  # type: ignore[index]
-            lo, hi, tlo, thi = self.db.execute(
-                "SELECT min(height), max(height), min(time), max(time) FROM blocks WHERE chain = ? AND best",
-                [chain]).fetchone()  # type: ignore[misc]
-        elif self._has_table("account_blocks"):
-            lo, hi, tlo, thi = self.db.execute(
-                "SELECT min(number), max(number), min(time), max(time) FROM account_blocks WHERE chain = ?",
-                [chain]).fetchone()  # type: ignore[misc]
+        from chainsleuth.core.chains import Model, get_chain
+
+        if get_chain(chain).model is Model.UTXO:
+            from chainsleuth.store.utxo import UtxoStore
+
+            cov = UtxoStore(self.db).coverage(chain)
         else:
-            lo = hi = tlo = thi = None
-        return {"ingest_runs": runs, "data_range": {"first_height": lo, "last_height": hi, "first_time": tlo,
-                                                     "last_time": thi}}
+            from chainsleuth.store.account import AccountStore
+
+            cov = AccountStore(self.db).coverage(chain)
+        return {"ingest_runs": runs, "coverage": cov}

@@ -217,10 +217,11 @@ def fixed_keys(rows: np.ndarray, valid: np.ndarray | None = None) -> Keys:
 
 
 def _grown(a: np.ndarray, used: int, need: int) -> np.ndarray:
-    """``a`` with room for ``need`` items (by half again, so that a large index wastes little)."""
+    """``a`` with room for ``need`` items (by a quarter more, so that a large index wastes little room and
+    the moment of a copy needs little more than the array itself)."""
     if need <= a.size:
         return a
-    out = np.zeros(max(need, a.size + a.size // 2, 16), dtype=a.dtype)
+    out = np.zeros(max(need, a.size + a.size // 4, 16), dtype=a.dtype)
     out[:used] = a[:used]
     return out
 
@@ -230,17 +231,18 @@ class ByteKeyIndex:
 
     ``insert`` adds the keys not yet present and returns every key's entry; ``lookup`` returns entries or
     -1; ``truncate(n)`` forgets the entries from ``n`` on. With ``width`` every key has that many bytes (no
-    offsets are kept); with ``values=False`` an entry's value is its number (no values are kept). Memory:
+    offsets are kept); ``values`` is the values' dtype, or None when an entry's value is its number (no
+    values are kept). Memory:
     the key bytes, 8 bytes of offset (variable width) and 8 of value (with values) per entry, and 4 bytes per
     slot, 1.6 to 4 slots per entry.
     """
 
-    def __init__(self, *, width: int = 0, values: bool = True) -> None:
+    def __init__(self, *, width: int = 0, values: type | None = np.int64) -> None:
         self.width = int(width)
         self.slots = np.full(64, _EMPTY, dtype=np.int32)
         self.koff = np.zeros(1 if width else 33, dtype=np.int64)
         self.kdata = np.zeros(256, dtype=np.uint8)
-        self._values = np.zeros(32, dtype=np.int64) if values else None
+        self._values: np.ndarray | None = None if values is None else np.zeros(32, dtype=values)
         self._n = 0
         self._used = 0
 
@@ -251,7 +253,7 @@ class ByteKeyIndex:
     def values(self) -> np.ndarray:
         """Value per entry (an array as long as the capacity; entries ``0..len-1`` are set)."""
         if self._values is None:
-            return np.arange(max(self._n, 1), dtype=np.int64)
+            return np.arange(max(self._n, 1), dtype=np.int64)   # values are entry numbers
         return self._values
 
     @property

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from chainsleuth.core.chains import get_chain
 from chainsleuth.core.records import UtxoBatch
 from chainsleuth.store.db import Database
 
@@ -119,17 +120,24 @@ class UtxoStore:
 
     def tx(self, chain: str, txid: str, *, include_stale: bool = False) -> dict[str, Any] | None:
         """A transaction with its inputs and outputs: its best-chain copy (the latest, for BIP30's duplicate
-        coinbases); with ``include_stale`` a copy in a stale block when it has no best-chain copy."""
+        coinbases); with ``include_stale`` a copy in a stale block when it has no best-chain copy.
+
+        Outputs say whether they can ever be spent (``unspendable``: OP_RETURN, the genesis coinbase, a
+        coinbase overwritten by a later one with the same txid) and their ``status``: ``spent`` (by a
+        best-chain input in the data), ``unspent_in_data`` (the data holds every block from this one to its
+        last and no input spends it), ``unknown_beyond_data`` (blocks are missing after it: a spend may be
+        in them), or ``unspendable``."""
         row = self.db.one(
-            "SELECT t.tx_id, t.txid, t.block_hash, b.height, b.time, t.is_coinbase, t.input_value, t.output_value "
+            "SELECT t.tx_id, t.txid, t.block_hash, b.height, b.time, t.is_coinbase, t.input_value, t.output_value, "
+            "t.best, EXISTS (SELECT 1 FROM txid_copies c WHERE c.chain = t.chain AND c.txid = t.txid) "
             "FROM txs t JOIN blocks b ON b.chain = t.chain AND b.hash = t.block_hash "
             "WHERE t.chain = ? AND t.txid = ? AND (t.best OR ?) "
             "ORDER BY t.best DESC, b.height DESC NULLS LAST, t.block_hash LIMIT 1", [chain, txid, include_stale])
         if row is None:
             return None
-        tx_id, txid, block_hash, height, time_, is_cb, in_val, out_val = row
+        tx_id, txid, block_hash, height, time_, is_cb, in_val, out_val, best, copied = row
         ins = self.db.execute(
-            "SELECT i.n, a.address, i.value, i.prev_txid, i.prev_n FROM inputs i "
+            "SELECT i.n, a.address, i.value, i.prev_txid, i.prev_n, i.script_type FROM inputs i "
             "LEFT JOIN addresses a ON a.chain = i.chain AND a.id = i.address_id "
             "WHERE i.chain = ? AND i.tx_id = ? ORDER BY i.n", [chain, tx_id]).fetchall()
         outs = self.db.execute(
@@ -137,19 +145,65 @@ class UtxoStore:
             "LEFT JOIN addresses a ON a.chain = o.chain AND a.id = o.address_id "
             "WHERE o.chain = ? AND o.tx_id = ? ORDER BY o.n", [chain, tx_id]).fetchall()
         spent = self.spenders(chain, txid)
+        whole = self._unspendable_tx(chain, block_hash, txid, height, bool(is_cb), bool(copied), bool(best))
+        tail_known = self._covered_to_tip(chain, height)
         fee = 0 if is_cb else (None if in_val is None else in_val - out_val)
+
+        def status(n: int, stype: str) -> tuple[str | None, str]:
+            why = whole or ("OP_RETURN: provably unspendable" if stype == "op_return" else None)
+            if why:
+                return why, "unspendable"
+            if n in spent:
+                return None, "spent"
+            return None, "unspent_in_data" if tail_known else "unknown_beyond_data"
+
+        outputs = []
+        for n, a, v, st in outs:
+            why, state = status(n, st)
+            outputs.append({"n": n, "outpoint": f"{txid}:{n}", "address": a, "value": v, "script_type": st,
+                            "spent_by": spent.get(n), "status": state, "unspendable": why})
         return {
             "txid": txid, "chain": chain, "block_height": height, "block_hash": block_hash, "time": time_, "fee": fee,
+            "best": bool(best), "inputs_outside_data": sum(1 for _, _, v, pt, _, _ in ins if pt is not None and v is None),
             "inputs": [
                 {"n": n, "address": a, "value": (None if is_cb else v), "prev_txid": pt,
-                 "prev_n": (None if pt is None else pn)}
-                for n, a, v, pt, pn in ins
+                 "prev_n": (None if pt is None else pn), "outpoint": None if pt is None else f"{pt}:{pn}",
+                 "script_type": None if pt is None else stype}
+                for n, a, v, pt, pn, stype in ins
             ],
-            "outputs": [
-                {"n": n, "address": a, "value": v, "script_type": st, "spent_by": spent.get(n)}
-                for n, a, v, st in outs
-            ],
+            "outputs": outputs,
         }
+
+    def _unspendable_tx(self, chain: str, block_hash: str, txid: str, height: int | None, coinbase: bool,
+                        copied: bool, best: bool) -> str | None:
+        """Why no output of this transaction can ever be spent, or None."""
+        net = get_chain(chain).btc_network
+        if coinbase and net is not None and block_hash == net.genesis_hash:
+            return "genesis coinbase: never added to the UTXO set, so it cannot be spent"
+        if coinbase and copied and best:
+            later = self.db.one(
+                "SELECT count(*) FROM txs t JOIN blocks b ON b.chain = t.chain AND b.hash = t.block_hash "
+                "WHERE t.chain = ? AND t.txid = ? AND t.best AND b.height > ?", [chain, txid, height or -1])
+            if later and later[0]:
+                return "coinbase overwritten by a later coinbase with the same txid (BIP30): cannot be spent"
+        return None
+
+    def _covered_to_tip(self, chain: str, height: int | None) -> bool:
+        """Does the data hold every best-chain block from ``height`` to its last one?"""
+        if height is None:
+            return False
+        cov = self.coverage(chain)
+        return bool(cov["ranges"]) and cov["ranges"][-1][0] <= height <= cov["ranges"][-1][1]
+
+    def unspendable_tx_ids(self, chain: str) -> set[int]:
+        """Best-chain transactions none of whose outputs can ever be spent: the genesis coinbase and coinbases
+        overwritten by a later coinbase with the same txid (BIP30)."""
+        return {int(r[0]) for r in self.db.all(
+            "SELECT t.tx_id FROM txs t JOIN blocks b ON b.chain = t.chain AND b.hash = t.block_hash "
+            "WHERE t.chain = ? AND t.best AND t.is_coinbase AND (b.hash = ? OR (t.txid IN "
+            "(SELECT txid FROM txid_copies WHERE chain = ?) AND EXISTS (SELECT 1 FROM txs x JOIN blocks y ON "
+            "y.chain = x.chain AND y.hash = x.block_hash WHERE x.chain = t.chain AND x.txid = t.txid AND x.best "
+            "AND y.height > b.height)))", [chain, _genesis(chain), chain])}
 
     def spenders(self, chain: str, txid: str) -> dict[int, str]:
         """``n -> "txid:input"`` of the best-chain inputs spending the outputs of ``txid`` (any copy)."""
@@ -189,8 +243,28 @@ class UtxoStore:
             "       (SELECT count(*) FROM ids), (SELECT min(time) FROM tm), (SELECT max(time) FROM tm)",
             [chain, aid, chain, aid, chain, chain, chain, chain]).fetchall()[0]
         received, sent, n, first, last = (int(row[0]), int(row[1]), int(row[2]), row[3], row[4])
+        facts = self.db.one(
+            "WITH o AS (SELECT o.tx_id, o.n, o.value, o.script_type FROM outputs o WHERE o.chain = ? AND "
+            "o.address_id = ? AND o.best), "
+            "i AS (SELECT tx_id FROM inputs WHERE chain = ? AND address_id = ? AND best), "
+            "blk AS (SELECT DISTINCT t.block_hash FROM txs t WHERE t.chain = ? AND t.tx_id IN "
+            "        (SELECT tx_id FROM o UNION SELECT tx_id FROM i)) "
+            "SELECT (SELECT list(DISTINCT script_type ORDER BY script_type) FROM o), "
+            "(SELECT list(DISTINCT b.run_id ORDER BY b.run_id) FROM blk JOIN blocks b ON b.chain = ? AND b.hash = "
+            " blk.block_hash), "
+            "(SELECT min(b.height) FROM blk JOIN blocks b ON b.chain = ? AND b.hash = blk.block_hash), "
+            "(SELECT max(b.height) FROM blk JOIN blocks b ON b.chain = ? AND b.hash = blk.block_hash), "
+            "(SELECT coalesce(sum(o.value), 0) FROM o JOIN txs t ON t.chain = ? AND t.tx_id = o.tx_id "
+            " JOIN blocks b ON b.chain = t.chain AND b.hash = t.block_hash WHERE t.is_coinbase AND (b.hash = ? OR "
+            " (t.txid IN (SELECT txid FROM txid_copies WHERE chain = ?) AND EXISTS (SELECT 1 FROM txs x JOIN blocks "
+            " y ON y.chain = x.chain AND y.hash = x.block_hash WHERE x.chain = ? AND x.txid = t.txid AND x.best AND "
+            " y.height > b.height))))",
+            [chain, aid, chain, aid, chain, chain, chain, chain, chain, _genesis(chain), chain, chain])
+        assert facts is not None
         return {"address": address, "chain": chain, "address_id": aid, "received": received, "sent": sent,
-                "balance": received - sent, "tx_count": n, "first_seen": first, "last_seen": last}
+                "balance": received - sent, "tx_count": n, "first_seen": first, "last_seen": last,
+                "script_types": list(facts[0] or []), "ingest_runs": list(facts[1] or []),
+                "first_height": facts[2], "last_height": facts[3], "unspendable": int(facts[4])}
 
     def stats(self) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
@@ -215,6 +289,11 @@ class UtxoStore:
 
     def canonical_tx_ids(self, chain: str, tx_ids: np.ndarray, best: np.ndarray) -> np.ndarray:
         return canonical_tx_ids(self.db, chain, tx_ids, best)
+
+
+def _genesis(chain: str) -> str:
+    net = get_chain(chain).btc_network
+    return "" if net is None else net.genesis_hash
 
 
 def canonical_tx_ids(db: Database, chain: str, tx_ids: np.ndarray, best: np.ndarray) -> np.ndarray:

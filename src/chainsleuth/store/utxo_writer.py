@@ -56,7 +56,7 @@ class _Column:
     def extend(self, values: np.ndarray) -> None:
         need = self.n + values.size
         if need > self.a.size:
-            grown = np.zeros(max(need, self.a.size + self.a.size // 2), dtype=self.a.dtype)
+            grown = np.zeros(max(need, self.a.size + self.a.size // 4), dtype=self.a.dtype)
             grown[: self.n] = self.a[: self.n]
             self.a = grown
         self.a[self.n:need] = values
@@ -76,15 +76,15 @@ class _ChainState:
         self.tree = BlockTree(net.genesis_hash)
         self.block_first_tx = _Column(np.int64)
         self.block_ntx = _Column(np.int64)
-        self.txids = ByteKeyIndex(width=32)
+        self.txids = ByteKeyIndex(width=32, values=np.int32)     # txid -> tx id (< 2**31, checked below)
         self.n_tx = 0
         self.out_start = _Column(np.int64)
         self.out_start.extend(np.zeros(1, dtype=np.int64))
         self.out_value = _Column(np.int64)
         self.out_addr = _Column(np.int32)     # address ids (< 2**31, checked when one is assigned)
         self.out_stype = _Column(np.int8)
-        self.addrs = ByteKeyIndex(values=False)
-        self.pending = ByteKeyIndex(width=32, values=False)     # prev txids that inputs wait for -> group
+        self.addrs = ByteKeyIndex(values=None)
+        self.pending = ByteKeyIndex(width=32, values=None)     # prev txids that inputs wait for -> group
         self.p_group = _Column(np.int64)
         self.p_tx = _Column(np.int64)
         self.p_n = _Column(np.int64)
@@ -101,7 +101,7 @@ class _ChainState:
         """(prev tx id, output row) of inputs whose prev txid has index ``entries``; -1 where the tx is not
         stored or has no output ``prev_n``."""
         ok = entries >= 0
-        prev_tx = np.where(ok, self.txids.values[np.maximum(entries, 0)], -1)
+        prev_tx = np.where(ok, self.txids.values[np.maximum(entries, 0)].astype(np.int64), -1)
         start = self.out_start.a[np.maximum(prev_tx, 0)]
         count = self.out_start.a[np.maximum(prev_tx, 0) + 1] - start
         ok &= (prev_n >= 0) & (prev_n < count)
@@ -313,6 +313,9 @@ class UtxoWriter:
 
         # 3. tx ids, per block ranges
         base = st.n_tx
+        if base + k >= 2**31:
+            raise InternalError(f"{chain}: more than 2**31 transactions; the writer's indexes hold tx ids as int32",
+                                chain=chain)
         tx_ids = np.arange(base, base + k, dtype=np.int64)
         local_block = np.searchsorted(new_rows, occ)         # which new block each kept tx belongs to
         first_tx = np.full(len(new_rows), -1, dtype=np.int64)

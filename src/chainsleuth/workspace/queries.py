@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
+from chainsleuth import __version__
 from chainsleuth.core.account import is_address, normalize_address, to_checksum_address
 from chainsleuth.core.btc.script import parse_address
 from chainsleuth.core.chains import CHAINS, Model, get_chain
 from chainsleuth.core.models import AccountTxInfo, AddressInfo, BlockInfo, StoreStats, UtxoTxInfo
+from chainsleuth.core.units import unit_of
 from chainsleuth.errors import InvalidInput, NotFound
 from chainsleuth.store import Store
 from chainsleuth.workspace.attribution import AttributionService
@@ -71,8 +74,10 @@ class QueryService:
             raise NotFound(f"block {ref} is not in this workspace", value=ref)
         return found[0]
 
-    def show_tx(self, txid: str, *, chain: str | None = None) -> UtxoTxInfo | AccountTxInfo:
-        """A transaction with its inputs (resolved prevouts) and outputs, or an account chain's with its transfers."""
+    def show_tx(self, txid: str, *, chain: str | None = None, include_stale: bool = False
+                ) -> UtxoTxInfo | AccountTxInfo:
+        """A transaction with its inputs (resolved prevouts) and outputs, or an account chain's with its transfers.
+        On UTXO chains the best-chain copy; ``include_stale`` also finds one that is only in a stale block."""
         store = self._store()
         t = txid.lower().removeprefix("0x")
         if len(t) != 64 or any(ch not in "0123456789abcdef" for ch in t):
@@ -80,10 +85,16 @@ class QueryService:
         if (get_chain(chain).model is Model.ACCOUNT) if chain else bool(store.account.find_tx_chains("0x" + t)):
             return self._account_tx("0x" + t, chain)
         c = self._chains.tx_chain(t, chain=chain, model=Model.UTXO)
-        row = store.utxo.tx(c, t)
+        row = store.utxo.tx(c, t, include_stale=include_stale)
         if row is None:
+            if store.utxo.tx(c, t, include_stale=True) is not None:
+                raise NotFound(f"transaction {t} is only in a stale block on {c} (a block off the best chain); "
+                               "pass --include-stale to see it", value=t)
             raise NotFound(f"transaction {t} is not in this workspace on {c}", value=t)
-        return UtxoTxInfo(**row)
+        u = unit_of(c)
+        row["inputs"] = [{**i, "asset": u["asset"], "unit": u["unit"]} for i in row["inputs"]]
+        row["outputs"] = [{**o, "asset": u["asset"], "unit": u["unit"]} for o in row["outputs"]]
+        return UtxoTxInfo(**row, asset=u["asset"], unit=u["unit"])
 
     def show_address(self, address: str, *, chain: str | None = None) -> AddressInfo:
         """Received, sent, balance, activity, cluster and tags of an address (per asset on account chains)."""
@@ -94,7 +105,14 @@ class QueryService:
             raise InvalidInput(f"{address!r} is not an EVM address (0x and 40 hex digits; got "
                                f"{len(address) - 2} characters after 0x)", value=address)
         if (get_chain(chain).model is Model.ACCOUNT) if chain else is_address(address):
-            return self._account_address(address, chain)
+            try:
+                return self._account_address(address, chain)
+            except NotFound:
+                low = normalize_address(address, field="ADDRESS")
+                tagged = self._tags_only(low, chain, [n for n, c in CHAINS.items() if c.model is Model.ACCOUNT])
+                if tagged is not None:
+                    return tagged.model_copy(update={"address": to_checksum_address(low)})
+                raise
         store = self._store()
         try:
             c = self._chains.address_chain(address, chain=chain, model=Model.UTXO)
@@ -102,17 +120,58 @@ class QueryService:
             if s is None:
                 raise NotFound(f"address {address} is not in this workspace on {c}", value=address)
         except NotFound:
-            parse_address(address, get_chain(chain).name if chain else None)   # a typo is invalid input
+            known = parse_address(address, get_chain(chain).name if chain else None)   # a typo is invalid input
+            tagged = self._tags_only(address, chain, [n for n in known.chains if get_chain(n).model is Model.UTXO])
+            if tagged is not None:
+                return tagged
             raise
+        u = unit_of(c)
         return AddressInfo(address=address, chain=c, cluster=self._clustering.cluster_ref(c, s["address_id"]),
                            tags=self._attribution.address_tags(c, address), received=s["received"], sent=s["sent"],
                            balance=s["balance"], tx_count=s["tx_count"], first_seen=s["first_seen"],
-                           last_seen=s["last_seen"])
+                           last_seen=s["last_seen"], asset=u["asset"], unit=u["unit"], script_types=s["script_types"],
+                           unspendable=s["unspendable"],
+                           provenance=self._provenance(c, s["ingest_runs"], s["first_height"], s["last_height"]))
+
+    def _provenance(self, chain: str, runs: list[int], first: int | None, last: int | None) -> dict[str, Any]:
+        """Where an address's figures come from: the ingest runs that stored its transactions, the heights
+        of its first and last transaction, and what the data covers (so that a balance is read as 'unspent
+        in these blocks')."""
+        store = self._store()
+        model = get_chain(chain).model
+        cov = store.utxo.coverage(chain) if model is Model.UTXO else store.account.coverage(chain)
+        listed = {r.run_id: r for r in store.runs.list(chain)}
+        return {"software_version": __version__, "heights": {"first": first, "last": last}, "coverage": cov,
+                "ingest_runs": [{"run_id": i, "source_kind": listed[i].source_kind, "endpoint": listed[i].endpoint,
+                                 "software_version": listed[i].software_version, "content_hash": listed[i].content_hash}
+                                for i in runs if i in listed],
+                "balance": "received less sent in the data: outputs (transfers) the data holds and no input "
+                           "(transfer) in the data spends; blocks outside the coverage are not counted"}
+
+    def _tags_only(self, address: str, chain: str | None, candidates: list[str]) -> AddressInfo | None:
+        """An address the workspace knows only from tags (a sanctioned or reported address not, or not yet,
+        on the chain data): its tags, with no figures."""
+        for c in ([chain] if chain else candidates):
+            tags = self._attribution.address_tags(c, address)
+            if tags:
+                u = unit_of(c)
+                account = get_chain(c).model is Model.ACCOUNT
+                return AddressInfo(address=address, chain=c, cluster=None, tags=tags, received=None, sent=None,
+                                   balance=None, tx_count=0, first_seen=None, last_seen=None, in_data=False,
+                                   asset=None if account else u["asset"], unit=None if account else u["unit"],
+                                   units={"native": u} if account else None,
+                                   provenance=self._provenance(c, [], None, None))
+        return None
 
     def stats(self) -> StoreStats:
-        """What the workspace holds: schema version, and blocks, transactions, addresses per chain."""
+        """What the workspace holds: schema version, and per chain blocks (best and stale), transactions,
+        addresses, the heights covered (ranges with gaps) and the unit of its amounts."""
         store = self._store()
-        return StoreStats(schema_version=store.schema_version(), chains=store.utxo.stats() | store.account.stats())
+        chains = store.utxo.stats() | store.account.stats()
+        for c, d in chains.items():
+            d.update(unit_of(c))
+            d["coverage"] = store.utxo.coverage(c) if d["model"] == "utxo" else store.account.coverage(c)
+        return StoreStats(schema_version=store.schema_version(), chains=chains)
 
     @staticmethod
     def known_chains() -> list[str]:
@@ -128,12 +187,21 @@ class QueryService:
         row["from"] = cs(row["from"])
         row["to"] = row["to"] and cs(row["to"])
         row["contract_address"] = row["contract_address"] and cs(row["contract_address"])
+        tokens = store.account.tokens_info(c, [x["asset"] for x in row["transfers"] if x["asset"] != "native"])
+        native = unit_of(c)
         for x in row["transfers"]:
             x["from"] = x["from"] and cs(x["from"])
             x["to"] = x["to"] and cs(x["to"])
-            x["asset"] = x["asset"] if x["asset"] == "native" else cs(x["asset"])
+            x["transfer"] = f"{tx_hash}:{x['index']}"
+            if x["asset"] == "native":
+                x.update(unit=native["unit"], decimals=native["decimals"], symbol=native["asset"])
+            else:
+                sym, dec, _ = tokens.get(x["asset"], (None, None, None))
+                nft = x["kind"] in ("erc721", "erc1155")
+                x.update(unit="token" if nft else "base unit", decimals=None if nft else dec, symbol=sym)
+                x["asset"] = cs(x["asset"])
         row.pop("tx_index")
-        return AccountTxInfo(**row)
+        return AccountTxInfo(**row, asset=native["asset"], unit=native["unit"])
 
     def _account_address(self, address: str, chain: str | None) -> AddressInfo:
         store = self._store()
@@ -147,8 +215,23 @@ class QueryService:
             return {(a if a == "native" else to_checksum_address(a)) + (f":{t}" if t else ""): v for (a, t), v in d.items()}
 
         aid = store.utxo.address_id(c, low)
+        keys = list(s["received"])
+        tokens = store.account.tokens_info(c, [a for a, _ in keys if a != "native"])
+        native = unit_of(c)
+        units: dict[str, dict[str, Any]] = {}
+        for a, t in keys:
+            key = (a if a == "native" else to_checksum_address(a)) + (f":{t}" if t else "")
+            if a == "native":
+                units[key] = native
+            else:
+                sym, dec, std = tokens.get(a, (None, None, None))
+                nft = t is not None or std in ("erc721", "erc1155")
+                units[key] = unit_of(c, to_checksum_address(a), decimals=None if nft else dec, symbol=sym) | (
+                    {"unit": "token"} if nft else {})
         return AddressInfo(address=to_checksum_address(low), chain=c,
                            cluster=None if aid is None else self._clustering.cluster_ref(c, aid),
                            tags=self._attribution.address_tags(c, low), received=keyed(s["received"]),
                            sent=keyed(s["sent"]), balance=keyed(s["balance"]), tx_count=s["tx_count"],
-                           first_seen=s["first_seen"], last_seen=s["last_seen"])
+                           first_seen=s["first_seen"], last_seen=s["last_seen"], units=units,
+                           provenance=self._provenance(c, [] if aid is None else store.account.address_runs(c, aid),
+                                                       None, None))
