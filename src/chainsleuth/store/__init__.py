@@ -6,9 +6,12 @@ transaction; readers never write.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from chainsleuth.store.db import Database
+from chainsleuth.store.lookups import KeyLookups
 from chainsleuth.store.runs import RunStore
 
 __all__ = ["DB_FILENAME", "Store"]
@@ -23,6 +26,7 @@ class Store:
                  memory_limit: str | None = None) -> None:
         self.db = Database(path, read_only=read_only, threads=threads, memory_limit=memory_limit)
         self.runs = RunStore(self.db)
+        self.keys = KeyLookups(self.db)
         # Parts register below; each owns its tables and SQL.
         from chainsleuth.store.utxo import UtxoStore
 
@@ -39,6 +43,17 @@ class Store:
         from chainsleuth.store.graph import GraphStore
 
         self.graph = GraphStore(self.db)
+
+    @contextmanager
+    def bulk_load(self) -> Iterator[None]:
+        """Many batches in a row (an ingest run): checkpoints deferred and DuckDB's cache bounded (see
+        :meth:`Database.deferred_checkpoint`), and the lookup key tables sorted again at the end when the
+        run appended much to them."""
+        with self.db.deferred_checkpoint():
+            try:
+                yield
+            finally:
+                self.keys.compact()
 
     def schema_version(self) -> int:
         return self.db.schema_version()

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from chainsleuth.core.account import AccountBatch
 from chainsleuth.errors import Conflict, InvalidInput
 from chainsleuth.store.db import Database, first_row
+from chainsleuth.store.lookups import ADDRESS_KEY, KeyLookups
 
 __all__ = ["AccountStore", "AccountWriteResult"]
 
@@ -151,12 +152,15 @@ class AccountStore:
         uniq = uniq.filter(pc.not_equal(uniq, "native"))
         tbl = pa.table({"a": uniq, "pos": pa.array(np.arange(len(uniq), dtype=np.int64))})
         con.register("b_addr", tbl)
+        top = first_row(con.execute("SELECT coalesce(max(id), -1) FROM addresses WHERE chain = ?", [chain]))
         con.execute(
             "INSERT INTO addresses (chain, id, address) "
-            "SELECT ?, (SELECT coalesce(max(id), -1) FROM addresses WHERE chain = ?) + row_number() OVER (ORDER BY pos), a "
+            "SELECT ?, ? + row_number() OVER (ORDER BY pos), a "
             "FROM b_addr n WHERE NOT EXISTS (SELECT 1 FROM addresses x WHERE x.chain = ? AND x.address = n.a)",
-            [chain, chain, chain])
+            [chain, int(top[0]) if top else -1, chain])
         con.unregister("b_addr")
+        con.execute(f"INSERT INTO address_keys SELECT chain, {ADDRESS_KEY.format('address')}, id FROM addresses "
+                    "WHERE chain = ? AND id > ?", [chain, int(top[0]) if top else -1])
 
     def rollback_above(self, chain: str, height: int) -> int:
         """Delete every block above ``height`` with its txs and transfers (one transaction); move the
@@ -215,9 +219,8 @@ class AccountStore:
             "SELECT DISTINCT chain FROM account_txs WHERE hash = ? ORDER BY chain", [tx_hash]).fetchall()]
 
     def find_address_chains(self, address: str) -> list[str]:
-        return [r[0] for r in self.db.execute(
-            "SELECT DISTINCT a.chain FROM addresses a WHERE a.address = ? AND a.chain IN "
-            "(SELECT DISTINCT chain FROM account_blocks) ORDER BY a.chain", [address]).fetchall()]
+        chains = {str(r[0]) for r in self.db.execute("SELECT DISTINCT chain FROM account_blocks").fetchall()}
+        return sorted({c for c, _, _ in KeyLookups(self.db).address_ids([address])} & chains)
 
     def tx(self, chain: str, tx_hash: str) -> dict[str, Any] | None:
         row = first_row(self.db.execute(
@@ -254,10 +257,10 @@ class AccountStore:
     def address_summary(self, chain: str, address: str) -> dict[str, Any] | None:
         """Received, sent and balance per asset (native coin including fees paid, tokens by contract,
         ERC-1155 by contract and id), transaction count and first/last activity."""
-        row = first_row(self.db.execute("SELECT id FROM addresses WHERE chain = ? AND address = ?", [chain, address]))
-        if row is None:
+        found = KeyLookups(self.db).address_ids([address], chain)
+        if not found:
             return None
-        aid = int(row[0])
+        aid = found[0][2]
         params = [aid, aid, chain, aid, aid]
         base = ("SELECT coalesce(s.address, 'native') AS asset, CASE WHEN x.kind = 'erc1155' THEN x.token_id END AS tid, "
                 "x.from_id, x.to_id, x.value, x.value_big FROM transfers x "

@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from chainsleuth.errors import InvalidInput
 from chainsleuth.store.db import Database
+from chainsleuth.store.lookups import KeyLookups
 from chainsleuth.store.utxo import canonical_tx_ids
 
 __all__ = ["ClusterStore"]
@@ -128,16 +129,17 @@ class ClusterStore:
     def tx_context(self, chain: str, txid: str) -> dict[str, Any] | None:
         """A tx's dense id (its best-chain copy), the txs spending its outputs, and the first tx paying each
         of its output addresses."""
+        copies = [t for _, t in KeyLookups(self.db).tx_ids(txid, chain)]
         rows = _rows(self.db.execute(
             "SELECT t.tx_id FROM txs t JOIN blocks b ON b.chain = t.chain AND b.hash = t.block_hash "
-            "WHERE t.chain = ? AND t.txid = ? AND t.best ORDER BY b.height DESC NULLS LAST, t.tx_id DESC LIMIT 1",
-            [chain, txid]))
+            "WHERE t.chain = ? AND t.tx_id IN (SELECT unnest(?)) AND t.best ORDER BY b.height DESC NULLS LAST, "
+            "t.tx_id DESC LIMIT 1", [chain, copies]))
         if not rows:
             return None
         tx_id = int(rows[0][0])
         spenders = [int(r[0]) for r in _rows(self.db.execute(
-            "SELECT DISTINCT tx_id FROM inputs WHERE chain = ? AND best AND prev_tx_id IN "
-            "(SELECT tx_id FROM txs WHERE chain = ? AND txid = ?) ORDER BY 1", [chain, chain, txid]))]
+            "SELECT DISTINCT tx_id FROM inputs WHERE chain = ? AND best AND prev_tx_id IN (SELECT unnest(?)) "
+            "ORDER BY 1", [chain, copies]))]
         first = {int(a): int(t) for a, t in _rows(self.db.execute(
             "SELECT o.address_id, min(o.tx_id) FROM outputs o WHERE o.chain = ? AND o.best AND o.address_id IN "
             "(SELECT address_id FROM outputs WHERE chain = ? AND tx_id = ? AND address_id IS NOT NULL) "

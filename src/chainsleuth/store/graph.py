@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from chainsleuth.store.db import Database
+from chainsleuth.store.lookups import KeyLookups
 from chainsleuth.store.utxo import canonical_tx_ids
 
 __all__ = ["GraphStore"]
@@ -97,8 +98,8 @@ class GraphStore:
         """Dense ids of a txid's best-chain copies (more than one only for BIP30 duplicates), the latest first."""
         return [int(r[0]) for r in self.db.execute(
             "SELECT t.tx_id FROM txs t JOIN blocks b ON b.chain = t.chain AND b.hash = t.block_hash "
-            "WHERE t.chain = ? AND t.txid = ? AND t.best ORDER BY b.height DESC NULLS LAST, t.tx_id DESC",
-            [chain, txid]).fetchall()]
+            "WHERE t.chain = ? AND t.tx_id IN (SELECT unnest(?)) AND t.best ORDER BY b.height DESC NULLS LAST, "
+            "t.tx_id DESC", [chain, [t for _, t in KeyLookups(self.db).tx_ids(txid, chain)]]).fetchall()]
 
     def txids(self, chain: str, tx_ids: list[int]) -> dict[int, str]:
         if not tx_ids:
@@ -185,9 +186,7 @@ class GraphStore:
     def address_ids(self, chain: str, addresses: list[str]) -> dict[str, int]:
         if not addresses:
             return {}
-        return {str(b): int(a) for a, b in self.db.execute(
-            "SELECT id, address FROM addresses WHERE chain = ? AND address IN (SELECT unnest(?))",
-            [chain, list(set(addresses))]).fetchall()}
+        return {a: i for _, a, i in KeyLookups(self.db).address_ids(addresses, chain)}
 
     def address_attributions(self, chain: str) -> dict[str, np.ndarray]:
         """Every tagged address of the chain that is in the workspace, one row per (address, tag) with a

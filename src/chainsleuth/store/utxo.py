@@ -16,6 +16,7 @@ import numpy as np
 from chainsleuth.core.chains import get_chain
 from chainsleuth.core.records import UtxoBatch
 from chainsleuth.store.db import Database
+from chainsleuth.store.lookups import KeyLookups
 
 if TYPE_CHECKING:
     from chainsleuth.store.utxo_writer import UtxoWriter
@@ -116,7 +117,11 @@ class UtxoStore:
         }
 
     def find_tx_chains(self, txid: str) -> list[str]:
-        return [r[0] for r in self.db.execute("SELECT DISTINCT chain FROM txs WHERE txid = ?", [txid]).fetchall()]
+        return sorted({c for c, _ in KeyLookups(self.db).tx_ids(txid)})
+
+    def copies(self, chain: str, txid: str) -> list[int]:
+        """Tx ids of every stored copy of ``txid`` on ``chain`` (best chain or not)."""
+        return [t for _, t in KeyLookups(self.db).tx_ids(txid, chain)]
 
     def tx(self, chain: str, txid: str, *, include_stale: bool = False) -> dict[str, Any] | None:
         """A transaction with its inputs and outputs: its best-chain copy (the latest, for BIP30's duplicate
@@ -131,8 +136,9 @@ class UtxoStore:
             "SELECT t.tx_id, t.txid, t.block_hash, b.height, b.time, t.is_coinbase, t.input_value, t.output_value, "
             "t.best, EXISTS (SELECT 1 FROM txid_copies c WHERE c.chain = t.chain AND c.txid = t.txid) "
             "FROM txs t JOIN blocks b ON b.chain = t.chain AND b.hash = t.block_hash "
-            "WHERE t.chain = ? AND t.txid = ? AND (t.best OR ?) "
-            "ORDER BY t.best DESC, b.height DESC NULLS LAST, t.block_hash LIMIT 1", [chain, txid, include_stale])
+            "WHERE t.chain = ? AND t.tx_id IN (SELECT unnest(?)) AND (t.best OR ?) "
+            "ORDER BY t.best DESC, b.height DESC NULLS LAST, t.block_hash LIMIT 1",
+            [chain, self.copies(chain, txid), include_stale])
         if row is None:
             return None
         tx_id, txid, block_hash, height, time_, is_cb, in_val, out_val, best, copied = row
@@ -183,7 +189,8 @@ class UtxoStore:
         if coinbase and copied and best:
             later = self.db.one(
                 "SELECT count(*) FROM txs t JOIN blocks b ON b.chain = t.chain AND b.hash = t.block_hash "
-                "WHERE t.chain = ? AND t.txid = ? AND t.best AND b.height > ?", [chain, txid, height or -1])
+                "WHERE t.chain = ? AND t.tx_id IN (SELECT unnest(?)) AND t.best AND b.height > ?",
+                [chain, self.copies(chain, txid), height or -1])
             if later and later[0]:
                 return "coinbase overwritten by a later coinbase with the same txid (BIP30): cannot be spent"
         return None
@@ -209,16 +216,15 @@ class UtxoStore:
         """``n -> "txid:input"`` of the best-chain inputs spending the outputs of ``txid`` (any copy)."""
         return {int(pn): f"{t}:{n}" for pn, t, n in self.db.execute(
             "SELECT i.prev_n, s.txid, i.n FROM inputs i JOIN txs s ON s.chain = i.chain AND s.tx_id = i.tx_id "
-            "WHERE i.chain = ? AND i.best AND i.prev_tx_id IN (SELECT tx_id FROM txs WHERE chain = ? AND txid = ?) "
-            "ORDER BY i.tx_id, i.n", [chain, chain, txid]).fetchall()}
+            "WHERE i.chain = ? AND i.best AND i.prev_tx_id IN (SELECT unnest(?)) "
+            "ORDER BY i.tx_id, i.n", [chain, self.copies(chain, txid)]).fetchall()}
 
     def address_id(self, chain: str, address: str) -> int | None:
-        row = self.db.one("SELECT id FROM addresses WHERE chain = ? AND address = ?", [chain, address])
-        return None if row is None else int(row[0])
+        got = KeyLookups(self.db).address_ids([address], chain)
+        return got[0][2] if got else None
 
     def find_address_chains(self, address: str) -> list[str]:
-        return [r[0] for r in self.db.execute(
-            "SELECT DISTINCT chain FROM addresses WHERE address = ? ORDER BY chain", [address]).fetchall()]
+        return sorted({c for c, _, _ in KeyLookups(self.db).address_ids([address])})
 
     def address_summary(self, chain: str, address: str) -> dict[str, Any] | None:
         """Received, sent and balance of an address on the best chain.

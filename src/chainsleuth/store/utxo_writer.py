@@ -38,6 +38,7 @@ from chainsleuth.errors import InternalError, InvalidInput
 from chainsleuth.store.blocktree import BlockTree, NewBlock
 from chainsleuth.store.db import Database
 from chainsleuth.store.keyindex import ByteKeyIndex, Keys, arrow_string_buffers, fixed_keys, hex_to_bytes
+from chainsleuth.store.lookups import KeyLookups
 from chainsleuth.store.utxo import WriteResult
 
 __all__ = ["UtxoWriter", "WriteResult"]
@@ -398,11 +399,13 @@ class UtxoWriter:
                     "vsize, weight, is_coinbase, has_witness, n_in, n_out, output_value, input_value, best) "
                     "SELECT chain, tx_id, txid, wtxid, block_hash, block_index, version, locktime, size, vsize, weight, "
                     "is_coinbase, has_witness, n_in, n_out, output_value, input_value, best FROM b_txs")
+        KeyLookups.append_txs(con, chain, "b_txs")
         con.unregister("b_txs")
         if new_addr_rows.size:
             con.register("b_addr", pa.table({"id": pa.array(addr_ids[new_addr_rows]),
                                              "address": outs["address"].take(pa.array(new_addr_rows))}))
             con.execute("INSERT INTO addresses (chain, id, address) SELECT ?, id, address FROM b_addr", [chain])
+            KeyLookups.append_addresses(con, chain, "b_addr")
             con.unregister("b_addr")
         out_best = np.repeat(tx_best, n_out)
         con.register("b_out", pa.table({"tx_id": pa.array(out_tx), "n": outs["n"], "value": outs["value"],

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from typing import Protocol, TypeVar
 
 from chainsleuth.core.account import AccountBatch
@@ -55,7 +55,7 @@ class UtxoWriter:
         self._store = store
 
     def session(self) -> AbstractContextManager[object]:
-        return self._store.db.deferred_checkpoint()
+        return self._store.bulk_load()
 
     def write(self, batch: UtxoBatch, run_id: int) -> WriteResult:
         return self._store.utxo.write_batch(batch, run_id)
@@ -69,7 +69,7 @@ class AccountWriter:
         self._endpoint = endpoint
 
     def session(self) -> AbstractContextManager[object]:
-        return nullcontext()
+        return self._store.bulk_load()
 
     def write(self, batch: AccountBatch, run_id: int) -> AccountWriteResult:
         return self._store.account.write_batch(batch, run_id, endpoint=self._endpoint)
