@@ -5,21 +5,13 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 __all__ = ["RichProgress", "err_console", "out_console", "print_json", "print_kv", "to_jsonable"]
 
@@ -31,7 +23,7 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def to_jsonable(obj: Any) -> Any:
-    if isinstance(obj, BaseModel):
+    if hasattr(obj, "model_dump"):          # a pydantic model (pydantic is imported only where models are)
         return obj.model_dump(mode="json")
     if hasattr(obj, "to_dict"):
         return obj.to_dict()
@@ -71,6 +63,16 @@ class RichProgress:
         self.finish()
         if not self.enabled:
             return
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
         cols: list[Any] = [TextColumn("[bold]{task.description}"), BarColumn()]
         cols += [TransferSpeedColumn()] if unit == "B" else [MofNCompleteColumn()]
         cols += [TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}")]

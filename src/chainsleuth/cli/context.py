@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from chainsleuth.cli.console import RichProgress
 from chainsleuth.config import Settings, load_settings
 from chainsleuth.errors import InvalidInput, NotFound
-from chainsleuth.workspace import Workspace
+
+if TYPE_CHECKING:   # the workspace (DuckDB, Arrow, numpy) loads only when a command opens one
+    from chainsleuth.workspace import Workspace
 
 __all__ = ["open_workspace", "state"]
 
@@ -32,6 +35,8 @@ def open_workspace(*, read_only: bool = False) -> Iterator[Workspace]:
     if read_only and not (settings.workspace / "chainsleuth.duckdb").exists():
         raise NotFound(f"no workspace at {settings.workspace}; ingest something first "
                        "(e.g. 'chainsleuth ingest btc-blocks PATH') or pass --workspace", file=str(settings.workspace))
+    from chainsleuth.workspace import Workspace
+
     ws = Workspace(settings.workspace, settings=settings, progress=state.progress or RichProgress(False),
                    read_only=read_only)
     try:

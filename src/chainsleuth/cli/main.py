@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from chainsleuth import __version__
+import chainsleuth
 from chainsleuth.cli import cluster as cluster_cmds
 from chainsleuth.cli import demo as demo_cmds
 from chainsleuth.cli import eval as eval_cmds
@@ -46,7 +46,7 @@ app.add_typer(train_cmds.app, name="train")
 
 def _version(value: bool) -> None:
     if value:
-        print(f"chainsleuth {__version__}")
+        print(f"chainsleuth {chainsleuth.__version__}")
         raise typer.Exit()
 
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from chainsleuth.cli.cluster import show_cluster
 from chainsleuth.cli.console import out_console, print_json, print_kv
 from chainsleuth.cli.context import open_workspace
-from chainsleuth.core.models import AccountTxInfo
+
+if TYPE_CHECKING:
+    from chainsleuth.core.models import AccountTxInfo
 
 __all__ = ["app"]
 
@@ -45,6 +47,8 @@ def tx(txid: Annotated[str, typer.Argument(help="Transaction id (hex).")], chain
     if json_:
         print_json(t)
         return
+    from chainsleuth.core.models import AccountTxInfo
+
     if isinstance(t, AccountTxInfo):
         _account_tx(t)
         return

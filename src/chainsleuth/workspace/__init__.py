@@ -26,22 +26,25 @@ another is a public method of the service that owns it.
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
-from typing import Self
+from typing import TYPE_CHECKING, Any, Self
 
 from chainsleuth.config import Settings, load_settings
 from chainsleuth.core.progress import NullProgress, Progress
-from chainsleuth.store import Store
 from chainsleuth.workspace._store import StoreOpener
-from chainsleuth.workspace.attribution import AttributionService
-from chainsleuth.workspace.chains import ChainLocator
-from chainsleuth.workspace.clustering import ClusteringService
-from chainsleuth.workspace.demo import DemoService
-from chainsleuth.workspace.evaluation import EvaluationService
-from chainsleuth.workspace.ingest import IngestService
-from chainsleuth.workspace.queries import QueryService
-from chainsleuth.workspace.tracing import TraceGraphCache, TraceSourceResolver, TracingService
-from chainsleuth.workspace.training import TrainingService
+
+if TYPE_CHECKING:
+    from chainsleuth.store import Store
+    from chainsleuth.workspace.attribution import AttributionService
+    from chainsleuth.workspace.chains import ChainLocator
+    from chainsleuth.workspace.clustering import ClusteringService
+    from chainsleuth.workspace.demo import DemoService
+    from chainsleuth.workspace.evaluation import EvaluationService
+    from chainsleuth.workspace.ingest import IngestService
+    from chainsleuth.workspace.queries import QueryService
+    from chainsleuth.workspace.tracing import TraceGraphCache, TraceSourceResolver, TracingService
+    from chainsleuth.workspace.training import TrainingService
 
 __all__ = [
     "AttributionService",
@@ -56,6 +59,22 @@ __all__ = [
     "TrainingService",
     "Workspace",
 ]
+
+_SERVICE_MODULES = {
+    "AttributionService": "attribution", "ChainLocator": "chains", "ClusteringService": "clustering",
+    "DemoService": "demo", "EvaluationService": "evaluation", "IngestService": "ingest",
+    "QueryService": "queries", "TraceSourceResolver": "tracing", "TracingService": "tracing",
+    "TraceGraphCache": "tracing", "TrainingService": "training",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # the service classes, importable from here as before, each loaded when first asked for
+    if name in _SERVICE_MODULES:
+        import importlib
+
+        return getattr(importlib.import_module(f"chainsleuth.workspace.{_SERVICE_MODULES[name]}"), name)
+    raise AttributeError(f"module 'chainsleuth.workspace' has no attribute {name!r}")
 
 
 class Workspace:
@@ -78,23 +97,68 @@ class Workspace:
         self.progress: Progress = progress or NullProgress()
         self.read_only = read_only
         self._opener = StoreOpener(self.path, self.settings, read_only=read_only)
-        store = self._opener
-        self.chains = ChainLocator(store)
-        self.ingest = IngestService(store, self.settings, self.progress)
-        self.attribution = AttributionService(store, self.progress, workspace_name=self.path.name)
-        self.clustering = ClusteringService(store, self.settings, self.progress, chains=self.chains,
-                                            attribution=self.attribution, workspace=self.path)
-        self.queries = QueryService(store, chains=self.chains, clustering=self.clustering,
-                                    attribution=self.attribution)
-        graphs = TraceGraphCache(store)
-        self.trace_sources = TraceSourceResolver(store, chains=self.chains, clustering=self.clustering,
-                                                 graphs=graphs)
-        self.tracing = TracingService(store, graphs=graphs, sources=self.trace_sources)
-        self.training = TrainingService(ingest=self.ingest, attribution=self.attribution)
-        self.evaluation = EvaluationService(self._scratch)
-        self.demo = DemoService(store, self.progress, workspace=self.path, ingest=self.ingest,
-                                attribution=self.attribution, clustering=self.clustering, queries=self.queries,
-                                tracing=self.tracing)
+
+    # -- services, each made (and its module imported) on first use, so that a command pays only for
+    # the services it calls: `show` does not load the training generator or the tracing kernel.
+    @cached_property
+    def chains(self) -> ChainLocator:
+        from chainsleuth.workspace.chains import ChainLocator
+        return ChainLocator(self._opener)
+
+    @cached_property
+    def ingest(self) -> IngestService:
+        from chainsleuth.workspace.ingest import IngestService
+        return IngestService(self._opener, self.settings, self.progress)
+
+    @cached_property
+    def attribution(self) -> AttributionService:
+        from chainsleuth.workspace.attribution import AttributionService
+        return AttributionService(self._opener, self.progress, workspace_name=self.path.name)
+
+    @cached_property
+    def clustering(self) -> ClusteringService:
+        from chainsleuth.workspace.clustering import ClusteringService
+        return ClusteringService(self._opener, self.settings, self.progress, chains=self.chains,
+                                 attribution=self.attribution, workspace=self.path)
+
+    @cached_property
+    def queries(self) -> QueryService:
+        from chainsleuth.workspace.queries import QueryService
+        return QueryService(self._opener, chains=self.chains, clustering=self.clustering,
+                            attribution=self.attribution)
+
+    @cached_property
+    def _trace_graphs(self) -> TraceGraphCache:
+        from chainsleuth.workspace.tracing import TraceGraphCache
+        return TraceGraphCache(self._opener)
+
+    @cached_property
+    def trace_sources(self) -> TraceSourceResolver:
+        from chainsleuth.workspace.tracing import TraceSourceResolver
+        return TraceSourceResolver(self._opener, chains=self.chains, clustering=self.clustering,
+                                   graphs=self._trace_graphs)
+
+    @cached_property
+    def tracing(self) -> TracingService:
+        from chainsleuth.workspace.tracing import TracingService
+        return TracingService(self._opener, graphs=self._trace_graphs, sources=self.trace_sources)
+
+    @cached_property
+    def training(self) -> TrainingService:
+        from chainsleuth.workspace.training import TrainingService
+        return TrainingService(ingest=self.ingest, attribution=self.attribution)
+
+    @cached_property
+    def evaluation(self) -> EvaluationService:
+        from chainsleuth.workspace.evaluation import EvaluationService
+        return EvaluationService(self._scratch)
+
+    @cached_property
+    def demo(self) -> DemoService:
+        from chainsleuth.workspace.demo import DemoService
+        return DemoService(self._opener, self.progress, workspace=self.path, ingest=self.ingest,
+                           attribution=self.attribution, clustering=self.clustering, queries=self.queries,
+                           tracing=self.tracing)
 
     def _scratch(self, path: Path) -> Workspace:
         """An empty workspace at ``path`` with this one's settings and no progress (evaluation runs)."""

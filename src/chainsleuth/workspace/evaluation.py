@@ -25,7 +25,8 @@ TRAINING_COINJOIN_KINDS: dict[str, str] = {"coinjoin-wasabi": "wasabi1", "coinjo
 class ScratchWorkspace(Protocol):
     """A workspace of its own for one generated world: ingested through the real adapters, then read."""
 
-    ingest: IngestService
+    @property
+    def ingest(self) -> IngestService: ...
 
     @property
     def store(self) -> Store: ...
