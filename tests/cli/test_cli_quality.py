@@ -49,13 +49,31 @@ def btc(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 def test_terminal_shows_utc_times_units_and_whole_hashes(btc: dict[str, Any]) -> None:
     r = run(btc["ws"], "show", "tx", btc["t1"], expect=0)
-    assert " UTC" in r.stdout and "1,000,000,000 sat" in r.stdout
+    assert " UTC" in r.stdout and "10.00000000 rBTC" in r.stdout      # whole coins, exact, unit printed
+    r = run(btc["ws"], "--base-units", "show", "tx", btc["t1"], expect=0)
+    assert "1,000,000,000 sat" in r.stdout and "rBTC" not in r.stdout
     r = run(btc["ws"], "show", "address", btc["a"], expect=0)
-    assert "first seen" in r.stdout and " UTC" in r.stdout and " sat" in r.stdout
+    assert "first seen" in r.stdout and " UTC" in r.stdout and " rBTC" in r.stdout
     r = run(btc["ws"], "show", "tx", btc["cb"], expect=0)
     assert "(coinbase" in r.stdout and "None" not in r.stdout
     r = run(btc["ws"], "trace", "forward", f"{btc['t1']}:1", expect=0)   # piped: the table is not cut to 80
     assert btc["a"] in r.stdout and "…" not in r.stdout
+    assert "source 39.99999000 rBTC = endpoints 39.99998000 rBTC + fees 0.00001000 rBTC" in r.stdout
+
+
+def test_numeric_limits_out_of_range_are_usage_errors(btc: dict[str, Any]) -> None:
+    """--max-depth -5 was a 'no path' (exit 6); --max-hops 10^20 was accepted."""
+    r = run(btc["ws"], "path", btc["a"], btc["y"], "--max-depth", "-5", expect=2)
+    assert "--max-depth" in r.stderr
+    run(btc["ws"], "trace", "forward", f"{btc['t1']}:1", "--max-hops", "9" * 20, expect=2)
+    run(btc["ws"], "trace", "backward", btc["a"], "--max-edges", "0", expect=2)
+    run(btc["ws"], "trace", "forward", f"{btc['t1']}:1", "--min-amount", "-1", expect=2)
+
+
+def test_path_prints_the_amount_in_its_unit(btc: dict[str, Any]) -> None:
+    """path printed '1,000,000,000 BTC' for 10 BTC (satoshi labelled as whole coins)."""
+    r = run(btc["ws"], "path", btc["a"], btc["x"], expect=0)
+    assert "10.00000000 rBTC" in r.stdout and "1,000,000,000" not in r.stdout
 
 
 def test_trace_sources_that_cannot_parse_are_invalid_input(btc: dict[str, Any]) -> None:
@@ -140,7 +158,8 @@ def test_account_chain_tx_in_the_terminal_and_default_clustering(shared_data: Pa
     export = shared_data / "ethereum-etl-tests" / "resources" / "test_stream" / "blocks_1755634_1755635"
     run(ws, "ingest", "etl", str(export), expect=0)
     r = run(ws, "show", "tx", "0x2e3dcd051a91d3a694f6b8de2ac4b5fe7acdba55f58bcf8471ff00d4a430074d", expect=0)
-    assert "erc20" in r.stdout and "728,360,000,000,000 wei" in r.stdout and " UTC" in r.stdout
+    assert "erc20" in r.stdout and "0.00072836 ETH" in r.stdout and " UTC" in r.stdout
+    assert "base units of 0x" in r.stdout                   # a token without known decimals: base units
     r = run(ws, "cluster", "--chain", "eth")   # default heuristics on an account chain: deposit-address
     assert "only clustering heuristic" not in r.stderr
     assert r.returncode == 5 and "exchange wallets" in r.stderr

@@ -162,7 +162,9 @@ def test_exposure_sankey_path_and_peel(world: dict[str, Any]) -> None:
 @pytest.mark.parametrize(("source", "kw", "err", "text"), [
     ("ab" * 32, {}, NotFound, "not in this workspace"),
     ("ab" * 32 + ":0", {}, NotFound, "not in this workspace"),
-    ("bc1qnotanaddressatallxxxxxxxxxxxxxxxxxxxxx", {}, NotFound, "not in this workspace"),
+    ("bc1qnotanaddressatallxxxxxxxxxxxxxxxxxxxxx", {}, InvalidInput, "outside the Bech32 alphabet"),
+    ("1Q2TWHE3GMdB6BZKafqwxXtWAWgFt5Jvm4", {}, InvalidInput, "bad Base58Check checksum"),   # Hal's, one typo
+    ("1BoatSLRHtKNngkdXEeobR76b53LETtpyT", {}, NotFound, "not in this workspace"),          # valid, not stored
     ("{cb1}:5", {}, InvalidInput, "output index 5 is out of range"),
     ("{cb1}:0", {"policy": "fofi"}, InvalidInput, "choose one of: fifo, haircut, lifo, poison, tiho"),
     ("{cb1}:0", {"stop_at": "exchnage"}, InvalidInput, "unknown --stop-at category exchnage"),

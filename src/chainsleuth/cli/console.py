@@ -13,13 +13,57 @@ from rich.table import Table
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
-__all__ = ["RichProgress", "err_console", "out_console", "print_json", "print_kv", "to_jsonable"]
+__all__ = ["RichProgress", "amount", "err_console", "out_console", "print_json", "print_kv", "set_base_units",
+           "to_jsonable"]
 
 # Piped into a file or another program, Rich would assume 80 columns and cut addresses and amounts in tables;
 # there, lay tables out 160 wide (COLUMNS still wins when set).
 _PIPE_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
 out_console = Console(highlight=False, soft_wrap=True, width=_PIPE_WIDTH)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+_BASE_UNITS = [False]   # --base-units: amounts on the terminal in satoshi / wei instead of whole coins
+
+#: base unit and decimals of each native coin the terminal prints
+_NATIVE = {"BTC": ("sat", 8), "ETH": ("wei", 18)}
+_UNIT_DECIMALS = {"sat": 8, "wei": 18}
+
+
+def set_base_units(on: bool) -> None:
+    _BASE_UNITS[0] = on
+
+
+def amount(value: int | None, asset: str = "BTC", unit: str | None = None, decimals: int | None = None) -> str:
+    """An exact integer amount as people read it, with its unit always printed: whole coins with thousands
+    separators (``10.00000000 BTC``; 18-decimal coins drop trailing zeros down to 8 places), or with
+    ``--base-units`` the base unit (``1,000,000,000 sat``). Tokens of unknown decimals print in base units.
+    JSON output is not affected: it always carries integers in base units.
+
+    >>> amount(1_000_000_000), amount(123_456, "BTC"), amount(None)
+    ('10.00000000 BTC', '0.00123456 BTC', '-')
+    >>> amount(30 * 10**18, "ETH"), amount(1, "ETH"), amount(-5_000_000_000)
+    ('30.00000000 ETH', '0.000000000000000001 ETH', '-50.00000000 BTC')
+    >>> amount(1_500, "0xdAC17F958D2ee523a2206206994597C13D831ec7", "base unit", None)
+    '1,500 base units of 0xdAC17F958D2ee523a2206206994597C13D831ec7'
+    """
+    if value is None:
+        return "-"
+    base, dec = _NATIVE.get(asset, (unit or "base unit", decimals))
+    if unit is not None:
+        base = unit
+    if decimals is not None:
+        dec = decimals
+    elif unit in _UNIT_DECIMALS:         # a native coin of another network (rBTC, tBTC, ...)
+        dec = _UNIT_DECIMALS[unit]
+    if dec is None or _BASE_UNITS[0]:
+        return f"{value:,} {base}s of {asset}" if base == "base unit" else f"{value:,} {base}"
+    sign, v = ("-" if value < 0 else ""), abs(int(value))
+    whole, frac = divmod(v, 10 ** dec)
+    digits = f"{frac:0{dec}d}" if dec else ""
+    if dec > 8:
+        digits = digits.rstrip("0").ljust(8, "0")
+    return f"{sign}{whole:,}" + (f".{digits}" if digits else "") + f" {asset}"
 
 
 def to_jsonable(obj: Any) -> Any:

@@ -7,14 +7,21 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from chainsleuth.cli.console import err_console, out_console, print_json
+from chainsleuth.cli.console import amount, err_console, out_console, print_json
 from chainsleuth.cli.context import open_workspace
+from chainsleuth.core.units import unit_of
 
 __all__ = ["demo"]
 
 
-def _amt(v: int) -> str:
-    return f"{v:,}"
+def _amt(v: int, of: str | dict[str, Any]) -> str:
+    """``v`` in the unit people read: ``of`` is a trace name (``btc:native``, ``eth:0xTOKEN``) or an amount
+    object with ``asset`` and ``unit``."""
+    if isinstance(of, dict):
+        return amount(v, of.get("asset", "BTC"), of.get("unit"), of.get("decimals"))
+    chain, _, asset = of.partition(":")
+    u = unit_of(chain, None if asset in ("", "native") else asset)
+    return amount(v, u["asset"], u["unit"], u.get("decimals"))
 
 
 def demo(
@@ -50,25 +57,27 @@ def demo(
         t.add_column(col, justify="right" if col in (*pols, "hops") else "left")
     for row in r["proceeds"]:
         t.add_row(row["chain"], row["entity"], row["category"] or "", str(row["hops"]),
-                  *[_amt(row["amounts"][p]) for p in pols])
+                  *[_amt(row["amounts"][p], row["chain"]) for p in pols])
     out_console.print(t)
     for name, ex in r["exposure"].items():
         e = Table(title=f"exposure of the proceeds on {name} ({ex['policy']})", title_justify="left")
         for col in ("category", "entity", "direct", "indirect", "share"):
             e.add_column(col, justify="left" if col in ("category", "entity") else "right")
         for row in ex["by_entity"]:
-            e.add_row(row["category"], row["entity"], _amt(row["direct"]), _amt(row["indirect"]),
+            e.add_row(row["category"], row["entity"], _amt(row["direct"], ex), _amt(row["indirect"], ex),
                       f"{row['share']:.1%}")
         out_console.print(e)
-    key: dict[str, int] = {}
+    key: dict[tuple[str, str], int] = {}       # (entity, trace name): amounts of one chain and asset add up
     for c in r["answer_key_cashouts"]:
-        key[c["entity"]] = key.get(c["entity"], 0) + c["amount"]
-    traced = {row["entity"]: row["amounts"] for row in r["proceeds"]}
+        native = c["asset"] in (None, "native", unit_of(c["chain"])["asset"])
+        k_ = (c["entity"], f"{c['chain']}:{'native' if native else c['asset']}")
+        key[k_] = key.get(k_, 0) + c["amount"]
+    traced = {(row["entity"], row["chain"]): row["amounts"] for row in r["proceeds"]}
     k = Table(title="check against the case's answer key (what reached each cash-out)", title_justify="left")
     for col in ("entity", "answer key", *[f"traced ({p})" for p in pols]):
         k.add_column(col, justify="left" if col == "entity" else "right")
-    for entity, amount in key.items():
-        k.add_row(entity, _amt(amount), *[_amt(traced.get(entity, {}).get(p, 0)) for p in pols])
+    for (entity, name), due in key.items():
+        k.add_row(entity, _amt(due, name), *[_amt(traced.get((entity, name), {}).get(p, 0), name) for p in pols])
     out_console.print(k)
     out_console.print("[dim]The key counts what reached each deposit address. Where a deposit address is not "
                       "tagged, the trace goes on into the exchange's own consolidation and stops at a tagged hot "
@@ -76,8 +85,9 @@ def demo(
     tr: dict[str, Any] = r["traces"]
     for name, v in tr.items():
         for p, tot in v["totals"].items():
-            out_console.print(f"{name} {p}: source {_amt(tot['source_amount'])} = endpoints {_amt(tot['endpoints'])}"
-                              f" + fees {_amt(tot['fees'])} + cut off {_amt(tot['cut_off'])}")
+            out_console.print(f"{name} {p}: source {_amt(tot['source_amount'], tot)} = endpoints "
+                              f"{_amt(tot['endpoints'], tot)} + fees {_amt(tot['fees'], tot)} + cut off "
+                              f"{_amt(tot['cut_off'], tot)}")
     if not no_serve:
         err_console.print("note: the web workbench is not implemented yet; nothing to serve (use --no-serve to "
                           "silence this)")

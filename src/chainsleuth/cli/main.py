@@ -18,7 +18,7 @@ from chainsleuth.cli import show as show_cmds
 from chainsleuth.cli import tags as tags_cmds
 from chainsleuth.cli import trace as trace_cmds
 from chainsleuth.cli import train as train_cmds
-from chainsleuth.cli.console import RichProgress, err_console, print_json, print_kv
+from chainsleuth.cli.console import RichProgress, err_console, print_json, print_kv, set_base_units
 from chainsleuth.cli.context import open_workspace, state
 from chainsleuth.config import load_settings
 from chainsleuth.errors import ChainsleuthError, InvalidInput
@@ -55,9 +55,12 @@ def _root(
     workspace: Annotated[Path | None, typer.Option("--workspace", "-w", help="Workspace directory "
                          "(default ./chainsleuth-workspace or $CHAINSLEUTH_WORKSPACE).")] = None,
     progress: Annotated[str | None, typer.Option(help="Progress bar: auto, always or never.")] = None,
+    base_units: Annotated[bool, typer.Option("--base-units", help="Print amounts in base units (satoshi, wei) "
+                                             "instead of whole coins. JSON always carries base units.")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
 ) -> None:
+    set_base_units(base_units)
     settings = load_settings(workspace)
     state.settings = settings
     mode = progress or settings.progress

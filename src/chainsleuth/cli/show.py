@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from chainsleuth.cli.cluster import show_cluster
-from chainsleuth.cli.console import out_console, print_json, print_kv
+from chainsleuth.cli.console import amount, out_console, print_json, print_kv
 from chainsleuth.cli.context import open_workspace
+from chainsleuth.core.units import unit_of
 
 if TYPE_CHECKING:
     from chainsleuth.core.models import AccountTxInfo
@@ -55,19 +56,19 @@ def tx(txid: Annotated[str, typer.Argument(help="Transaction id (hex).")], chain
     print_kv(f"tx {t.txid}", [
         ("chain", t.chain), ("block_height", "unknown" if t.block_height is None else t.block_height),
         ("block_hash", t.block_hash + ("" if t.best else "  (stale: not on the best chain)")), ("time", _when(t.time)),
-        ("fee", "unknown (a spent output is not in the workspace)" if t.fee is None else _amt(t.fee).strip())])
+        ("fee", "unknown (a spent output is not in the workspace)" if t.fee is None else _coin(t.fee, t.chain))])
     for i in t.inputs:
         if i.prev_txid is None:
             out_console.print(f"  in  #{i.n:<4} {'(coinbase: newly minted coins and the block fees)':<62}", markup=False)
             continue
         where = "" if i.value is not None else "  (spent output not in the workspace)"
-        out_console.print(f"  in  #{i.n:<4} {i.address or '-':<62} {_amt(i.value)}  <- {i.prev_txid}:{i.prev_n}{where}",
+        out_console.print(f"  in  #{i.n:<4} {i.address or '-':<62} {_coin(i.value, t.chain):>20}  <- {i.prev_txid}:{i.prev_n}{where}",
                           markup=False)
     for o in t.outputs:
         spent = {"spent": f"spent by {o.spent_by}", "unspent_in_data": "unspent in the data",
                  "unknown_beyond_data": "not spent in the data (blocks after it are missing)",
                  "unspendable": f"unspendable: {o.unspendable}"}.get(o.status, o.status)
-        out_console.print(f"  out #{o.n:<4} {o.address or '(' + o.script_type + ')':<62} {_amt(o.value)}  {spent}",
+        out_console.print(f"  out #{o.n:<4} {o.address or '(' + o.script_type + ')':<62} {_coin(o.value, t.chain):>20}  {spent}",
                           markup=False)
 
 
@@ -87,17 +88,22 @@ def address(addr: Annotated[str, typer.Argument(help="Address as the chain write
         rows.append(("transactions", "none in this workspace: the address is known from its tags only"))
     else:
         cov = a.provenance.get("coverage", {})
-        rows += [("received", _amounts(a.received)), ("sent", _amounts(a.sent)), ("balance", _amounts(a.balance)),
+        rows += [("received", _amounts(a.received, a.chain)), ("sent", _amounts(a.sent, a.chain)),
+                 ("balance", _amounts(a.balance, a.chain)),
                  ("transactions", a.tx_count), ("first seen", _when(a.first_seen)), ("last seen", _when(a.last_seen)),
                  ("script types", ", ".join(a.script_types) or "-"),
                  ("data covers", ", ".join(f"{lo:,}-{hi:,}" for lo, hi in cov.get("ranges", [])) or "-")]
         if a.unspendable:
-            rows.append(("unspendable", f"{_amounts(a.unspendable)} of the balance can never be spent"))
+            rows.append(("unspendable", f"{_amounts(a.unspendable, a.chain)} of the balance can never be spent"))
     print_kv(f"address {a.address}", rows)
 
 
-def _amt(v: int | None) -> str:
-    return "?" if v is None else f"{v:>16,} sat"
+def _coin(v: int | None, chain: str, asset: str | None = None) -> str:
+    """An amount of ``chain``'s coin (or of token ``asset``) in the unit people read (``--base-units``: sat, wei)."""
+    if v is None:
+        return "?"
+    u = unit_of(chain, None if asset in (None, "native") else asset)
+    return amount(v, u["asset"], u["unit"], u.get("decimals"))
 
 
 def _when(t: int | None) -> str:
@@ -107,13 +113,13 @@ def _when(t: int | None) -> str:
     return datetime.fromtimestamp(t, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _amounts(v: int | dict[str, int] | None) -> str:
-    """Satoshi on UTXO chains; per asset on account chains (native in wei, tokens in their base units)."""
+def _amounts(v: int | dict[str, int] | None, chain: str) -> str:
+    """The coin on UTXO chains; per asset on account chains (the native coin, tokens in their base units)."""
     if v is None:
         return "-"
     if isinstance(v, int):
-        return f"{v:,} sat"
-    return "\n".join(f"{v[k]:,} wei" if k == "native" else f"{v[k]:,} of token {k}" for k in v) or "0"
+        return _coin(v, chain)
+    return "\n".join(_coin(v[k], chain, k) for k in v) or _coin(0, chain)
 
 
 def _account_tx(t: AccountTxInfo) -> None:
@@ -121,12 +127,12 @@ def _account_tx(t: AccountTxInfo) -> None:
         t.status, "unknown (no receipt)")
     print_kv(f"tx {t.txid}", [
         ("chain", t.chain), ("block_height", t.block_height), ("block_hash", t.block_hash), ("time", _when(t.time)),
-        ("status", status), ("from", t.from_), ("to", t.to or "(contract creation)"), ("value", f"{t.value:,} wei"),
-        ("fee", "?" if t.fee is None else f"{t.fee:,} wei"),
+        ("status", status), ("from", t.from_), ("to", t.to or "(contract creation)"), ("value", _coin(t.value, t.chain)),
+        ("fee", _coin(t.fee, t.chain)),
         ("internal transfers", "not in the data (ingested without traces)" if t.traces == "none" else t.traces)])
     for m in t.transfers:
-        unit = "wei" if m.asset == "native" else f"of token {m.asset}"
-        out_console.print(f"  #{m.index:<4} {m.kind:<12} {m.from_ or '-'} -> {m.to or '(burned)'}  {m.value:,} {unit}",
+        out_console.print(f"  #{m.index:<4} {m.kind:<12} {m.from_ or '-'} -> {m.to or '(burned)'}  "
+                          f"{_coin(m.value, t.chain, m.asset)}",
                           markup=False)
 
 

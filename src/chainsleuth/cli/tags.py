@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from chainsleuth.cli.console import err_console, out_console, print_json, print_kv
+from chainsleuth.cli.console import amount, err_console, out_console, print_json, print_kv
 from chainsleuth.cli.context import open_workspace
 
 __all__ = ["app", "screen"]
@@ -134,8 +134,15 @@ def screen(
             out_console.print(f"  hit   {h['category'] or '-':<16} {h['entity'] or '-':<28} "
                               f"{h['confidence']}({h['confidence_level']})  {h['source']}", markup=False)
         for e in res["exposure"]:
-            out_console.print(f"  {e['direction']:<8} {e['category']:<16} {e['amount']:,} (base units)  "
+            out_console.print(f"  {e['direction']:<8} {e['category']:<16} {_coin(e['amount'], e['chain'])}  "
                               f"{e['counterparties']} counterparties, {e['txs']} txs ({e['chain']})", markup=False)
+
+
+def _coin(v: int, chain: str) -> str:
+    from chainsleuth.core.units import unit_of
+
+    u = unit_of(chain)
+    return amount(v, u["asset"], u["unit"], u.get("decimals"))
 
 
 def _print_tag(t: dict[str, Any]) -> None:

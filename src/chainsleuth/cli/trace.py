@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from chainsleuth.cli.console import err_console, out_console, print_json
+from chainsleuth.cli.console import amount, err_console, out_console, print_json
 from chainsleuth.cli.context import open_workspace
 from chainsleuth.errors import InvalidInput
 
@@ -24,23 +24,24 @@ SourceArg = Annotated[str, typer.Argument(metavar="SOURCE", help="TXID:VOUT (one
                                                 "several separated by commas.")]
 PolicyOpt = Annotated[str, typer.Option("--policy", "-p", help="poison, haircut, fifo, lifo or tiho "
                                                                 "(docs/tracing.md explains each).")]
-HopsOpt = Annotated[int, typer.Option("--max-hops", help="Stop after this many transactions from the source.")]
-MinOpt = Annotated[int, typer.Option("--min-amount", help="Cut off traced amounts below this (base units: "
+HopsOpt = Annotated[int, typer.Option("--max-hops", min=0, max=10_000, help="Stop after this many transactions from the source.")]
+MinOpt = Annotated[int, typer.Option("--min-amount", min=0, max=2**63 - 1, help="Cut off traced amounts below this (base units: "
                                                            "satoshi, wei, token units).")]
 StopOpt = Annotated[str | None, typer.Option("--stop-at", help="Comma-separated taxonomy categories where the "
                                              "trace stops (default: exchange, mixing_service, defi_bridge, "
                                              "gambling, defi, ...; '' for none). mixer and bridge are accepted.")]
 ChainOpt = Annotated[str | None, typer.Option(help="Chain (default: wherever the source is found).")]
 AssetOpt = Annotated[str | None, typer.Option(help="EVM: token contract address (default: the native coin).")]
-DegreeOpt = Annotated[int, typer.Option("--max-degree", help="Transactions (UTXO) or addresses (EVM) with more "
+DegreeOpt = Annotated[int, typer.Option("--max-degree", min=1, help="Transactions (UTXO) or addresses (EVM) with more "
                                                               "links than this are paged: reported, not expanded.")]
-EdgesOpt = Annotated[int, typer.Option("--max-edges", help="Stop expanding once the trace has this many edges.")]
+EdgesOpt = Annotated[int, typer.Option("--max-edges", min=1, max=10**12, help="Stop expanding once the trace has this many edges.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 _MAX_ROWS = 50      # endpoints shown in the terminal table (largest first)
 
 
-def _amt(v: int | None) -> str:
-    return "-" if v is None else f"{v:,}"
+def _amt(v: int | None, of: dict[str, Any]) -> str:
+    """``v`` in the unit of the amount object ``of`` (its ``asset``, ``unit`` and, where given, ``decimals``)."""
+    return amount(v, of.get("asset", "BTC"), of.get("unit"), of.get("decimals"))
 
 
 def _endpoint_table(doc: dict[str, Any], title: str) -> Table:
@@ -50,10 +51,11 @@ def _endpoint_table(doc: dict[str, Any], title: str) -> Table:
     rows = [(ep, ep["reason"]) for ep in doc["endpoints"]]
     for ep, why in rows[:_MAX_ROWS]:
         t.add_row(ep["address"] or "-", ep["entity"] or "", ep["category"] or "",
-                  "" if ep["cluster"] is None else str(ep["cluster"]), _amt(ep["amount"]), str(ep["hops"]), why)
+                  "" if ep["cluster"] is None else str(ep["cluster"]), _amt(ep["amount"], ep), str(ep["hops"]), why)
     if len(rows) > _MAX_ROWS:
         rest = sum(ep["amount"] for ep, _ in rows[_MAX_ROWS:])
-        t.add_row(f"... {len(rows) - _MAX_ROWS} more (--json or --csv for all)", "", "", "", _amt(rest), "", "")
+        t.add_row(f"... {len(rows) - _MAX_ROWS} more (--json or --csv for all)", "", "", "",
+                  _amt(rest, rows[_MAX_ROWS][0]), "", "")
     return t
 
 
@@ -116,19 +118,19 @@ def _run(direction: str, source: str, policy: str, max_hops: int, min_amount: in
             t.add_column(col, justify="right" if col in result["policies"] else "left", overflow="fold")
         for r in result["rows"]:
             t.add_row(r["address"] or "-", r["entity"] or "", r["category"] or "", r["reason"],
-                      *[_amt(r["amounts"][p]) for p in result["policies"]])
+                      *[_amt(r["amounts"][p], r) for p in result["policies"]])
         out_console.print(t)
         return
     if sankey:
         for link in result["links"]:
             a, b = result["nodes"][link["source"]], result["nodes"][link["target"]]
-            out_console.print(f"{a['column']}:{a['name']} -> {b['column']}:{b['name']}  {_amt(link['value'])}")
+            out_console.print(f"{a['column']}:{a['name']} -> {b['column']}:{b['name']}  {_amt(link['value'], link)}")
         return
     tot = result["provenance"]["totals"]
     out_console.print(_endpoint_table(result, f"{direction} trace of {source} under {result['policy']}: "
                                               f"{len(result['edges'])} edges"))
-    out_console.print(f"source {_amt(tot['source_amount'])} = endpoints {_amt(tot['endpoints'])} + fees "
-                      f"{_amt(tot['fees'])} + cut off {_amt(tot['cut_off'])}"
+    out_console.print(f"source {_amt(tot['source_amount'], tot)} = endpoints {_amt(tot['endpoints'], tot)} + fees "
+                      f"{_amt(tot['fees'], tot)} + cut off {_amt(tot['cut_off'], tot)}"
                       + ("" if result["provenance"]["conserved"] else "  (poison: amounts are not conserved)"))
     _limits(result)
 
@@ -177,15 +179,16 @@ def exposure(source: SourceArg,
     if json_:
         print_json(r)
         return
-    t = Table(title=f"exposure ({r['direction']}, {r['policy']}) of {source}: total {_amt(r['total'])}",
+    t = Table(title=f"exposure ({r['direction']}, {r['policy']}) of {source}: total {_amt(r['total'], r)}",
               title_justify="left")
     for col in ("category", "entity", "direct", "indirect", "total", "share"):
         t.add_column(col, justify="left" if col in ("category", "entity") else "right", overflow="fold")
     for row in r["by_entity"]:
-        t.add_row(row["category"], row["entity"], _amt(row["direct"]), _amt(row["indirect"]), _amt(row["total"]),
+        t.add_row(row["category"], row["entity"], _amt(row["direct"], r), _amt(row["indirect"], r), _amt(row["total"], r),
                   f"{row['share']:.1%}")
     out_console.print(t)
-    out_console.print(f"unattributed {_amt(r['unattributed'])}, fees {_amt(r['fees'])}, cut off {_amt(r['cut_off'])}")
+    out_console.print(f"unattributed {_amt(r['unattributed'], r)}, fees {_amt(r['fees'], r)}, "
+                      f"cut off {_amt(r['cut_off'], r)}")
 
 
 @app.command()
@@ -200,16 +203,16 @@ def peel(source: Annotated[str, typer.Argument(metavar="SOURCE", help="TXID:VOUT
         print_json(r)
         return
     for s in r["steps"]:
-        out_console.print(f"{s['hop']:>4} {s['txid']}  peel {_amt(s['peeled']['value'])} -> {s['peeled']['address']}"
-                          f"  change {_amt(s['change']['value'])}  [{s['evidence']['heuristic']} "
+        out_console.print(f"{s['hop']:>4} {s['txid']}  peel {_amt(s['peeled']['value'], s['peeled'])} -> "
+                          f"{s['peeled']['address']}  change {_amt(s['change']['value'], s['change'])}  [{s['evidence']['heuristic']} "
                           f"{s['evidence']['confidence']:.2f}]", markup=False)
     out_console.print(f"{r['hops']} step(s); ended: {r['ended']}")
 
 
 def path(src: Annotated[str, typer.Argument(metavar="FROM", help="Address or cluster:ID.")],
          dst: Annotated[str, typer.Argument(metavar="TO", help="Address or cluster:ID.")],
-         max_depth: Annotated[int, typer.Option("--max-depth", help="Most transactions on the path.")] = 6,
-         max_degree: Annotated[int, typer.Option("--max-degree", help="Skip transactions/addresses with more "
+         max_depth: Annotated[int, typer.Option("--max-depth", min=1, max=100, help="Most transactions on the path.")] = 6,
+         max_degree: Annotated[int, typer.Option("--max-degree", min=1, help="Skip transactions/addresses with more "
                                                                        "links than this (hubs).")] = 1000,
          json_: JsonOpt = False, chain: ChainOpt = None) -> None:
     """The shortest money-flow path from FROM to TO, with its transactions."""
@@ -219,6 +222,6 @@ def path(src: Annotated[str, typer.Argument(metavar="FROM", help="Address or clu
         print_json(r)
         return
     for s in r["steps"]:
-        out_console.print(f"{s['hop']:>3} {s['txid']}  {s['from']} -> {s['to']}  {_amt(s['amount'])} {s['asset']}  "
+        out_console.print(f"{s['hop']:>3} {s['txid']}  {s['from']} -> {s['to']}  {_amt(s['amount'], s)}  "
                           f"height {s['height']}")
     sys.stdout.flush()

@@ -56,9 +56,16 @@ class ChainLocator:
                                                                     "transaction", txid)
 
     def address_chain(self, address: str, *, chain: str | None = None, model: Model | None = None) -> str:
-        """``chain`` when given (by its canonical name), else the one chain holding ``address``."""
-        return get_chain(chain).name if chain is not None else _one(self.address_chains(address, model=model),
-                                                                    "address", address)
+        """``chain`` when given (by its canonical name), else the one chain holding ``address``. An address no
+        chain holds is checked for typos first (a bad checksum is invalid input, not 'not found')."""
+        if chain is not None:
+            return get_chain(chain).name
+        chains = self.address_chains(address, model=model)
+        if not chains and not address.lower().startswith("0x"):
+            from chainsleuth.core.btc.script import parse_address
+
+            parse_address(address, None)
+        return _one(chains, "address", address)
 
 
 def _one(chains: Sequence[str], what: str, key: str) -> str:

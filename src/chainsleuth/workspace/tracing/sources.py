@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from chainsleuth.core.account import is_address, normalize_address, to_checksum_address
+from chainsleuth.core.btc.script import parse_address
 from chainsleuth.core.chains import Model, get_chain
 from chainsleuth.errors import InvalidInput, NotFound, Unsupported
 from chainsleuth.store import Store
@@ -148,7 +149,7 @@ class TraceSourceResolver:
         low = normalize_address(s) if is_address(s) else s
         aid = store.graph.address_ids(chain, [low]).get(low)
         if aid is None:
-            raise NotFound(f"address {s} is not in this workspace on {chain}", value=s)
+            _not_stored(s, chain)
         return np.asarray([aid], dtype=np.int64)
 
     def path_chain(self, src: str, dst: str, chain: str | None = None) -> str:
@@ -193,7 +194,7 @@ class TraceSourceResolver:
         else:
             aid = store.utxo.address_id(c, part)
             if aid is None:
-                raise NotFound(f"address {part} is not in this workspace on {c}", value=part)
+                _not_stored(part, c)
             rows = np.flatnonzero(g.out_addr == aid).tolist()
         return TraceSeeds(c, Asset.NATIVE, native, flow, tuple(rows))
 
@@ -236,3 +237,11 @@ class TraceSourceResolver:
                 raise InvalidInput(f"address {part} never held {label} on {c}", field="--asset", value=label)
             rows = np.flatnonzero((g.ev_to == aid) & (g.ev_from != aid) & ~g.ev_fee).tolist()
         return TraceSeeds(c, key, label, flow, tuple(rows))
+
+
+def _not_stored(address: str, chain: str) -> None:
+    """An address the store does not hold: a typo (bad checksum, wrong network) is invalid input, as in
+    ``show address``; a well-formed address is not found."""
+    if get_chain(chain).model is Model.UTXO:
+        parse_address(address, get_chain(chain).name)
+    raise NotFound(f"address {address} is not in this workspace on {chain}", value=address)
