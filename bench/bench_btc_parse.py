@@ -207,7 +207,7 @@ def bench_ingest(n_txs: int) -> dict[str, float]:
         t_parse = _clock() - t
         ws = Workspace(Path(d) / "ws", settings=Settings(workspace=Path(d) / "ws", threads=1))
         t, w = _clock(), time.perf_counter()
-        s = ws.ingest.btc_blocks([Path(d) / "blocks"])
+        s = ws.ingest.btc_blocks([Path(d) / "blocks"], allow_invalid_pow=True)
         t_ingest, wall = _clock() - t, time.perf_counter() - w
         stats = ws.queries.stats().chains["btc-regtest"]
         ws.close()

@@ -7,7 +7,10 @@ import time
 from chainsleuth.core.provenance import IngestRun
 from chainsleuth.store.db import Database
 
-__all__ = ["RunStore"]
+__all__ = ["POW_UNCHECKED_NOTE", "RunStore"]
+
+#: the note a Bitcoin ingest run carries when it accepted blocks without checking their proof of work
+POW_UNCHECKED_NOTE = "proof of work not checked (--allow-invalid-pow)"
 
 
 class RunStore:
@@ -44,3 +47,10 @@ class RunStore:
             params.append(chain)
         rows = self.db.execute(sql + " ORDER BY run_id", params).fetchall()
         return [IngestRun(*r) for r in rows]
+
+    def pow_unchecked(self, chain: str) -> tuple[list[int], int]:
+        """The ids of ``chain``'s ingest runs that accepted blocks without checking proof of work, and how
+        many ingest runs ``chain`` has in all."""
+        rows = self.db.all("SELECT run_id, coalesce(notes, '') FROM ingest_runs WHERE chain = ? ORDER BY run_id",
+                           [chain])
+        return [int(r) for r, n in rows if POW_UNCHECKED_NOTE in n], len(rows)

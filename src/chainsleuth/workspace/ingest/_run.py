@@ -121,13 +121,13 @@ class RunRecorder:
     def _seconds(self) -> float:
         return round(time.perf_counter() - self._t0, 3)
 
-    def utxo_summary(self, *, skipped: Sequence[str]) -> IngestSummary:
+    def utxo_summary(self, *, skipped: Sequence[str], proof_of_work: str = "checked") -> IngestSummary:
         assert self.run_id is not None, "a UTXO summary follows a run"
         t = self.tally
         return IngestSummary(chain=self.chain, run_id=self.run_id, blocks_seen=t.blocks_seen, blocks_new=t.blocks_new,
                              txs_new=t.txs_new, outputs_new=t.outputs_new, inputs_new=t.inputs_new,
                              inputs_resolved=t.inputs_resolved, skipped=list(skipped), first_height=t.first_height,
-                             last_height=t.last_height, seconds=self._seconds())
+                             last_height=t.last_height, seconds=self._seconds(), proof_of_work=proof_of_work)
 
     def account_summary(self, *, chain_id: int | None, traces: str, reorged: int, head: int | None,
                         notes: Sequence[str]) -> AccountIngestSummary:
