@@ -49,8 +49,8 @@ class RunStore:
         return [IngestRun(*r) for r in rows]
 
     def pow_unchecked(self, chain: str) -> tuple[list[int], int]:
-        """The ids of ``chain``'s ingest runs that accepted blocks without checking proof of work, and how
-        many ingest runs ``chain`` has in all."""
-        rows = self.db.all("SELECT run_id, coalesce(notes, '') FROM ingest_runs WHERE chain = ? ORDER BY run_id",
-                           [chain])
+        """The ids of ``chain``'s ingest runs that stored blocks without checking their proof of work, and how
+        many of ``chain``'s runs stored blocks in all (a run that stopped before counting may have: it counts)."""
+        rows = self.db.all("SELECT run_id, coalesce(notes, '') FROM ingest_runs WHERE chain = ? "
+                           "AND coalesce(blocks, 1) > 0 ORDER BY run_id", [chain])
         return [int(r) for r, n in rows if POW_UNCHECKED_NOTE in n], len(rows)

@@ -174,7 +174,7 @@ class QueryService:
             if d["model"] == "utxo":
                 unchecked, n_runs = store.runs.pow_unchecked(c)
                 d["proof_of_work"] = ("checked" if not unchecked else
-                                      f"not checked for {len(unchecked)} of {n_runs} ingest runs (run "
+                                      f"not checked for {len(unchecked)} of {n_runs} ingest runs that stored blocks (run "
                                       f"{', '.join(map(str, unchecked))}: --allow-invalid-pow, synthetic blocks)")
         return StoreStats(schema_version=store.schema_version(), chains=chains)
 

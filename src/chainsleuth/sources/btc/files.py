@@ -69,11 +69,12 @@ def _xor(data: bytes, key: bytes) -> bytes:
 def _looks_framed(data: bytes) -> bool:
     """Whether bytes without a known magic are laid out as blk*.dat records all the same: a record size at
     offset 4 whose record ends at the end of the data or where the next record starts with the same 4 bytes
-    as the first (a raw block starts with its version, the sizes do not line up)."""
+    as the first or with a network magic (a raw block starts with its version: the sizes do not line up)."""
     if len(data) < 88:
         return False
     end = 8 + struct.unpack_from("<I", data, 4)[0]
-    return end == len(data) or (end + 4 <= len(data) and data[end:end + 4] == data[:4])
+    return end == len(data) or (end + 4 <= len(data) and (data[end:end + 4] == data[:4]
+                                                          or data[end:end + 4] in _MAGICS))
 
 
 def _sort_key(p: Path) -> tuple[int, int, str]:

@@ -19,7 +19,7 @@ witness commitment.
 
 >>> from chainsleuth.core.btc.builder import BlockBuilder
 >>> bb = BlockBuilder("btc-regtest", seed=1); _ = bb.add_block([])
->>> p = BlockParser("btc-regtest")
+>>> p = BlockParser("btc-regtest", check_pow=False)   # built blocks carry no proof of work
 >>> for raw in bb.raw_blocks():
 ...     _ = p.parse_block(raw, 0, len(raw), source_file="mem", source_offset=0)
 >>> batch = p.flush()
