@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import time
 
 from chainsleuth.core.provenance import IngestRun
@@ -48,7 +49,7 @@ class RunStore:
         rows = self.db.execute(sql + " ORDER BY run_id", params).fetchall()
         return [IngestRun(*r) for r in rows]
 
-    def pow_unchecked(self, chain: str) -> tuple[list[int], int]:
+    def pow_unchecked(self, chain: str) -> tuple[builtins.list[int], int]:
         """The ids of ``chain``'s ingest runs that stored blocks without checking their proof of work, and how
         many of ``chain``'s runs stored blocks in all (a run that stopped before counting may have: it counts)."""
         rows = self.db.all("SELECT run_id, coalesce(notes, '') FROM ingest_runs WHERE chain = ? "
