@@ -91,14 +91,22 @@ class RunRecorder:
         self.run_id = self._runs.start(chain=self.chain, source_kind=self.source_kind, endpoint=self.endpoint,
                                        software_version=__version__)
         self._progress.start(task, total=total, unit=unit)
+        stop: list[str] = []
         try:
             yield self.run_id
+        except BaseException as e:
+            # a signal arrives as SystemExit/KeyboardInterrupt, or inside a query as the database's interrupt
+            if isinstance(e, (KeyboardInterrupt, SystemExit)) or type(e).__name__ == "InterruptException":
+                stop.append("interrupted: stopped by a signal; the batches before it are stored")
+            else:
+                stop.append(f"stopped by an error: {e}")
+            raise
         finally:
             self._progress.finish()
             t = self.tally
             self._runs.finish(self.run_id, first_height=t.first_height, last_height=t.last_height,
                               blocks=t.blocks_new, txs=t.txs_new, skipped=skipped(), content_hash=content_hash(),
-                              notes="; ".join(self.notes if notes is None else notes()))
+                              notes="; ".join([*(self.notes if notes is None else notes()), *stop]))
 
     def count(self, result: WriteResult | AccountWriteResult, *, blocks_seen: int, advance: float,
               first: int | None, last: int | None, batch_notes: Sequence[str] = (),
