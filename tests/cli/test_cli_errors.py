@@ -149,8 +149,8 @@ def test_killed_run_is_marked_on_next_open(big_chain: tuple[Path, dict], tmp_pat
 def test_workspace_creation_is_all_or_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real = db.migration_files()
     monkeypatch.setattr(db, "migration_files", lambda: [*real, (999, "broken", "CREATE TABLE broken (")])
-    with pytest.raises(Exception, match="(?i)syntax|parser"):
-        Workspace(tmp_path / "ws").store
+    with pytest.raises(Exception, match=r"(?i)syntax|parser"):
+        _ = Workspace(tmp_path / "ws").store
     monkeypatch.undo()
     r = run(tmp_path / "ws", "stats")
     assert r.returncode == 3, r.stderr
