@@ -279,6 +279,7 @@ class BlockFileSource:
             size = struct.unpack_from("<I", data, pos + 4)[0]
             start, end = pos + 8, pos + 8 + size
             err = None
+            parser.invalid_end = None
             if end > n:
                 err = ParseError(f"record at offset {pos} declares a block of {size} bytes but only "
                                  f"{n - start} bytes remain in the file", file=name, offset=pos)
@@ -288,7 +289,8 @@ class BlockFileSource:
                 except ParseError as e:
                     err = e
             if err is not None:
-                nxt = data.find(magic, pos + 1)
+                # a block that parsed but failed a validity check: its record's end is known
+                nxt = end if parser.invalid_end is not None and end < n else data.find(magic, pos + 1)
                 self._bad(name, err, nxt if nxt >= 0 else None, n)
                 if nxt < 0:
                     return
