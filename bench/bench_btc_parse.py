@@ -201,13 +201,13 @@ def bench_ingest(n_txs: int) -> dict[str, float]:
         n_written = sum(len(b.txids) for b in bb.blocks)
         print(f"\nsynthetic chain: {len(bb.blocks)} blocks, {n_written:,} txs, "
               f"{sum(p.stat().st_size for p in paths) / 1e6:.1f} MB written in {time.perf_counter() - t:.1f} s")
-        src = BlockFileSource(paths)
+        src = BlockFileSource(paths, allow_invalid_pow=True)
         t = _clock()
         parsed = sum(b.n_txs for b in src.iter_batches())
         t_parse = _clock() - t
         ws = Workspace(Path(d) / "ws", settings=Settings(workspace=Path(d) / "ws", threads=1))
         t, w = _clock(), time.perf_counter()
-        s = ws.ingest.btc_blocks([Path(d) / "blocks"])
+        s = ws.ingest.btc_blocks([Path(d) / "blocks"], allow_invalid_pow=True)
         t_ingest, wall = _clock() - t, time.perf_counter() - w
         stats = ws.queries.stats().chains["btc-regtest"]
         ws.close()

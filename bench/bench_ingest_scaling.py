@@ -50,7 +50,7 @@ class Rec:
 ws_dir, chain_dir = Path(sys.argv[1]), Path(sys.argv[2])
 rec = Rec()
 ws = Workspace(ws_dir, settings=Settings(workspace=ws_dir), progress=rec)
-summary = ws.ingest.btc_blocks([chain_dir])
+summary = ws.ingest.btc_blocks([chain_dir], allow_invalid_pow=True)
 index = ws.store.utxo.writer.memory_bytes() if hasattr(ws.store.utxo, "writer") else 0
 ws.close()
 hwm = 0

@@ -42,7 +42,7 @@ def test_btc_files_framed_padding_batches_and_progress(tmp_path: Path) -> None:
     data = _framed(bb) + bytes(4096)           # preallocated zero padding ends the file quietly
     f = tmp_path / "blk00000.dat"
     f.write_bytes(data)
-    src = BlockFileSource([f], batch_txs=2)
+    src = BlockFileSource([f], batch_txs=2, allow_invalid_pow=True)
     batches = list(src.iter_batches())
     assert len(batches) > 2 and all(b.n_blocks >= 1 for b in batches)
     assert [h for b in batches for h in b.blocks["hash"].to_pylist()] == [b.hash for b in bb.blocks]
@@ -60,7 +60,7 @@ def test_btc_files_xor_obfuscated_equals_plain(tmp_path: Path) -> None:
     write_files(tmp_path / "xor", bb.blk_files(max_file_size=1500, xor_key=bytes.fromhex("a1b2c3d4e5f60718")))
     write_files(tmp_path / "zero", bb.blk_files(max_file_size=1500, xor_key=bytes(8)))
     assert (tmp_path / "xor" / "blk00000.dat").read_bytes()[:4] != TESTNET3.magic
-    a, b, c = (BlockFileSource([tmp_path / d]) for d in ("plain", "xor", "zero"))
+    a, b, c = (BlockFileSource([tmp_path / d], allow_invalid_pow=True) for d in ("plain", "xor", "zero"))
     assert a.chain == b.chain == c.chain == "btc-testnet"        # magic read through the xor key
     assert _hashes(a) == _hashes(b) == _hashes(c) == [x.hash for x in bb.blocks]
     assert len(plain) > 1
@@ -78,7 +78,7 @@ def test_btc_files_directory_order(tmp_path: Path) -> None:
     (d / "sub" / "z.hex").write_text(raws[3].hex()[:100] + "\n" + raws[3].hex()[100:] + "\n")
     for junk in ("README.md", "MANIFEST.csv", "rev00000.dat", "LOCK"):
         (d / junk).write_text("not a block")
-    src = BlockFileSource([d])
+    src = BlockFileSource([d], allow_invalid_pow=True)
     assert [p.name for p in src._files] == ["blk2.dat", "blk10.dat", "a.raw", "z.hex"]
     assert _hashes(src) == [bb.blocks[1].hash, bb.blocks[2].hash, bb.blocks[0].hash, bb.blocks[3].hash]
 
@@ -117,7 +117,7 @@ def _bad_cases(tmp_path: Path) -> dict[str, tuple[Path, int, str]]:
 
 def test_btc_files_bad_input_raises_with_file_and_offset(tmp_path: Path) -> None:
     for name, (path, off, msg) in _bad_cases(tmp_path).items():
-        src = BlockFileSource([path])
+        src = BlockFileSource([path], allow_invalid_pow=True)
         with pytest.raises(ParseError) as ei:
             list(src.iter_batches())
         e = ei.value
@@ -133,12 +133,12 @@ def test_btc_files_skip_bad_resyncs_and_reports(tmp_path: Path) -> None:
     every = [b.hash for b in bb.blocks]
     for name in ("garbage_between", "wrong_magic", "size_overruns", "varint_overrun", "record_longer_than_block"):
         path = cases[name][0]
-        src = BlockFileSource([path], skip_bad=True)
+        src = BlockFileSource([path], skip_bad=True, allow_invalid_pow=True)
         got = _hashes(src)
         assert len(src.skipped) >= 1 and str(path) in src.skipped[0], name
         assert "offset" in src.skipped[0]
         assert got[0] == every[0] and set(got) <= set(every), name
-        for batch in BlockFileSource([path], skip_bad=True).iter_batches():     # whole blocks only
+        for batch in BlockFileSource([path], skip_bad=True, allow_invalid_pow=True).iter_batches():     # whole blocks only
             assert sum(batch.blocks["tx_count"].to_pylist()) == batch.txs.num_rows
             assert sum(batch.txs["n_out"].to_pylist()) == batch.outputs.num_rows
             assert sum(batch.txs["n_in"].to_pylist()) == batch.inputs.num_rows
@@ -153,7 +153,7 @@ def test_btc_files_failed_block_leaves_nothing_partial(tmp_path: Path) -> None:
 
     bb = _chain(3)
     good, bad = bb.raw_blocks()[1], bb.raw_blocks()[2]
-    p = BlockParser("btc")
+    p = BlockParser("btc", check_pow=False)
     p.parse_block(good, 0, len(good), source_file="g", source_offset=0)
     before = (p.n_blocks, p.n_txs, len(p.o_vpos), len(p.o_script), len(p.i_pos), len(p.i_wit), len(p.i_sqpos))
     for cut in (90, len(bad) // 2, len(bad) - 3):          # inside the first tx, in the middle, in the locktime
@@ -168,25 +168,25 @@ def test_btc_files_failed_block_leaves_nothing_partial(tmp_path: Path) -> None:
 
 def test_btc_files_unreadable_paths(tmp_path: Path) -> None:
     with pytest.raises(ParseError, match="no such file") as ei:
-        BlockFileSource([tmp_path / "missing.dat"])
+        BlockFileSource([tmp_path / "missing.dat"], allow_invalid_pow=True)
     assert ei.value.offset == 0 and "missing.dat" in ei.value.file
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     with pytest.raises(ParseError, match="not a regular file"):
-        BlockFileSource([fifo])
+        BlockFileSource([fifo], allow_invalid_pow=True)
     hexf = tmp_path / "bad.hex"
     hexf.write_text("0100zz")
     with pytest.raises(ParseError, match="not hex") as ei:
-        list(BlockFileSource([hexf]).iter_batches())
+        list(BlockFileSource([hexf], allow_invalid_pow=True).iter_batches())
     assert ei.value.offset == 4
 
 
 def test_btc_files_chain_conflict(tmp_path: Path) -> None:
     f = tmp_path / "blk00000.dat"
     f.write_bytes(_framed(_chain(1, "btc-regtest")))
-    assert BlockFileSource([f]).chain == "btc-regtest"
+    assert BlockFileSource([f], allow_invalid_pow=True).chain == "btc-regtest"
     with pytest.raises(ParseError, match="btc-regtest"):
-        BlockFileSource([f], chain="btc")
+        BlockFileSource([f], chain="btc", allow_invalid_pow=True)
 
 
 
@@ -214,7 +214,7 @@ def test_btc_parser_never_fails_otherwise_on_mutated_bytes(which: int, edits: li
     for pos, val in edits:
         raw[pos % len(raw)] = val
     data = bytes(raw[:len(raw) - cut % len(raw)])
-    p = BlockParser("btc-regtest")
+    p = BlockParser("btc-regtest", check_pow=False)
     try:
         p.parse_block(data, 0, len(data), source_file="fuzz", source_offset=0)
     except ParseError as e:
@@ -239,7 +239,7 @@ def test_btc_files_framing_fuzz(tmp_path_factory: pytest.TempPathFactory, edits:
     f = tmp_path_factory.mktemp("fz") / "blk00000.dat"
     f.write_bytes(bytes(data[:len(data) - cut % len(data)]))
     try:
-        src = BlockFileSource([f], chain="btc-regtest", skip_bad=skip)
+        src = BlockFileSource([f], chain="btc-regtest", skip_bad=skip, allow_invalid_pow=True)
         blocks = sum(b.n_blocks for b in src.iter_batches())
     except ParseError as e:
         assert not skip or "magic" in e.message          # with skip_bad only a magic of another chain stops us

@@ -119,7 +119,7 @@ def test_btc_ingest_69420_output_transaction(shared_data: Path, tmp_path: Path, 
     bb = BlockBuilder("btc", seed=1, include_genesis=False, start_height=780_000)
     bb.add_block([], raw_txs=[raw])
     write_files(tmp_path / "blk", bb.blk_files())
-    s = workspace.ingest.btc_blocks([tmp_path / "blk"])
+    s = workspace.ingest.btc_blocks([tmp_path / "blk"], allow_invalid_pow=True)
     assert s.blocks_new == 1 and s.txs_new == 2 and s.outputs_new == 69_420 + 2   # coinbase: reward + witness commitment
     tx = workspace.queries.show_tx(txid)
     assert len(tx.outputs) == 69_420 and tx.block_height == 780_000
@@ -155,14 +155,14 @@ def test_btc_ingest_bad_input_changes_nothing(shared_data: Path, tmp_path: Path,
     bad = _write_bad(tmp_path)
     for name, path in bad.items():
         with pytest.raises(ParseError) as ei:
-            workspace.ingest.btc_blocks([path])
+            workspace.ingest.btc_blocks([path], allow_invalid_pow=True)
         assert ei.value.file == str(path) and ei.value.offset is not None, name
         assert ei.value.exit_code != 0
         assert workspace.queries.stats() == before, name
     with pytest.raises(ParseError, match="no such file"):
-        workspace.ingest.btc_blocks([tmp_path / "nope"])
+        workspace.ingest.btc_blocks([tmp_path / "nope"], allow_invalid_pow=True)
     assert workspace.queries.stats() == before
     # with skip_bad the good records go in and the summary says what was skipped
-    s = workspace.ingest.btc_blocks([bad["garbage"]], skip_bad=True)
+    s = workspace.ingest.btc_blocks([bad["garbage"]], skip_bad=True, allow_invalid_pow=True)
     assert s.blocks_new == 3 and len(s.skipped) == 1 and "offset" in s.skipped[0]
     shutil.rmtree(tmp_path / "garbage")

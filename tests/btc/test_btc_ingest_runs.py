@@ -10,6 +10,7 @@ import pytest
 
 from chainsleuth.core.btc.builder import BlockBuilder
 from chainsleuth.errors import ParseError
+from chainsleuth.store.runs import POW_UNCHECKED_NOTE
 from chainsleuth.training.output import write_files
 from chainsleuth.workspace import Workspace
 
@@ -23,16 +24,16 @@ def test_btc_ingest_runs_record_failures_skips_and_reruns(tmp_path: Path) -> Non
     write_files(tmp_path / "cut", {"blk00000.dat": blk[:-20]})     # the last block's record is cut short
     with Workspace(tmp_path / "ws") as ws:
         with pytest.raises(ParseError):
-            ws.ingest.btc_blocks([tmp_path / "cut"])
+            ws.ingest.btc_blocks([tmp_path / "cut"], allow_invalid_pow=True)
         [failed] = ws.store.runs.list()
         assert failed.source_kind == "btc-blocks" and failed.finished_at is not None
         assert (failed.blocks, failed.txs, failed.first_height) == (0, 0, None)
         assert ws.queries.stats().chains == {}                      # the failed batch left nothing
-        s = ws.ingest.btc_blocks([tmp_path / "cut"], skip_bad=True)
+        s = ws.ingest.btc_blocks([tmp_path / "cut"], skip_bad=True, allow_invalid_pow=True)
         run = ws.store.runs.list()[-1]
         assert run.run_id == s.run_id and s.blocks_new == run.blocks == 2 and s.blocks_seen == 2
         assert (run.first_height, run.last_height) == (s.first_height, s.last_height) == (0, 1)
-        assert run.skipped == len(s.skipped) == 1 and run.notes == s.skipped[0] and "cut" in run.notes
-        again = ws.ingest.btc_blocks([tmp_path / "good"])
+        assert run.skipped == len(s.skipped) == 1 and run.notes == f"{POW_UNCHECKED_NOTE}; {s.skipped[0]}" and "cut" in run.notes
+        again = ws.ingest.btc_blocks([tmp_path / "good"], allow_invalid_pow=True)
         assert (again.blocks_seen, again.blocks_new, again.skipped) == (3, 1, [])
         assert ws.store.runs.list()[-1].content_hash == hashlib.sha256(blk).hexdigest()

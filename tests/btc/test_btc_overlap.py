@@ -41,9 +41,9 @@ def tables(ws: Path) -> dict:
 def test_genesis_file_with_btcd_side_chain_in_one_run(shared_data: Path, tmp_path: Path) -> None:
     a = shared_data / "btc-blocks-bitcoinj/first-100k-blocks.dat"
     b = shared_data / "btc-blocks-btcd/blk_0_to_4.dat"            # holds the genesis block again
-    cli(tmp_path / "one", "ingest", "btc-blocks", str(a), str(b))
-    cli(tmp_path / "sep", "ingest", "btc-blocks", str(a))
-    cli(tmp_path / "sep", "ingest", "btc-blocks", str(b))
+    cli(tmp_path / "one", "ingest", "btc-blocks", "--allow-invalid-pow", str(a), str(b))
+    cli(tmp_path / "sep", "ingest", "btc-blocks", "--allow-invalid-pow", str(a))
+    cli(tmp_path / "sep", "ingest", "btc-blocks", "--allow-invalid-pow", str(b))
     got = address(tmp_path / "one", GENESIS_ADDRESS)
     assert (got["received"], got["tx_count"]) == (50_0000_0000, 1)   # the side chain's coinbases are stale
     assert got == address(tmp_path / "sep", GENESIS_ADDRESS)
@@ -56,9 +56,9 @@ def test_genesis_file_blocks_1_256_and_single_blocks_in_one_run(shared_data: Pat
         "btc-blocks-bitcoinj/block169482.dat", "btc-blocks-bitcoinj/block227835.dat",
         "btc-blocks-bitcoinj/block227836.dat", "btc-blocks-bitcoinj/block363703.dat",
         "btc-blocks-rust-bitcoin/block_13b8a.hex")]
-    cli(tmp_path / "one", "ingest", "btc-blocks", *map(str, files))
+    cli(tmp_path / "one", "ingest", "btc-blocks", "--allow-invalid-pow", *map(str, files))
     for f in files:
-        cli(tmp_path / "sep", "ingest", "btc-blocks", str(f))
+        cli(tmp_path / "sep", "ingest", "btc-blocks", "--allow-invalid-pow", str(f))
     hal = address(tmp_path / "one", HAL)
     assert (hal["received"], hal["balance"]) == (10_0000_0000, 10_0000_0000)
     assert hal == address(tmp_path / "sep", HAL)

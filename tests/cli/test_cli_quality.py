@@ -42,7 +42,7 @@ def btc(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     bb.add_block([TxSpec(inputs=[(t1, 1)], outputs=[(y, 5 * 10**8), (a, COIN - 15 * 10**8 - 2000)])])
     write_files(root / "blocks", bb.blk_files())
     ws = root / "ws"
-    run(ws, "ingest", "btc-blocks", str(root / "blocks"), expect=0)
+    run(ws, "ingest", "btc-blocks", "--allow-invalid-pow", str(root / "blocks"), expect=0)
     run(ws, "cluster", expect=0)
     return {"ws": ws, "root": root, "a": a, "x": x, "y": y, "t1": t1, "cb": b1.txids[0]}
 
@@ -138,7 +138,7 @@ def test_malformed_evm_address_and_block_hash_are_invalid_input(btc: dict[str, A
 def test_ingest_of_nothing_says_so(tmp_path: Path) -> None:
     empty = tmp_path / "empty.dat"
     empty.write_bytes(b"")
-    r = run(tmp_path / "ws", "ingest", "btc-blocks", str(empty), expect=2)
+    r = run(tmp_path / "ws", "ingest", "btc-blocks", "--allow-invalid-pow", str(empty), expect=2)
     assert "no block data" in r.stderr
     r = run(tmp_path / "ws", "ingest", "evm-rpc", "replay:/nowhere", "--chain", "eth", "--from", "5", "--to", "2",
             expect=2)
@@ -220,7 +220,7 @@ def test_block_height_on_several_chains_asks_for_the_chain(tmp_path: Path) -> No
     (export / "blocks.csv").write_text("number,hash,parent_hash,timestamp,transaction_count\n"
                                        f"1,0x{'ab' * 32},0x{'cd' * 32},1600000000,0\n", encoding="utf-8")
     ws = tmp_path / "ws"
-    run(ws, "ingest", "btc-blocks", str(tmp_path / "blocks"), expect=0)
+    run(ws, "ingest", "btc-blocks", "--allow-invalid-pow", str(tmp_path / "blocks"), expect=0)
     run(ws, "ingest", "etl", str(export), "--chain", "eth", expect=0)
     r = run(ws, "show", "block", "1", expect=2)
     assert "several chains" in r.stderr and "--chain" in r.stderr
@@ -230,7 +230,7 @@ def test_block_height_on_several_chains_asks_for_the_chain(tmp_path: Path) -> No
 def test_workspace_that_is_a_file_is_named(tmp_path: Path) -> None:
     f = tmp_path / "notes.txt"
     f.write_text("x", encoding="utf-8")
-    for args in (("stats",), ("ingest", "btc-blocks", str(f))):
+    for args in (("stats",), ("ingest", "btc-blocks", "--allow-invalid-pow", str(f))):
         r = run(f, *args, expect=2)
         assert "is a file" in r.stderr
 

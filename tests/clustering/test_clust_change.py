@@ -127,7 +127,7 @@ def test_clust_explain_tx_through_workspace(tmp_path) -> None:
 
     world = build_clust_world(tmp_path / "b", seed=7)
     with Workspace(tmp_path / "ws") as ws:
-        ws.ingest.btc_blocks(world.blocks, chain="btc-regtest")
+        ws.ingest.btc_blocks(world.blocks, chain="btc-regtest", allow_invalid_pow=True)
         cj_txid, kind = next(iter(world.coinjoins.items()))
         e = ws.clustering.explain_tx(cj_txid)
         assert e["coinjoin"]["heuristic"] == f"coinjoin:{kind}" and all(v is None for v in e["change"].values())

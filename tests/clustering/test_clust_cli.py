@@ -23,7 +23,7 @@ def test_clust_cli_cluster_show_why_compare(tmp_path: Path, clust_world: ClustWo
     missing = _cli(ws, "cluster")
     assert missing.returncode == 3 and "no workspace" in missing.stderr and not ws.exists()
     blocks = [str(p) for p in clust_world.blocks]
-    assert _cli(ws, "ingest", "btc-blocks", "--chain", "btc-regtest", *blocks).returncode == 0
+    assert _cli(ws, "ingest", "btc-blocks", "--allow-invalid-pow", "--chain", "btc-regtest", *blocks).returncode == 0
     r = _cli(ws, "cluster", "--json")
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout)

@@ -46,7 +46,7 @@ def test_clust_detection_scores() -> None:
 def test_clust_evaluation_on_seeded_world(tmp_path: Path) -> None:
     world = build_clust_world(tmp_path / "b", seed=3, rounds=14)
     with Workspace(tmp_path / "ws") as ws:
-        ws.ingest.btc_blocks(world.blocks, chain="btc-regtest")
+        ws.ingest.btc_blocks(world.blocks, chain="btc-regtest", allow_invalid_pow=True)
         cs = ws.store.clusters
         cols, names = cs.tx_arrays("btc-regtest")
         t = TxArrays.from_columns(cols, names)

@@ -34,7 +34,7 @@ def _scores(ws: Workspace, world: ClustWorld) -> tuple[dict, dict]:
 
 
 def test_clust_world_precision_and_coinjoins(workspace: Workspace, clust_world: ClustWorld) -> None:
-    workspace.ingest.btc_blocks(clust_world.blocks, chain=CHAIN)
+    workspace.ingest.btc_blocks(clust_world.blocks, chain=CHAIN, allow_invalid_pow=True)
     r = workspace.clustering.cluster()
     assert r["mode"] == "batch" and r["heuristics"] == ["co-spend"] and r["unresolved_inputs"] == 0
     pw, _ = _scores(workspace, clust_world)
@@ -52,16 +52,16 @@ def test_clust_incremental_ingest_equals_batch(tmp_path: Path) -> None:
     world = build_clust_world(tmp_path / "b", seed=11, rounds=16)
     half = len(world.blocks) // 2
     with Workspace(tmp_path / "inc") as inc:
-        inc.ingest.btc_blocks(world.blocks[:half], chain=CHAIN)
+        inc.ingest.btc_blocks(world.blocks[:half], chain=CHAIN, allow_invalid_pow=True)
         first = inc.clustering.cluster()
-        inc.ingest.btc_blocks(world.blocks[half:], chain=CHAIN)
+        inc.ingest.btc_blocks(world.blocks[half:], chain=CHAIN, allow_invalid_pow=True)
         second = inc.clustering.cluster()
         assert (first["mode"], second["mode"]) == ("batch", "incremental")
         assert second["txs_processed"] < first["txs_processed"] + second["txs_processed"]
         lab_inc = _labels_by_address(inc)
         links_inc = second["links"]
     with Workspace(tmp_path / "batch") as b:
-        b.ingest.btc_blocks(world.blocks, chain=CHAIN)
+        b.ingest.btc_blocks(world.blocks, chain=CHAIN, allow_invalid_pow=True)
         r = b.clustering.cluster()
         lab_b = _labels_by_address(b)
     addrs = sorted(lab_b)
@@ -77,13 +77,13 @@ def test_clust_incremental_revisits_late_prevouts(tmp_path: Path) -> None:
     world = build_clust_world(tmp_path / "b", seed=5)
     early, late = world.blocks[:3], world.blocks[3:]
     with Workspace(tmp_path / "ooo") as w:
-        w.ingest.btc_blocks(late, chain=CHAIN)
+        w.ingest.btc_blocks(late, chain=CHAIN, allow_invalid_pow=True)
         w.clustering.cluster()
-        w.ingest.btc_blocks(early, chain=CHAIN)
+        w.ingest.btc_blocks(early, chain=CHAIN, allow_invalid_pow=True)
         w.clustering.cluster()
         lab = _labels_by_address(w)
     with Workspace(tmp_path / "b2") as b:
-        b.ingest.btc_blocks(world.blocks, chain=CHAIN)
+        b.ingest.btc_blocks(world.blocks, chain=CHAIN, allow_invalid_pow=True)
         b.clustering.cluster()
         lab_b = _labels_by_address(b)
     addrs = sorted(lab_b)
@@ -92,7 +92,7 @@ def test_clust_incremental_revisits_late_prevouts(tmp_path: Path) -> None:
 
 
 def test_clust_why_path_names_real_transactions(workspace: Workspace, clust_world: ClustWorld) -> None:
-    workspace.ingest.btc_blocks(clust_world.blocks, chain=CHAIN)
+    workspace.ingest.btc_blocks(clust_world.blocks, chain=CHAIN, allow_invalid_pow=True)
     workspace.clustering.cluster(heuristics=["co-spend", "change-consensus"])
     s = workspace.store.clusters.get_set(CHAIN)
     assert s is not None
@@ -119,7 +119,7 @@ def test_clust_why_path_names_real_transactions(workspace: Workspace, clust_worl
 
 
 def test_clust_compare_sets(workspace: Workspace, clust_world: ClustWorld) -> None:
-    workspace.ingest.btc_blocks(clust_world.blocks, chain=CHAIN)
+    workspace.ingest.btc_blocks(clust_world.blocks, chain=CHAIN, allow_invalid_pow=True)
     workspace.clustering.cluster()
     workspace.clustering.cluster(heuristics=["co-spend", "change:script-type"])
     r = workspace.clustering.compare("co-spend", "co-spend+change:script-type")
@@ -141,7 +141,7 @@ def test_clust_bad_inputs_change_nothing(workspace: Workspace, clust_world: Clus
     with pytest.raises(Conflict, match="nothing to cluster"):
         workspace.clustering.cluster()
     assert _snapshot(workspace) == (0, 0, 0, 0)
-    workspace.ingest.btc_blocks(clust_world.blocks, chain=CHAIN)
+    workspace.ingest.btc_blocks(clust_world.blocks, chain=CHAIN, allow_invalid_pow=True)
     workspace.clustering.cluster()
     before = _snapshot(workspace)
     with pytest.raises(InvalidInput, match=r"unknown heuristic 'cospend'; choose one of: .*co-spend"):
@@ -151,7 +151,7 @@ def test_clust_bad_inputs_change_nothing(workspace: Workspace, clust_world: Clus
     assert _snapshot(workspace) == before
     # only blocks whose spent outputs are missing: no input address is known
     with Workspace(tmp_path / "noprev") as w:
-        w.ingest.btc_blocks(clust_world.blocks[-1:], chain=CHAIN)
+        w.ingest.btc_blocks(clust_world.blocks[-1:], chain=CHAIN, allow_invalid_pow=True)
         with pytest.raises(Conflict, match="spent output"):
             w.clustering.cluster()
         assert _snapshot(w) == (0, 0, 0, 0)
@@ -160,7 +160,7 @@ def test_clust_bad_inputs_change_nothing(workspace: Workspace, clust_world: Clus
 
 
 def test_clust_alert_on_large_merge(workspace: Workspace, clust_world: ClustWorld) -> None:
-    workspace.ingest.btc_blocks(clust_world.blocks, chain=CHAIN)
+    workspace.ingest.btc_blocks(clust_world.blocks, chain=CHAIN, allow_invalid_pow=True)
     r = workspace.clustering.cluster(heuristics=["co-spend", "change-consensus"], alert_size=2)
     assert r["alerts"], "a merge of two clusters of 2+ addresses should raise an alert"
     a = r["alerts"][0]
@@ -171,7 +171,7 @@ def test_clust_alert_on_large_merge(workspace: Workspace, clust_world: ClustWorl
 
 def test_clust_membership_matches_truth_partition_for_cospend(workspace: Workspace, clust_world: ClustWorld) -> None:
     """No cluster mixes owners; every cluster with links is within one entity."""
-    workspace.ingest.btc_blocks(clust_world.blocks, chain=CHAIN)
+    workspace.ingest.btc_blocks(clust_world.blocks, chain=CHAIN, allow_invalid_pow=True)
     workspace.clustering.cluster()
     lab = _labels_by_address(workspace)
     by_cluster: dict[int, set[int]] = {}

@@ -91,7 +91,7 @@ def gen(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     for name, data in files.items():
         (root / "blocks" / name).write_bytes(data)
     ws = root / "ws"
-    cli(ws, "ingest", "btc-blocks", str(root / "blocks"), "--json")
+    cli(ws, "ingest", "btc-blocks", "--allow-invalid-pow", str(root / "blocks"), "--json")
     return {"ws": ws, "split": split.txids[1], "merge": merge.txids[1], "b": b, "c": c, "d": d}
 
 

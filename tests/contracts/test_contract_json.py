@@ -115,7 +115,7 @@ def btc(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     b4 = bb.add_block([TxSpec(inputs=[(b3.txids[1], 0)], outputs=[(d, 60 * 100_000_000 - 5_000)])])
     write_files(root / "blocks", bb.blk_files())
     ws = root / "ws"
-    cli(ws, "ingest", "btc-blocks", str(root / "blocks"), "--json")
+    cli(ws, "ingest", "btc-blocks", "--allow-invalid-pow", str(root / "blocks"), "--json")
     cli(ws, "cluster", "--json")
     return {"ws": ws, "a": a, "b": b, "c": c, "d": d, "e": e, "spend": b3.txids[1], "pay": b4.txids[1],
             "height": b3.height, "hash": b3.hash}

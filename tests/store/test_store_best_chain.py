@@ -39,14 +39,14 @@ def store(tmp_path: Path) -> Store:
 
 
 def ingest(store: Store, paths: Sequence[Path], chain: str | None = None) -> None:
-    src = BlockFileSource(list(paths), chain=chain)
+    src = BlockFileSource(list(paths), chain=chain, allow_invalid_pow=True)
     run = store.runs.start(chain=src.chain, source_kind="btc-blocks", endpoint="test", software_version="t")
     for batch in src.iter_batches():
         store.utxo.write_batch(batch, run)
 
 
 def ingest_raw(store: Store, blocks: Sequence[bytes], chain: str = "btc-regtest") -> None:
-    p = BlockParser(chain)
+    p = BlockParser(chain, check_pow=False)
     run = store.runs.start(chain=chain, source_kind="test", endpoint="mem", software_version="t")
     for i, raw in enumerate(blocks):
         p.parse_block(raw, 0, len(raw), source_file="mem", source_offset=i)

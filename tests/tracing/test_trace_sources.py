@@ -34,7 +34,7 @@ def world(tmp_path: Path) -> dict[str, Any]:
 
 def test_sources_resolve_to_typed_seeds(world: dict[str, Any]) -> None:
     with Workspace(world["dir"] / "ws") as ws:
-        ws.ingest.btc_blocks([world["dir"] / "first"])
+        ws.ingest.btc_blocks([world["dir"] / "first"], allow_invalid_pow=True)
         one = ws.trace_sources.resolve(f"{world['tx1']}:1")
         every = ws.trace_sources.resolve(world["tx1"])
         paid_to_b = ws.trace_sources.resolve(world["b"])
@@ -58,14 +58,14 @@ def test_sources_resolve_to_typed_seeds(world: dict[str, Any]) -> None:
 
 def test_graph_cache_is_kept_until_the_chain_data_changes(world: dict[str, Any]) -> None:
     with Workspace(world["dir"] / "ws") as ws:
-        ws.ingest.btc_blocks([world["dir"] / "first"])
+        ws.ingest.btc_blocks([world["dir"] / "first"], allow_invalid_pow=True)
         first = ws.tracing.graphs.utxo("btc")
         assert ws.trace_sources.resolve(world["b"]).flow is first       # resolver and tracing share it
         ws.tracing.trace(world["b"])
         assert ws.tracing.graphs.utxo("btc") is first
         before = ws.tracing.trace(f"{world['tx1']}:0")
         assert [e["address"] for e in before["endpoints"]] == [world["b"]]     # unspent so far
-        ws.ingest.btc_blocks([world["dir"] / "all"])                    # block 3 spends B and C
+        ws.ingest.btc_blocks([world["dir"] / "all"], allow_invalid_pow=True)                    # block 3 spends B and C
         second = ws.tracing.graphs.utxo("btc")
         assert second is not first and second.graph.n_tx == first.graph.n_tx + 2
         after = ws.tracing.trace(f"{world['tx1']}:0")

@@ -17,7 +17,7 @@ def _world(tmp: Path, typology: str, difficulty: int, seed: int) -> tuple[Worksp
     world, key = generate_world(typology, difficulty=difficulty, seed=seed, size=300)
     paths = world.write(tmp / "world")
     ws = Workspace(tmp / "ws")
-    ws.ingest.btc_blocks([paths["btc"]])
+    ws.ingest.btc_blocks([paths["btc"]], allow_invalid_pow=True)
     ws.ingest.etl(paths["eth"], chain="eth")
     ws.attribution.import_tags([Path(paths["tags"]).parent])           # the TagPack and the ActorPack beside it
     return ws, key

@@ -53,7 +53,7 @@ def _open(tmp: Path, typology: str, difficulty: int, seed: int) -> tuple[Workspa
     tags.mkdir()
     (tags / "services.yaml").write_text(_service_tagpack(key), encoding="utf-8")
     ws = Workspace(tmp / "ws")
-    ws.ingest.btc_blocks([paths["btc"]])
+    ws.ingest.btc_blocks([paths["btc"]], allow_invalid_pow=True)
     ws.ingest.etl(paths["eth"], chain="eth")
     ws.attribution.import_tags([Path(paths["tags"]).parent, tags])
     return ws, key

@@ -41,7 +41,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "  source: https://example.org/tests\n", encoding="utf-8")
     ws_dir = d / "ws"
     with Workspace(ws_dir) as ws:
-        ws.ingest.btc_blocks([d / "blocks"], chain="btc")
+        ws.ingest.btc_blocks([d / "blocks"], chain="btc", allow_invalid_pow=True)
         ws.attribution.import_tags([d / "tags.yaml"])
         ws.clustering.cluster("btc")                   # co-spend: C and X (both inputs of tx2) share a cluster
     return {"ws": ws_dir, "a": a, "b": b, "c": c, "d": dd, "e": e, "x": x, "cb1": b1.txids[0],

@@ -21,13 +21,18 @@ def btc_blocks(
                                                      "block files, or directories of them.")],
     chain: Annotated[str | None, typer.Option(help="btc, btc-testnet, btc-signet, btc-regtest; default: from "
                                                    "the file magic, else btc.")] = None,
-    skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Skip unreadable records and report them "
-                                                              "instead of stopping.")] = False,
+    skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Skip unreadable or invalid blocks and "
+                                                              "report them instead of stopping.")] = False,
+    allow_invalid_pow: Annotated[bool, typer.Option("--allow-invalid-pow", help="Accept blocks whose header "
+                                                    "does not meet its target (synthetic or generated chains, "
+                                                    "training worlds); recorded in the run and shown by stats.")
+                                 ] = False,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
-    """Ingest raw Bitcoin blocks. Re-ingesting the same files changes nothing."""
+    """Ingest raw Bitcoin blocks, each validated (proof of work, merkle root, weight, amounts).
+    Re-ingesting the same files changes nothing."""
     with open_workspace() as ws:
-        summary = ws.ingest.btc_blocks(paths, chain=chain, skip_bad=skip_bad)
+        summary = ws.ingest.btc_blocks(paths, chain=chain, skip_bad=skip_bad, allow_invalid_pow=allow_invalid_pow)
     if json_:
         print_json(summary)
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -83,8 +84,44 @@ def stats(json_: Annotated[bool, typer.Option("--json", help="Print one JSON doc
         print_kv(chain, list(s.items()))
 
 
+#: the signal that stopped this run (SIGINT, SIGTERM), once one has arrived
+_stopped_by: list[int] = []
+INTERRUPTED = "interrupted; the workspace is consistent; run the same command to resume"
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    """SIGINT/SIGTERM: unwind from where the program is, so that the open batch's transaction rolls back and
+    the run's record is finished, then exit 128 + the signal number. Further signals wait for that."""
+    if _stopped_by:
+        return
+    _stopped_by.append(signum)
+    raise SystemExit(128 + signum)
+
+
+def _interrupted() -> None:
+    signum = _stopped_by[0]
+    err_console.print(f"{INTERRUPTED} (stopped by {signal.Signals(signum).name})", markup=False)
+    sys.exit(128 + signum)
+
+
 def main() -> None:
-    """Run the CLI; turn every ChainsleuthError into a message on stderr and its exit code."""
+    """Run the CLI; turn every ChainsleuthError into a message on stderr and its exit code; SIGINT and
+    SIGTERM end it with 130 / 143 after the open transaction rolled back."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _on_signal)
+    try:
+        _run()
+    except SystemExit:
+        if _stopped_by:
+            _interrupted()
+        raise
+    except BaseException:
+        if _stopped_by:       # whatever the signal broke on its way out (DuckDB's own interrupt error, ...)
+            _interrupted()
+        raise
+
+
+def _run() -> None:
     try:
         app()  # standalone: Typer prints usage errors itself and exits 2
     except ChainsleuthError as e:
@@ -93,9 +130,11 @@ def main() -> None:
             err_console.print(f"  {k}: {v}", markup=False)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
-        err_console.print("interrupted")
+        err_console.print(INTERRUPTED, markup=False)
         sys.exit(130)
     except Exception as e:  # a bug: say so plainly, keep the traceback for the report
+        if _stopped_by:
+            raise
         import traceback
 
         err_console.print(f"[bold red]internal error:[/] {escape(type(e).__name__)}: {escape(str(e))}")

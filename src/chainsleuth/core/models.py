@@ -186,6 +186,8 @@ class IngestSummary(_Model):
     first_height: int | None
     last_height: int | None
     seconds: float
+    #: 'checked', or 'not checked' when the run accepted blocks without proof of work (--allow-invalid-pow)
+    proof_of_work: str = "checked"
 
 
 class AccountIngestSummary(_Model):

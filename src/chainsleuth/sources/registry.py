@@ -73,10 +73,11 @@ def open_evm_source(uri: str, chain: str, *, transport: Any = None, **options: A
     return kind.open(uri, chain, transport=transport, **options)
 
 
-def _block_files(paths: Sequence[Path], *, chain: str | None = None, skip_bad: bool = False) -> Any:
+def _block_files(paths: Sequence[Path], *, chain: str | None = None, skip_bad: bool = False,
+                 allow_invalid_pow: bool = False) -> Any:
     from chainsleuth.sources.btc.files import BlockFileSource
 
-    return BlockFileSource(list(paths), chain=chain, skip_bad=skip_bad)
+    return BlockFileSource(list(paths), chain=chain, skip_bad=skip_bad, allow_invalid_pow=allow_invalid_pow)
 
 
 def _etl_export(path: Path, chain: str) -> Any:

@@ -26,6 +26,8 @@ class Store:
                  memory_limit: str | None = None) -> None:
         self.db = Database(path, read_only=read_only, threads=threads, memory_limit=memory_limit)
         self.runs = RunStore(self.db)
+        if not read_only:
+            self.runs.mark_killed()
         self.keys = KeyLookups(self.db)
         # Parts register below; each owns its tables and SQL.
         from chainsleuth.store.utxo import UtxoStore

@@ -6,7 +6,9 @@ recorded in ``schema_version``. Numbers are never reused; a gap is fine.
 
 from __future__ import annotations
 
+import errno
 import re
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -15,7 +17,7 @@ from typing import Any
 
 import duckdb
 
-from chainsleuth.errors import Conflict, InternalError, InvalidInput
+from chainsleuth.errors import Conflict, InternalError, InvalidInput, NotFound, SourceError
 
 __all__ = ["Database", "first_row", "migration_files"]
 
@@ -64,6 +66,10 @@ class Database:
         self._tx_depth = 0
         if not read_only:
             self.migrate()
+        elif self.schema_version() == 0:   # the file of a workspace whose creation never committed
+            self.con.close()
+            raise NotFound(f"the workspace database {self.path} holds no schema (its creation was stopped before "
+                           "it finished); any writing command, e.g. an ingest, creates it", file=str(self.path))
 
     # -- schema ---------------------------------------------------------------------------------
     def schema_version(self) -> int:
@@ -74,21 +80,61 @@ class Database:
         return int(row[0]) if row else 0
 
     def migrate(self) -> list[int]:
-        """Apply every migration newer than the stored version; return the numbers applied."""
-        self.con.execute(
-            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, "
-            "applied_at TIMESTAMP DEFAULT current_timestamp)"
-        )
-        applied = {int(r[0]) for r in self.con.execute("SELECT version FROM schema_version").fetchall()}
+        """Apply every migration newer than the stored version, all in one transaction, and checkpoint them
+        into the database file; return the numbers applied.
+
+        One transaction: a process killed while a workspace is created (or upgraded) leaves either the whole
+        schema or none of it, never a database whose readers find half the tables."""
         done: list[int] = []
-        for number, name, sql in migration_files():
-            if number in applied:
-                continue
-            with self.transaction():
+        with self.transaction():
+            self.con.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, "
+                "applied_at TIMESTAMP DEFAULT current_timestamp)"
+            )
+            applied = {int(r[0]) for r in self.con.execute("SELECT version FROM schema_version").fetchall()}
+            for number, name, sql in migration_files():
+                if number in applied:
+                    continue
                 self.con.execute(sql)
                 self.con.execute("INSERT INTO schema_version (version, name) VALUES (?, ?)", [number, name])
-            done.append(number)
+                done.append(number)
+        if done:
+            self.checkpoint()
         return done
+
+    def checkpoint(self) -> None:
+        """Write the log into the database file (a full disk is a clear error, see :meth:`transaction`)."""
+        try:
+            self.con.execute("CHECKPOINT")
+        except (duckdb.Error, OSError) as e:
+            self._raise_if_disk_full(e)
+            raise
+
+    def _raise_if_disk_full(self, e: BaseException) -> None:
+        """A write that failed for lack of space becomes SourceError naming the workspace and the free space."""
+        text = str(e)
+        if not (getattr(e, "errno", None) == errno.ENOSPC or "No space left on device" in text
+                or "out of disk space" in text.lower() or "disk is full" in text.lower()):
+            return
+        where = self.path.parent
+        try:
+            free = shutil.disk_usage(where).free
+        except OSError:
+            free = -1
+        wal = Path(str(self.path) + ".wal")
+        pending = wal.stat().st_size if wal.exists() else 0
+        raise SourceError(
+            f"the disk holding the workspace {where} is full: {free / 1e6:,.1f} MB free, and the write in progress "
+            f"needed more (the database is {self._size() / 1e6:,.1f} MB, {pending / 1e6:,.1f} MB of it waiting in "
+            "the log); the last batch was not written. Free some space (a bulk ingest needs about 3 times the "
+            "size of its input) or move the workspace, then run the same command to resume",
+            file=str(where), free_bytes=free) from None
+
+    def _size(self) -> int:
+        try:
+            return self.path.stat().st_size
+        except OSError:
+            return 0
 
     # -- transactions ---------------------------------------------------------------------------
     @contextmanager
@@ -105,13 +151,23 @@ class Database:
         self._tx_depth = 1
         try:
             yield self.con
-        except BaseException:
+        except BaseException as e:
             self._tx_depth = 0
-            self.con.execute("ROLLBACK")
+            try:
+                self.con.execute("ROLLBACK")
+            except duckdb.Error:
+                if not isinstance(e, (duckdb.Error, OSError)):
+                    raise
+            if isinstance(e, (duckdb.Error, OSError)):
+                self._raise_if_disk_full(e)
             raise
         else:
             self._tx_depth = 0
-            self.con.execute("COMMIT")
+            try:
+                self.con.execute("COMMIT")
+            except (duckdb.Error, OSError) as e:
+                self._raise_if_disk_full(e)
+                raise
 
     def execute(self, sql: str, params: list[Any] | None = None) -> duckdb.DuckDBPyConnection:
         return self.con.execute(sql, params or [])
@@ -137,7 +193,7 @@ class Database:
             self.con.execute("SET checkpoint_threshold = ?", [before])
             if not self.memory_limit and limit:
                 self.con.execute("SET memory_limit = ?", [limit])
-            self.con.execute("CHECKPOINT")
+            self.checkpoint()
 
     def one(self, sql: str, params: list[Any] | None = None) -> tuple[Any, ...] | None:
         """First row or None (see :func:`first_row`)."""

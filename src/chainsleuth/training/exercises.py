@@ -217,7 +217,7 @@ def brief_markdown(key: AnswerKey, lang: str = "en") -> str:
     if "sanctioned_address" in f:
         L.append("- " + _(T_FACT_SANCTIONED).format(address=f["sanctioned_address"]))
     L += ["", f"## {_(T_DATA)}", "", "- " + _(T_DATA_BTC), "- " + _(T_DATA_ETH), "- " + _(T_DATA_TAGS), "",
-          "```", "chainsleuth ingest btc-blocks btc/", "chainsleuth ingest etl eth/",
+          "```", "chainsleuth ingest btc-blocks --allow-invalid-pow btc/", "chainsleuth ingest etl eth/",
           "chainsleuth tags import tags/", "```", ""]
     L += [f"## {_(T_QUESTIONS)}", ""]
     for i, q in enumerate(questions_for(key, lang), 1):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from chainsleuth.config import Settings
+from chainsleuth.errors import InvalidInput
 from chainsleuth.store import DB_FILENAME, Store
 
 __all__ = ["StoreOpener"]
@@ -26,7 +27,12 @@ class StoreOpener:
     def __call__(self) -> Store:
         if self._store is None:
             if not self.read_only:
-                self.path.mkdir(parents=True, exist_ok=True)
+                try:
+                    self.path.mkdir(parents=True, exist_ok=True)
+                except OSError as e:
+                    raise InvalidInput(f"cannot create the workspace directory {self.path}: {e.strerror or e}; pass "
+                                       "--workspace DIR with a directory you can write", file=str(self.path),
+                                       field="--workspace") from None
             self._store = Store(self.path / DB_FILENAME, read_only=self.read_only, threads=self._settings.threads,
                                 memory_limit=self._settings.memory_limit)
         return self._store

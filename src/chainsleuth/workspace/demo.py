@@ -103,7 +103,7 @@ class DemoService:
         out_dir = demo_root / case_name
         paths = world.write(out_dir)
         step()
-        ing_btc = self._ingest.btc_blocks([paths["btc"]]) if paths.get("btc") else None
+        ing_btc = self._ingest.btc_blocks([paths["btc"]], allow_invalid_pow=True) if paths.get("btc") else None
         step()
         ing_eth = self._ingest.etl(paths["eth"], chain="eth") if paths.get("eth") else None
         step()

@@ -171,6 +171,11 @@ class QueryService:
         for c, d in chains.items():
             d.update(unit_of(c))
             d["coverage"] = store.utxo.coverage(c) if d["model"] == "utxo" else store.account.coverage(c)
+            if d["model"] == "utxo":
+                unchecked, n_runs = store.runs.pow_unchecked(c)
+                d["proof_of_work"] = ("checked" if not unchecked else
+                                      f"not checked for {len(unchecked)} of {n_runs} ingest runs that stored blocks (run "
+                                      f"{', '.join(map(str, unchecked))}: --allow-invalid-pow, synthetic blocks)")
         return StoreStats(schema_version=store.schema_version(), chains=chains)
 
     @staticmethod

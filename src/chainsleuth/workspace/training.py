@@ -43,7 +43,7 @@ class TrainingService:
     def ingest_case(self, case: str | Path) -> dict[str, Any]:
         """Ingest a generated world through the real adapters: blk files, ethereum-etl exports, TagPack."""
         t = Path(case) / "trainee" if (Path(case) / "trainee").is_dir() else Path(case)
-        out: dict[str, Any] = {"btc": self._ingest.btc_blocks([t / "btc"]).model_dump()}
+        out: dict[str, Any] = {"btc": self._ingest.btc_blocks([t / "btc"], allow_invalid_pow=True).model_dump()}
         if "etl" in SOURCES:
             out["eth"] = self._ingest.etl(t / "eth", chain="eth").model_dump()
         else:

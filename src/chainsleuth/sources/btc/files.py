@@ -66,6 +66,17 @@ def _xor(data: bytes, key: bytes) -> bytes:
     return out + bytes(b ^ key[i] for i, b in enumerate(data[body:]))
 
 
+def _looks_framed(data: bytes) -> bool:
+    """Whether bytes without a known magic are laid out as blk*.dat records all the same: a record size at
+    offset 4 whose record ends at the end of the data or where the next record starts with the same 4 bytes
+    as the first or with a network magic (a raw block starts with its version: the sizes do not line up)."""
+    if len(data) < 88:
+        return False
+    end = 8 + struct.unpack_from("<I", data, 4)[0]
+    return end == len(data) or (end + 4 <= len(data) and (data[end:end + 4] == data[:4]
+                                                          or data[end:end + 4] in _MAGICS))
+
+
 def _sort_key(p: Path) -> tuple[int, int, str]:
     m = _BLK.match(p.name)
     return (0, int(m.group(1)), p.name) if m else (1, 0, p.name)
@@ -87,8 +98,9 @@ class BlockFileSource:
     """
 
     def __init__(self, paths: list[Path], *, chain: str | None = None, skip_bad: bool = False,
-                 batch_txs: int = 50_000) -> None:
+                 batch_txs: int = 50_000, allow_invalid_pow: bool = False) -> None:
         self.skip_bad = skip_bad
+        self.allow_invalid_pow = allow_invalid_pow
         self.batch_txs = max(1, int(batch_txs))
         self.skipped: list[str] = []
         self.bytes_done = 0
@@ -170,7 +182,7 @@ class BlockFileSource:
         return self._sha.hexdigest()
 
     def iter_batches(self) -> Iterator[UtxoBatch]:
-        parser = BlockParser(self.chain)
+        parser = BlockParser(self.chain, check_pow=not self.allow_invalid_pow, drop_invalid=self.skip_bad)
         done_files = 0
         for f in self._files:
             try:
@@ -181,12 +193,18 @@ class BlockFileSource:
             for pos in self._blocks_of(f, data, parser):
                 if parser.n_txs >= self.batch_txs:
                     self.bytes_done = done_files + pos
-                    yield parser.flush()
+                    yield self._flush(parser)
             done_files += len(data)
             self.bytes_done = done_files
         if parser.n_blocks:
-            yield parser.flush()
+            yield self._flush(parser)
         self.bytes_done = done_files
+
+    def _flush(self, parser: BlockParser) -> UtxoBatch:
+        batch = parser.flush()   # amounts are checked here, on the batch's columns
+        self.skipped += parser.rejected
+        parser.rejected.clear()
+        return batch
 
     def _blocks_of(self, f: Path, data: bytes, parser: BlockParser) -> Iterator[int]:
         """Parse every block of one file into ``parser``; yields the file position after each block."""
@@ -210,6 +228,16 @@ class BlockFileSource:
         else:
             if data[:4] == b"\x00\x00\x00\x00" and not np.frombuffer(data, dtype=np.uint8).any():
                 return   # an empty preallocated file
+            if _looks_framed(data):
+                assert self._net is not None
+                err = ParseError(f"expected a network magic ({self._net.magic.hex()} for {self.chain}) at offset 0 "
+                                 f"of {name}, found bytes {head.hex()}: the file is framed like blk*.dat but its "
+                                 "magic is wrong", file=name, offset=0)
+                nxt = min((i for i in (data.find(m, 1) for m in _MAGICS) if i >= 0), default=-1)
+                self._bad(name, err, nxt if nxt >= 0 else None, len(data))
+                if nxt >= 0:
+                    yield from self._framed(name, data, parser, start=nxt)
+                return
             yield from self._bare(name, data, parser)
 
     def _bad(self, name: str, err: ParseError, resume: int | None, end: int) -> None:
@@ -223,11 +251,11 @@ class BlockFileSource:
             self.skipped.append(f"{name} at offset {off}: {err.message}; skipped to the next record at "
                                 f"offset {resume}")
 
-    def _framed(self, name: str, data: bytes, parser: BlockParser) -> Iterator[int]:
+    def _framed(self, name: str, data: bytes, parser: BlockParser, start: int = 0) -> Iterator[int]:
         assert self._net is not None
         magic = self._net.magic
         n = len(data)
-        pos = 0
+        pos = start
         while pos < n:
             rec = data[pos:pos + 4]
             if rec != magic:
@@ -251,6 +279,7 @@ class BlockFileSource:
             size = struct.unpack_from("<I", data, pos + 4)[0]
             start, end = pos + 8, pos + 8 + size
             err = None
+            parser.invalid_end = None
             if end > n:
                 err = ParseError(f"record at offset {pos} declares a block of {size} bytes but only "
                                  f"{n - start} bytes remain in the file", file=name, offset=pos)
@@ -260,7 +289,8 @@ class BlockFileSource:
                 except ParseError as e:
                     err = e
             if err is not None:
-                nxt = data.find(magic, pos + 1)
+                # a block that parsed but failed a validity check: its record's end is known
+                nxt = end if parser.invalid_end is not None and end < n else data.find(magic, pos + 1)
                 self._bad(name, err, nxt if nxt >= 0 else None, n)
                 if nxt < 0:
                     return
@@ -277,7 +307,12 @@ class BlockFileSource:
                 pos = parser.parse_block(data, pos, n, source_file=name, source_offset=pos)
             except ParseError as e:
                 if hex_len is not None:
-                    e = ParseError(e.message + " (offsets count hex-decoded bytes)", file=name, offset=e.offset)
-                self._bad(name, e, None, n)
-                return
+                    e = ParseError(e.message + " (offsets count hex-decoded bytes)", file=name, offset=e.offset,
+                                   **{k: v for k, v in e.details.items() if k not in ("file", "offset")})
+                end = parser.invalid_end    # the block parsed but failed a check: the next one follows it
+                self._bad(name, e, end, n)
+                if end is None:
+                    return
+                pos = end
+                continue
             yield pos if hex_len is None else hex_len * pos // n

@@ -9,12 +9,17 @@ block is parsed (the loop allocates many small acyclic objects).
 
 What is checked: every length and count against the bytes that remain (a count or length that cannot
 fit raises :class:`~chainsleuth.errors.ParseError` naming the file and byte offset), the BIP144 marker and
-flag, and the merkle root (computed from the txids, compared with the header). What is not checked:
-proof of work, signatures, scripts, amounts against prevouts, or the witness commitment.
+flag, the merkle root (computed from the txids, compared with the header), the proof of work (the header
+hash at most the target its ``bits`` encode, and that target a valid compact number within the network's
+proof-of-work limit; off with ``check_pow=False`` for synthetic blocks), the block's weight (at most
+4,000,000 weight units) and, per batch on the value column, every output amount and every transaction's
+output sum within 0..21,000,000 BTC. What is not checked: difficulty retargeting (whether ``bits`` is the
+value the chain demanded at that height), timestamps, signatures, scripts, amounts against prevouts, or the
+witness commitment.
 
 >>> from chainsleuth.core.btc.builder import BlockBuilder
 >>> bb = BlockBuilder("btc-regtest", seed=1); _ = bb.add_block([])
->>> p = BlockParser("btc-regtest")
+>>> p = BlockParser("btc-regtest", check_pow=False)   # built blocks carry no proof of work
 >>> for raw in bb.raw_blocks():
 ...     _ = p.parse_block(raw, 0, len(raw), source_file="mem", source_offset=0)
 >>> batch = p.flush()
@@ -33,6 +38,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from chainsleuth.core.btc.addresses import script_columns
 from chainsleuth.core.btc.encoding import sha256_small
@@ -40,7 +46,21 @@ from chainsleuth.core.chains import BtcNetwork, get_chain
 from chainsleuth.core.records import BLOCK_SCHEMA, INPUT_SCHEMA, OUTPUT_SCHEMA, TX_SCHEMA, UtxoBatch
 from chainsleuth.errors import InvalidInput, ParseError
 
-__all__ = ["BIP34_HEIGHTS", "BlockHeader", "BlockParser", "bip34_height", "parse_header"]
+__all__ = ["BIP34_HEIGHTS", "MAX_BLOCK_WEIGHT", "MAX_MONEY", "POW_LIMITS", "BlockHeader", "BlockParser",
+           "bip34_height", "bits_to_target", "parse_header", "pow_error"]
+
+#: the largest amount, in satoshi, one output or one transaction's outputs together may carry (21M BTC)
+MAX_MONEY = 21_000_000 * 100_000_000
+#: consensus limit on a block's weight (stripped size x 3 + total size); a pre-segwit block: 1,000,000 bytes
+MAX_BLOCK_WEIGHT = 4_000_000
+#: the easiest target (proof-of-work limit) each network allows, as in Bitcoin Core's chainparams
+POW_LIMITS = {
+    "mainnet": (1 << 224) - 1,
+    "testnet3": (1 << 224) - 1,
+    "testnet4": (1 << 224) - 1,
+    "signet": 0x00000377AE << 216,
+    "regtest": (1 << 255) - 1,
+}
 
 #: first height at which BIP34 (height in coinbase) is enforced for every block, per network.
 BIP34_HEIGHTS = {"mainnet": 227_931, "testnet3": 21_111, "testnet4": 1, "signet": 1, "regtest": 1}
@@ -77,6 +97,51 @@ def parse_header(header: bytes) -> BlockHeader:
     v, prev, merkle, t, bits, nonce = _HDR(header, 0)
     h = sha256(sha256(header).digest()).digest()
     return BlockHeader(h[::-1].hex(), v, prev[::-1].hex(), merkle[::-1].hex(), t, bits, nonce)
+
+
+def bits_to_target(bits: int) -> tuple[int, str | None]:
+    """The target a header's compact ``bits`` encode, and why it is invalid (None when it is not).
+
+    As Bitcoin Core's ``arith_uint256::SetCompact``: exponent in the top byte, 23-bit mantissa, bit 23 the
+    sign. A negative, zero or overflowing (above 2**256) value is invalid.
+
+    >>> hex(bits_to_target(0x1D00FFFF)[0])
+    '0xffff0000000000000000000000000000000000000000000000000000'
+    >>> bits_to_target(0x04923456)[1]
+    'bits 0x04923456 encode a negative target'
+    """
+    exp, mant = bits >> 24, bits & 0x007FFFFF
+    target = mant >> (8 * (3 - exp)) if exp <= 3 else mant << (8 * (exp - 3))
+    if mant and bits & 0x00800000:
+        return 0, f"bits {bits:#010x} encode a negative target"
+    if mant and (exp > 34 or (mant > 0xFF and exp > 33) or (mant > 0xFFFF and exp > 32)):
+        return 0, f"bits {bits:#010x} encode a target above 2**256"
+    if target == 0:
+        return 0, f"bits {bits:#010x} encode a zero target"
+    return target, None
+
+
+def pow_error(block_hash: bytes, bits: int, network: str) -> str | None:
+    """Why a header with hash ``block_hash`` (internal byte order) fails its own ``bits``, or None.
+
+    The target must be valid, at most the network's proof-of-work limit (:data:`POW_LIMITS`) and at least
+    the hash read as a little-endian 256-bit number. Whether ``bits`` is the difficulty the chain demanded at
+    that height (retargeting) needs the chain before it and is not checked.
+
+    >>> genesis = bytes.fromhex("000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f")[::-1]
+    >>> pow_error(genesis, 0x1D00FFFF, "mainnet") is None
+    True
+    >>> pow_error(genesis, 0x207FFFFF, "mainnet")
+    'bits 0x207fffff encode a target above the mainnet proof-of-work limit'
+    """
+    target, why = bits_to_target(bits)
+    if why is not None:
+        return why
+    if target > POW_LIMITS[network]:
+        return f"bits {bits:#010x} encode a target above the {network} proof-of-work limit"
+    if int.from_bytes(block_hash, "little") > target:
+        return f"the header hash is above the target its bits {bits:#010x} encode (no valid proof of work)"
+    return None
 
 
 def bip34_height(version: int, coinbase_script: bytes, network: str | None = None,
@@ -129,7 +194,7 @@ class BlockParser:
     other blocks get their BIP34 height (``'bip34'``) or null.
     """
 
-    def __init__(self, chain: str = "btc") -> None:
+    def __init__(self, chain: str = "btc", *, check_pow: bool = True, drop_invalid: bool = False) -> None:
         c = get_chain(chain)
         if c.btc_network is None:
             raise InvalidInput(f"{chain!r} is not a Bitcoin chain", field="chain", value=chain)
@@ -138,6 +203,17 @@ class BlockParser:
         self._linked: dict[bytes, int] = {}   # block hash (internal order) -> height, linked from genesis
         self._genesis = bytes.fromhex(self.network.genesis_hash)[::-1]
         self._chain_scalar = pa.scalar(chain, pa.string())    # building a scalar costs ~0.2 ms: once
+        #: check each header's proof of work against its own bits (off for synthetic blocks)
+        self.check_pow = check_pow
+        #: a block whose amounts are out of range is dropped from its batch (noted in :attr:`rejected`)
+        #: instead of failing :meth:`flush`
+        self.drop_invalid = drop_invalid
+        #: notes on blocks :meth:`flush` dropped (file, offset, hash, reason); the caller empties it
+        self.rejected: list[str] = []
+        #: where the block that last failed a block-level check (proof of work, weight) ends in its buffer:
+        #: its bytes parsed, so a reader of back-to-back blocks can go on after it; None otherwise
+        self.invalid_end: int | None = None
+        self._targets: dict[int, int] = {}   # bits -> target (-1: bits invalid or above the pow limit)
         self._reset()
 
     # -- column lists ---------------------------------------------------------------------------------
@@ -198,6 +274,7 @@ class BlockParser:
         ``source_file`` and the byte offset (``source_offset`` is the file offset of ``buf[pos]``).
         """
         marks = self._marks()
+        self.invalid_end = None
         gc_was_on = gc.isenabled()
         gc.disable()        # the loop allocates many small acyclic objects: collect once per block, not per 700
         try:
@@ -264,6 +341,21 @@ class BlockParser:
         if level[0] != merkle:
             raise ParseError(f"merkle root mismatch in block {bhash[::-1].hex()}: header has {merkle[::-1].hex()}, "
                              f"transactions give {level[0][::-1].hex()}", file=source_file, offset=source_offset)
+        if self.check_pow:
+            target = self._targets.get(bits)
+            if target is None:
+                target = self._targets[bits] = self._target(bits)
+            if int.from_bytes(bhash, "little") > target:
+                self.invalid_end = p
+                why = pow_error(bhash, bits, self.network.name)
+                raise ParseError(f"block {bhash[::-1].hex()} fails its proof of work: {why}", file=source_file,
+                                 offset=source_offset, block_hash=bhash[::-1].hex())
+        if (txs_start - pos + stripped_total) * 3 + (p - pos) > MAX_BLOCK_WEIGHT:
+            self.invalid_end = p
+            raise ParseError(f"block {bhash[::-1].hex()} weighs {(txs_start - pos + stripped_total) * 3 + p - pos:,} "
+                             f"weight units ({p - pos:,} bytes), above the consensus limit of "
+                             f"{MAX_BLOCK_WEIGHT:,}", file=source_file, offset=source_offset,
+                             block_hash=bhash[::-1].hex())
         # heights
         linked = self._linked
         claim = None if bhash == self._genesis else bip34_height(version, cb_script, self.network.name, btime)
@@ -293,6 +385,10 @@ class BlockParser:
         self.b_offset.append(source_offset)
         self.b_bip34.append(claim)
         return p
+
+    def _target(self, bits: int) -> int:
+        target, why = bits_to_target(bits)
+        return -1 if why is not None or target > POW_LIMITS[self.network.name] else target
 
     def parse_transactions(self, buf: bytes, ntx: int, *, source_file: str) -> int:
         """Parse ``ntx`` transactions laid end to end (no block around them); returns the end offset.
@@ -504,6 +600,7 @@ class BlockParser:
         output_value = out_cum[out_end] - out_cum[out_end - n_out] if nt else np.zeros(0, dtype=np.int64)
         is_cb = block_index == 0
         txids = _hex_column(self.t_txid)
+        bad_blocks = self._check_amounts(values, n_out, out_end, ntx_b, nb, nt)
         c = self._chain_scalar
         blocks = pa.table({
             "chain": pa.repeat(c, nb), "hash": block_hashes,
@@ -552,7 +649,63 @@ class BlockParser:
             "witness_items": pa.array(self.i_wit, pa.int32()),
         }, schema=INPUT_SCHEMA)
         self._reset()
+        if bad_blocks:
+            bad = pa.array(bad_blocks, pa.string())
+            blocks, txs, outputs, inputs = (t.filter(pc.invert(pc.is_in(t[col], value_set=bad))) for t, col in
+                                            ((blocks, "hash"), (txs, "block_hash"), (outputs, "block_hash"),
+                                             (inputs, "block_hash")))
         return UtxoBatch(blocks, txs, outputs, inputs)
+
+    def _check_amounts(self, values: np.ndarray, n_out: np.ndarray, out_end: np.ndarray, ntx_b: np.ndarray,
+                       nb: int, nt: int) -> list[str]:
+        """Every output amount and every transaction's output sum within 0..:data:`MAX_MONEY`, on the columns.
+
+        A block that breaks it raises ParseError (its file, offset, hash and the reason), or with
+        ``drop_invalid`` is noted in :attr:`rejected` and its hash returned, for :meth:`_flush` to drop."""
+        if not len(values):
+            return []
+        bad_out = (values < 0) | (values > MAX_MONEY)
+        in_range = np.where(bad_out, 0, values).astype(np.float64)
+        nz = n_out > 0
+        sums = np.zeros(nt, dtype=np.float64)
+        # float sums are exact below 2**53 (> MAX_MONEY) and only grow past it: the comparison is exact
+        sums[nz] = np.add.reduceat(in_range, (out_end - n_out)[nz])
+        bad_tx = sums > MAX_MONEY
+        if bad_out.any():
+            bad_tx[np.searchsorted(out_end, np.flatnonzero(bad_out), side="right")] = True
+        if not bad_tx.any():
+            return []
+        tx_block = (np.repeat(np.arange(nb, dtype=np.int64), ntx_b) if int(ntx_b.sum()) == nt
+                    else np.full(nt, -1, dtype=np.int64))
+        out: list[str] = []
+        seen: set[int] = set()
+        for t in np.flatnonzero(bad_tx).tolist():
+            b = int(tx_block[t])
+            if b in seen:
+                continue
+            seen.add(b)
+            o0, o1 = int(out_end[t] - n_out[t]), int(out_end[t])
+            vals = values[o0:o1]
+            txid = self.t_txid[t][::-1].hex()
+            wrong = np.flatnonzero((vals < 0) | (vals > MAX_MONEY))
+            if len(wrong):
+                k = int(wrong[0])
+                why = (f"output {k} of transaction {txid} carries {int(vals[k]):,} sat, outside "
+                       f"0..{MAX_MONEY:,} sat (21,000,000 BTC)")
+            else:
+                why = (f"the outputs of transaction {txid} add up to {sum(int(v) for v in vals):,} sat, above "
+                       f"{MAX_MONEY:,} sat (21,000,000 BTC)")
+            if b < 0:
+                raise ParseError(f"invalid amount: {why}", file="transactions", offset=0)
+            bh = self.b_hash[b]
+            err = ParseError(f"block {bh}: {why}", file=self.b_file[b], offset=self.b_offset[b], block_hash=bh)
+            if not self.drop_invalid:
+                self._reset()
+                raise err
+            self.rejected.append(f"{err.file} at offset {err.offset}: {err.message}; skipped the block")
+            self._linked.pop(bytes.fromhex(bh)[::-1], None)
+            out.append(bh)
+        return out
 
 
 def _hex_rows(rows: np.ndarray, null: np.ndarray) -> pa.Array:

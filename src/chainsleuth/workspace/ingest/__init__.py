@@ -18,6 +18,7 @@ from chainsleuth.core.progress import Progress
 from chainsleuth.errors import InvalidInput, NotFound
 from chainsleuth.sources.registry import SOURCES, SourceKind, open_evm_source
 from chainsleuth.store import Store
+from chainsleuth.store.runs import POW_UNCHECKED_NOTE
 from chainsleuth.workspace.ingest._jobs import AccountWriter, NodeJob, UtxoWriter, copy_batches
 from chainsleuth.workspace.ingest._run import RunRecorder
 
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
     from chainsleuth.sources.etl.ethereum import EthereumEtlSource
     from chainsleuth.sources.evm import EvmRpcSource
 
-__all__ = ["IngestService"]
+__all__ = ["POW_UNCHECKED_NOTE", "IngestService"]
+
 
 _MODEL_WORDS = {Model.UTXO: "a UTXO chain", Model.ACCOUNT: "an account (EVM) chain"}
 
@@ -62,15 +64,20 @@ class IngestService:
         self._progress = progress
 
     def btc_blocks(self, paths: Sequence[str | Path], *, chain: str | None = None,
-                   skip_bad: bool = False) -> IngestSummary:
+                   skip_bad: bool = False, allow_invalid_pow: bool = False) -> IngestSummary:
         """Ingest blk*.dat files (with or without xor.dat), raw or hex blocks, or directories of them.
 
         Each batch is one store transaction; blocks already stored are skipped, so a re-run changes nothing.
+        Every block is validated (proof of work against its own bits, merkle root, weight, amounts): one that
+        fails stops the ingest (its batch is not written), or with ``skip_bad`` is skipped and listed.
+        ``allow_invalid_pow`` accepts blocks without proof of work (synthetic, generated chains); the run
+        records it (:data:`POW_UNCHECKED_NOTE`) and ``stats`` says so.
         """
         kind = SOURCES.get("btc-blocks")
         if chain is not None:
             _chain_for(kind, chain)
-        src: BlockFileSource = kind.open([Path(p) for p in paths], chain=chain, skip_bad=skip_bad)
+        src: BlockFileSource = kind.open([Path(p) for p in paths], chain=chain, skip_bad=skip_bad,
+                                         allow_invalid_pow=allow_invalid_pow)
         if src.total_bytes == 0:   # an empty file, or folders without blk*.dat / .raw / .hex / .blk files
             names = ", ".join(str(p) for p in paths)
             raise InvalidInput(f"no block data in {names}: give blk*.dat files, raw or hex block files "
@@ -78,12 +85,13 @@ class IngestService:
         store = self._store()
         run = RunRecorder(store.runs, self._progress, chain=src.chain, source_kind=kind.name,
                           endpoint=";".join(str(p) for p in paths))
+        marks = [POW_UNCHECKED_NOTE] if allow_invalid_pow else []
         with run.running(f"ingest {src.chain} blocks", total=src.total_bytes, unit="B",
-                         content_hash=src.content_hash, notes=lambda: src.skipped,
+                         content_hash=src.content_hash, notes=lambda: [*marks, *src.skipped],
                          skipped=lambda: len(src.skipped)) as run_id:
             copy_batches(src.iter_batches(), UtxoWriter(store), run, run_id, position=lambda: src.bytes_done)
         run.announce(src.skipped)
-        return run.utxo_summary(skipped=src.skipped)
+        return run.utxo_summary(skipped=src.skipped, proof_of_work="not checked" if allow_invalid_pow else "checked")
 
     def evm_rpc(self, url: str, *, chain: str, from_: int | None = None, to: int | None = None,
                 traces: str = "auto", confirmations: int = 0, blocks_per_batch: int = 20, max_batch: int = 100,

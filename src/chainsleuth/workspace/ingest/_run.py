@@ -91,14 +91,22 @@ class RunRecorder:
         self.run_id = self._runs.start(chain=self.chain, source_kind=self.source_kind, endpoint=self.endpoint,
                                        software_version=__version__)
         self._progress.start(task, total=total, unit=unit)
+        stop: list[str] = []
         try:
             yield self.run_id
+        except BaseException as e:
+            # a signal arrives as SystemExit/KeyboardInterrupt, or inside a query as the database's interrupt
+            if isinstance(e, (KeyboardInterrupt, SystemExit)) or type(e).__name__ == "InterruptException":
+                stop.append("interrupted: stopped by a signal; the batches before it are stored")
+            else:
+                stop.append(f"stopped by an error: {e}")
+            raise
         finally:
             self._progress.finish()
             t = self.tally
             self._runs.finish(self.run_id, first_height=t.first_height, last_height=t.last_height,
                               blocks=t.blocks_new, txs=t.txs_new, skipped=skipped(), content_hash=content_hash(),
-                              notes="; ".join(self.notes if notes is None else notes()))
+                              notes="; ".join([*(self.notes if notes is None else notes()), *stop]))
 
     def count(self, result: WriteResult | AccountWriteResult, *, blocks_seen: int, advance: float,
               first: int | None, last: int | None, batch_notes: Sequence[str] = (),
@@ -121,13 +129,13 @@ class RunRecorder:
     def _seconds(self) -> float:
         return round(time.perf_counter() - self._t0, 3)
 
-    def utxo_summary(self, *, skipped: Sequence[str]) -> IngestSummary:
+    def utxo_summary(self, *, skipped: Sequence[str], proof_of_work: str = "checked") -> IngestSummary:
         assert self.run_id is not None, "a UTXO summary follows a run"
         t = self.tally
         return IngestSummary(chain=self.chain, run_id=self.run_id, blocks_seen=t.blocks_seen, blocks_new=t.blocks_new,
                              txs_new=t.txs_new, outputs_new=t.outputs_new, inputs_new=t.inputs_new,
                              inputs_resolved=t.inputs_resolved, skipped=list(skipped), first_height=t.first_height,
-                             last_height=t.last_height, seconds=self._seconds())
+                             last_height=t.last_height, seconds=self._seconds(), proof_of_work=proof_of_work)
 
     def account_summary(self, *, chain_id: int | None, traces: str, reorged: int, head: int | None,
                         notes: Sequence[str]) -> AccountIngestSummary:
