@@ -144,8 +144,7 @@ def follow_peel_chain(g: UtxoGraph, start_row: int, *, max_hops: int = 100, max_
     row = int(start_row)
     if kern is None or not 0 <= row < g.out_value.size:
         return follow_peel_chain_reference(g, start_row, max_hops=max_hops, max_inputs=max_inputs)
-    nxt, txr = g.trace_index(True)
-    arr = kern.peel_kernel(nxt, txr, g.in_addr, g.out_addr, g.out_value, row, int(max_hops), int(max_inputs), _UNIT)
+    arr = kern.peel_kernel(g.kernel_graph(True), row, int(max_hops), int(max_inputs), _UNIT)
     return PeelChain(g, arr, arr.item(-4)), _WHY[arr.item(-3)]     # last row: (n, why, 0, 0)
 
 

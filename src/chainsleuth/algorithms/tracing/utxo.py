@@ -148,6 +148,20 @@ class UtxoGraph:
             got = self.extra[key] = (nxt, txr)
         return got
 
+    def kernel_graph(self, forward: bool) -> Any:
+        """The graph side of a compiled trace in one direction (:class:`._kernel.TraceGraph`: the row arrays and
+        :meth:`trace_index`), built on first use and kept; the arrays are shared, not copied."""
+        key = "_kgraph_fwd" if forward else "_kgraph_bwd"
+        got = self.extra.get(key)
+        if got is None:
+            from chainsleuth.algorithms.tracing._kernel import TraceGraph
+
+            maxdeg = int(max(np.diff(self.tx_in_ptr).max(initial=0), np.diff(self.tx_out_ptr).max(initial=0)))
+            nxt, txr = self.trace_index(forward)
+            got = self.extra[key] = TraceGraph(self.in_tx, self.in_value, self.in_prev, self.in_addr, self.out_tx,
+                                               self.out_value, self.out_addr, self.out_spent_in, nxt, txr, maxdeg)
+        return got
+
 
 def _aligned_rows(n: int, width: int) -> np.ndarray:
     """An uninitialised int64 ``(n, width)`` C array whose rows start on 64-byte boundaries (width 8)."""
@@ -362,7 +376,6 @@ def _kernel_module() -> Any:
 _KERNEL: Any = None
 #: engine used when ``trace_utxo(engine="auto")``: "kernel" (compiled, when numba is installed) or "numpy"
 DEFAULT_ENGINE = "kernel"
-_MODES = {"full": 0, "proportional": 1, "positional": 2, "pooled": 3}
 
 
 def trace_utxo(g: UtxoGraph, seeds: Any, *, direction: str = "forward", policy: str | Policy = "haircut",
@@ -409,7 +422,7 @@ def trace_utxo(g: UtxoGraph, seeds: Any, *, direction: str = "forward", policy: 
     kern = _kernel_module() if engine == "kernel" or (engine == "auto" and DEFAULT_ENGINE == "kernel") else None
     if engine == "kernel" and kern is None:
         raise ValueError("engine 'kernel' needs numba, which is not installed")
-    if kern is not None and pol.mode not in _MODES:
+    if kern is not None and pol.mode not in kern.MODES:
         kern = None
     if kern is not None:
         return _trace_kernel(kern, g, pol, lim, fwd, fr, ft, stop_mask, res)
@@ -422,21 +435,17 @@ def trace_utxo(g: UtxoGraph, seeds: Any, *, direction: str = "forward", policy: 
 
 def _trace_kernel(kern: Any, g: UtxoGraph, pol: Policy, lim: TraceLimits, fwd: bool, fr: np.ndarray,
                   ft: np.ndarray, stop_mask: np.ndarray | None, res: TraceResult) -> TraceResult:
-    maxdeg = g.extra.get("_maxdeg")
-    if maxdeg is None:
-        maxdeg = g.extra["_maxdeg"] = int(max(np.diff(g.tx_in_ptr).max(initial=0),
-                                              np.diff(g.tx_out_ptr).max(initial=0)))
     if stop_mask is None:
         mask, has_stop = _NO_STOP, False
     else:
         mask, has_stop = np.ascontiguousarray(stop_mask, dtype=np.bool_), True
     big = _I64_MAX
-    nxt, txr = g.trace_index(fwd)
-    e, p, info = kern.trace_kernel(
-        g.in_tx, g.in_value, g.in_prev, g.out_tx, g.out_value, g.out_addr, g.out_spent_in, nxt, txr, fr, ft, fwd,
-        _MODES[pol.mode], bool(pol.reverse_inputs and fwd), bool(pol.reverse_inputs and not fwd),
-        bool(pol.largest_first), min(lim.max_hops, big), min(lim.min_amount, big), min(lim.max_degree, big),
-        min(lim.max_edges, big), mask, has_stop, maxdeg)
+    params = kern.TraceParams(
+        forward=fwd, mode=kern.MODES[pol.mode], src_rev=bool(pol.reverse_inputs and fwd),
+        dst_rev=bool(pol.reverse_inputs and not fwd), largest_first=bool(pol.largest_first),
+        max_hops=min(lim.max_hops, big), min_amount=min(lim.min_amount, big), max_degree=min(lim.max_degree, big),
+        max_edges=min(lim.max_edges, big), stop_mask=mask, has_stop=has_stop)
+    e, p, info = kern.trace_kernel(g.kernel_graph(fwd), params, kern.TraceSeeds(fr, ft))
     if info[kern.I_ERR]:
         raise IndexError(f"address id {int(info[kern.I_ERR]) - 1} is outside stop_mask (size {mask.size})")
     hop = int(info[kern.I_HOPS])
