@@ -1,14 +1,15 @@
-"""Compiled (numba) kernels for the UTXO trace and the peel-chain follow.
+"""Compiled (numba) kernels for the UTXO trace and the peel-chain follow: the one engine behind
+:func:`.utxo.trace_utxo` (:func:`.reference.reference_trace_utxo` is the plain oracle the tests hold it to).
 
-The numpy engine in :mod:`.utxo` spends a fixed set of about 60 array passes per hop, which dominates when a
-hop reaches a few thousand transactions (the common case). These kernels run the same hop-synchronous
-semantics one transaction at a time in compiled code: per hop the frontier is filtered (cut-off, stop,
-unspent, hop limit, paged, edge limit - in that order, as in the numpy engine), grouped by the transaction
-it reaches (sorted, as ``np.unique`` does), and each transaction's taint placed on its target side with the
-policy's rule in local integer coordinates (no global axis, so no chunking). Results come back in the same
-order as the numpy engine's. Haircut uses the exact ``floor(T*w/L)`` (a float estimate corrected with the
-exact remainder; 128-bit arithmetic when a line reaches 2**55) and the same largest-remainder top-up (ties to
-the earlier position).
+The trace is hop-synchronous, one transaction at a time: per hop the frontier is filtered (cut-off, stop,
+unspent, hop limit, paged, edge limit - in that order), grouped by the transaction it reaches (ascending), and
+each transaction's taint placed on its target side with the policy's rule in local integer coordinates.
+Haircut uses the exact ``floor(T*w/L)`` (a float estimate corrected with the exact remainder; 128-bit
+arithmetic when a line reaches 2**55) and a largest-remainder top-up (ties to the earlier position).
+
+What travels in and out are named structures (typed NamedTuples, plain structs in nopython mode):
+:class:`TraceGraph` (the graph side in one direction), :class:`TraceParams` (policy rule, limits, stop mask),
+:class:`TraceSeeds`, :class:`TraceOutput`; the per-trace state is one :class:`_Slots`.
 
 Memory layout and the three things that make it fast (docs/architecture.md, "Tracing kernel"):
 
