@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 from chainsleuth.algorithms.tracing.utxo import UtxoGraph
 
-__all__ = ["random_utxo_graph"]
+__all__ = ["assert_matches_reference", "random_utxo_graph"]
 
 
 def random_utxo_graph(seed: int, n_tx: int = 60, n_addr: int = 25, n_coinbase: int = 6,
@@ -125,3 +126,22 @@ def simulate_account_forward(ev, seed_row: int, policy: str, n_addr: int) -> tup
         taint[b] += c
         lots[b].append([v, c])
     return {a: t for a, t in enumerate(taint) if t > 0}, fees
+
+
+def assert_matches_reference(g: UtxoGraph, r: Any, ref: dict[str, Any]) -> None:
+    """The compiled trace ``r`` (a TraceResult) against the plain reference's answer ``ref``: every field of
+    every edge and endpoint (as multisets: the reference does not fix an order), the edge values, the totals,
+    the hops done and the limit reports; and the kernel's own order (edges by hop then transaction, endpoints
+    by hop)."""
+    fwd = r.direction == "forward"
+    edges = list(zip(*(x.tolist() for x in (r.e_tx, r.e_from, r.e_to, r.e_amount, r.e_hop)), strict=True))
+    eps = list(zip(*(x.tolist() for x in (r.ep_item, r.ep_kind, r.ep_amount, r.ep_hop, r.ep_tx)), strict=True))
+    assert sorted(edges) == sorted(ref["edges"]), "edges"
+    assert sorted(eps) == sorted(e for e in ref["endpoints"] if e[2] > 0), "endpoints"
+    assert r.e_value.tolist() == (g.out_value[r.e_to] if fwd else g.in_value[r.e_from]).tolist(), "e_value"
+    assert (r.fees, r.cut_off, r.source_amount, r.hops_done) == (
+        ref["fees"], ref["cut_off"], ref["source_amount"], ref["hops_done"]), "totals"
+    assert r.limits_hit == ref["limits_hit"], "limits_hit"
+    assert [(h, t) for t, _, _, _, h in edges] == sorted((h, t) for t, _, _, _, h in edges), "edge order"
+    assert r.ep_hop.tolist() == sorted(r.ep_hop.tolist()), "endpoint order"
+    assert (r.e_amount > 0).all() and (r.ep_amount > 0).all()

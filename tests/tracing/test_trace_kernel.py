@@ -1,4 +1,6 @@
-"""The compiled kernels against the numpy engine and the plain peel follow: same results, same order."""
+"""The compiled kernels against the plain references (the UTXO trace's and the peel follow's): the same
+edges, endpoints, totals and limit reports, under random limits, stop masks, partial seeds, wide
+transactions and amounts far past 2**53."""
 
 from __future__ import annotations
 
@@ -9,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chainsleuth.algorithms.tracing import TraceLimits, TraceResult, UtxoGraph, trace_utxo
+from chainsleuth.algorithms.tracing import Policy, TraceLimits, TraceResult, UtxoGraph, trace_utxo
 from chainsleuth.algorithms.tracing.peel import PeelChain, follow_peel_chain, follow_peel_chain_reference
+from chainsleuth.algorithms.tracing.reference import reference_trace_utxo
 from chainsleuth.algorithms.tracing.utxo import _kernel_module
-
-pytest.importorskip("numba")
+from chainsleuth.errors import InvalidInput, Unsupported
 
 _spec = importlib.util.spec_from_file_location("_tracing_gen_k", Path(__file__).with_name("_tracing_gen.py"))
 assert _spec is not None and _spec.loader is not None
@@ -22,21 +24,21 @@ _spec.loader.exec_module(_gen)
 random_utxo_graph = _gen.random_utxo_graph
 
 POLICIES = ("poison", "haircut", "fifo", "lifo", "tiho")
-_FIELDS = ("e_tx", "e_from", "e_to", "e_amount", "e_hop", "e_value", "ep_item", "ep_kind", "ep_amount", "ep_hop",
-           "ep_tx")
 
 
-def _same(a: TraceResult, b: TraceResult) -> None:
-    for f in _FIELDS:
-        assert getattr(a, f).tolist() == getattr(b, f).tolist(), f
-    assert (a.fees, a.cut_off, a.source_amount, a.hops_done) == (b.fees, b.cut_off, b.source_amount, b.hops_done)
-    assert a.limits_hit == b.limits_hit
+def _check(g: UtxoGraph, seeds: object, **kw: object) -> TraceResult:
+    """Trace with the kernel and with the plain reference; they must agree on everything."""
+    r = trace_utxo(g, seeds, **kw)  # type: ignore[arg-type]
+    _gen.assert_matches_reference(g, r, reference_trace_utxo(g, seeds, **kw))  # type: ignore[arg-type]
+    if kw.get("policy") != "poison":
+        assert r.conservation_gap() == 0
+    return r
 
 
 @pytest.mark.parametrize("seed", range(30))
-def test_trace_kernel_matches_numpy_engine_exactly(seed: int) -> None:
-    """Same edges and endpoints in the same order, same totals and limit reports, under random limits
-    (including max_edges), stop masks and partial seed amounts."""
+def test_trace_kernel_matches_reference_exactly(seed: int) -> None:
+    """Same edges and endpoints, same totals, hops and limit reports, under random limits (including
+    max_edges), stop masks and partial seed amounts."""
     g = random_utxo_graph(2000 + seed, n_tx=60 + 3 * seed, max_in=3 + seed % 4, max_out=2 + seed % 6)
     rng = np.random.default_rng(seed)
     seeds = rng.choice(g.out_value.size, size=int(rng.integers(1, 5)), replace=False)
@@ -46,65 +48,87 @@ def test_trace_kernel_matches_numpy_engine_exactly(seed: int) -> None:
         for policy in POLICIES:
             lim = TraceLimits(max_hops=int(rng.integers(0, 12)), min_amount=int(rng.integers(0, 40)),
                               max_degree=int(rng.integers(2, 12)), max_edges=int(rng.integers(1, 200)))
-            kw = {"direction": direction, "policy": policy, "limits": lim, "stop_mask": stop, "seed_amounts": amounts}
-            a = trace_utxo(g, seeds, engine="kernel", **kw)
-            b = trace_utxo(g, seeds, engine="numpy", **kw)
-            _same(a, b)
-            if policy != "poison":
-                assert a.conservation_gap() == 0
+            _check(g, seeds, direction=direction, policy=policy, limits=lim, stop_mask=stop, seed_amounts=amounts)
+
+
+def test_the_sweep_reaches_every_limit_report() -> None:
+    """The random sweep above is only as strong as what it reaches: each limit report and endpoint kind occurs."""
+    kinds: set[int] = set()
+    limits: set[str] = set()
+    for seed in range(30):
+        g = random_utxo_graph(2000 + seed, n_tx=60 + 3 * seed, max_in=3 + seed % 4, max_out=2 + seed % 6)
+        rng = np.random.default_rng(seed)
+        seeds = rng.choice(g.out_value.size, size=int(rng.integers(1, 5)), replace=False)
+        amounts = None if seed % 3 else rng.integers(1, 5_000, seeds.size)
+        stop = rng.random(25) < 0.1 if seed % 2 else None
+        for direction in ("forward", "backward"):
+            for policy in POLICIES:
+                lim = TraceLimits(max_hops=int(rng.integers(0, 12)), min_amount=int(rng.integers(0, 40)),
+                                  max_degree=int(rng.integers(2, 12)), max_edges=int(rng.integers(1, 200)))
+                r = trace_utxo(g, seeds, direction=direction, policy=policy, limits=lim, stop_mask=stop,
+                               seed_amounts=amounts)
+                kinds.update(r.ep_kind.tolist())
+                limits.update(h["limit"] for h in r.limits_hit)
+                assert r.cut_off >= 0
+    assert limits == {"max_hops", "max_edges", "max_degree"}
+    assert kinds == set(range(7))
 
 
 @pytest.mark.parametrize("seed", range(6))
 def test_trace_kernel_wide_transactions(seed: int) -> None:
     """Batch payouts and consolidations (up to 90 outputs / 60 inputs): the radix-ordered largest-first and
-    largest-remainder paths agree with the numpy engine."""
+    largest-remainder paths agree with the reference."""
     g = random_utxo_graph(3000 + seed, n_tx=70, max_in=60, max_out=90, n_addr=40)
     seeds = np.random.default_rng(seed).choice(g.out_value.size, size=6, replace=False)
     for direction in ("forward", "backward"):
         for policy in POLICIES:
-            kw = {"direction": direction, "policy": policy, "limits": TraceLimits(max_hops=20, max_degree=10**6)}
-            _same(trace_utxo(g, seeds, engine="kernel", **kw), trace_utxo(g, seeds, engine="numpy", **kw))
+            _check(g, seeds, direction=direction, policy=policy, limits=TraceLimits(max_hops=20, max_degree=10**6))
+
+
+def _scaled(g0: UtxoGraph, s: int) -> UtxoGraph:
+    return UtxoGraph.build(g0.n_tx, in_tx=g0.in_tx, in_value=g0.in_value * s, in_prev=g0.in_prev,
+                           in_addr=g0.in_addr, out_tx=g0.out_tx, out_value=g0.out_value * s, out_addr=g0.out_addr,
+                           is_coinbase=g0.is_coinbase)
 
 
 @pytest.mark.parametrize("scale", [10**8, 10**12, 10**15])
 def test_trace_kernel_large_amounts_exact(scale: int) -> None:
     """Haircut products beyond int64 (the float-corrected path) stay exact and conserving."""
-    g0 = random_utxo_graph(77, n_tx=120, max_in=4, max_out=5, unresolved=0.0)
-    g = UtxoGraph.build(g0.n_tx, in_tx=g0.in_tx, in_value=g0.in_value * (scale // 10_000), in_prev=g0.in_prev,
-                        in_addr=g0.in_addr, out_tx=g0.out_tx, out_value=g0.out_value * (scale // 10_000),
-                        out_addr=g0.out_addr, is_coinbase=g0.is_coinbase)
+    g = _scaled(random_utxo_graph(77, n_tx=120, max_in=4, max_out=5, unresolved=0.0), scale // 10_000)
     seeds = np.arange(0, g.out_value.size, 7)
     for policy in POLICIES:
         for direction in ("forward", "backward"):
-            a = trace_utxo(g, seeds, direction=direction, policy=policy, limits=TraceLimits(max_hops=50),
-                           engine="kernel")
-            b = trace_utxo(g, seeds, direction=direction, policy=policy, limits=TraceLimits(max_hops=50),
-                           engine="numpy")
-            _same(a, b)
-            if policy != "poison":
-                assert a.conservation_gap() == 0
+            _check(g, seeds, direction=direction, policy=policy, limits=TraceLimits(max_hops=50))
 
 
-def test_trace_kernel_beyond_2_53_agrees_with_reference() -> None:
-    """Lines near 2**62 (the 128-bit multiply-divide): the kernel stays exact where the numpy engine's float
-    shortcuts do not (it is exact below 2**53, beyond any Bitcoin amount)."""
-    from chainsleuth.algorithms.tracing.reference import reference_trace_utxo
-
+@pytest.mark.parametrize("bits", [56, 58, 62])
+def test_trace_kernel_past_2_55_agrees_with_reference(bits: int) -> None:
+    """Lines from 2**55 to near 2**63 (the 128-bit multiply-divide): exact, as Python integers are."""
     g0 = random_utxo_graph(78, n_tx=100, max_in=4, max_out=5, unresolved=0.0)
-    s = 2**58 // 10_000
-    g = UtxoGraph.build(g0.n_tx, in_tx=g0.in_tx, in_value=g0.in_value * s, in_prev=g0.in_prev, in_addr=g0.in_addr,
-                        out_tx=g0.out_tx, out_value=g0.out_value * s, out_addr=g0.out_addr, is_coinbase=g0.is_coinbase)
-    seeds = np.arange(0, g.out_value.size, 7)
+    g = _scaled(g0, 2**bits // int(g0.line.max()))
+    assert int(g.line.max()) >= 2**55
+    seeds = np.arange(0, g.out_value.size, 14)
     for policy in POLICIES:
         for direction in ("forward", "backward"):
-            r = trace_utxo(g, seeds, direction=direction, policy=policy, limits=TraceLimits(max_hops=50),
-                           engine="kernel")
-            ref = reference_trace_utxo(g, seeds, direction=direction, policy=policy, limits=TraceLimits(max_hops=50))
-            edges = sorted(zip(*(x.tolist() for x in (r.e_tx, r.e_from, r.e_to, r.e_amount, r.e_hop)), strict=True))
-            assert edges == sorted(ref["edges"]), (direction, policy)
-            assert (r.fees, r.cut_off) == (ref["fees"], ref["cut_off"])
-            if policy != "poison":
-                assert r.conservation_gap() == 0
+            _check(g, seeds, direction=direction, policy=policy, limits=TraceLimits(max_hops=50))
+
+
+def test_seeds_whose_total_passes_int64_are_refused() -> None:
+    """A trace keeps its totals in int64: seeds carrying more than 2**63 - 1 in all get a clear error instead
+    of a source amount that wrapped around (every seventh output of a graph scaled to 2**62 carries 1.1 * 2**63)."""
+    g0 = random_utxo_graph(78, n_tx=100, max_in=4, max_out=5, unresolved=0.0)
+    g = _scaled(g0, 2**62 // int(g0.line.max()))
+    seeds = np.arange(0, g.out_value.size, 7)
+    assert sum(g.out_value[seeds].tolist()) > 2**63
+    with pytest.raises(InvalidInput, match="64-bit integers") as e:
+        trace_utxo(g, seeds)
+    assert e.value.exit_code == 2
+
+
+def test_a_policy_mode_the_kernel_does_not_know_is_refused() -> None:
+    g = random_utxo_graph(5, n_tx=20)
+    with pytest.raises(Unsupported, match="placement mode 'random'"):
+        trace_utxo(g, [0], policy=Policy("dice", "random", "taint lands where a die says"))
 
 
 def test_muldiv_matches_python_integers() -> None:
@@ -152,10 +176,8 @@ def test_top_up_selection_matches_sorting(seed: int) -> None:
 
 def test_trace_kernel_batch_payout_with_equal_outputs() -> None:
     """A batch payout of 600 equal outputs and a few odd ones, reached by a little taint: the largest-remainder
-    top-up has hundreds of units to place among tied remainders. Kernel, numpy engine and the plain reference
-    agree, earliest tied outputs first."""
-    from chainsleuth.algorithms.tracing.reference import reference_trace_utxo
-
+    top-up has hundreds of units to place among tied remainders. Kernel and the plain reference agree, earliest
+    tied outputs first."""
     vals = [10_000] * 600 + [7_777, 123_457, 31]
     total = sum(vals) + 1_000
     g = UtxoGraph.build(2, in_tx=[0, 1, 1], in_value=[0, 1_500, total - 1_500], in_prev=[-1, 0, -1],
@@ -163,11 +185,7 @@ def test_trace_kernel_batch_payout_with_equal_outputs() -> None:
                         out_addr=[5, *range(6, 6 + len(vals))])
     for policy in ("haircut", "poison", "fifo", "tiho"):
         kw = {"policy": policy, "limits": TraceLimits(max_hops=3, max_degree=10**6)}
-        a = trace_utxo(g, [0], engine="kernel", **kw)
-        _same(a, trace_utxo(g, [0], engine="numpy", **kw))
-        ref = reference_trace_utxo(g, [0], **kw)
-        assert sorted(zip(*(x.tolist() for x in (a.e_tx, a.e_from, a.e_to, a.e_amount, a.e_hop)),
-                          strict=True)) == sorted(ref["edges"])
+        a = _check(g, [0], **kw)
         if policy == "haircut":
             # 1,500 of a line of 6,132,265. Floors: 2 on each 10,000 output (2.446), 1 on the 7,777 (1.902), 30
             # on the 123,457 (30.199), 0 on the 31 and on the fee (0.245): 1,231, so 269 units are left. The
@@ -244,16 +262,12 @@ def big_graph() -> UtxoGraph:
 def test_trace_kernel_large_trace_grows_its_buffers(policy: str, big_graph: UtxoGraph) -> None:
     """Traces reaching thousands of transactions. The poison one writes more edges than the kernel's first edge
     buffer (16,384) and every forward one reaches more transactions than its first slot table holds (2,048 at
-    load 1/2), so the per-hop regrowth and the rehash run; results still equal the numpy engine's."""
+    load 1/2), so the per-hop regrowth and the rehash run; results still equal the reference's."""
     g = big_graph
     last = g.out_value.size
     for direction, sd in (("forward", np.arange(300)), ("backward", np.arange(last - 300, last))):
-        kw = {"direction": direction, "policy": policy, "limits": TraceLimits(max_hops=200, max_degree=10**6)}
-        a = trace_utxo(g, sd, engine="kernel", **kw)
+        a = _check(g, sd, direction=direction, policy=policy, limits=TraceLimits(max_hops=200, max_degree=10**6))
         if direction == "forward":
             assert np.unique(a.e_tx).size > 2_048
             if policy == "poison":
                 assert a.e_tx.size > 16_384
-        _same(a, trace_utxo(g, sd, engine="numpy", **kw))
-        if policy != "poison":
-            assert a.conservation_gap() == 0

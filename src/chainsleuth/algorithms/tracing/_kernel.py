@@ -1,14 +1,15 @@
-"""Compiled (numba) kernels for the UTXO trace and the peel-chain follow.
+"""Compiled (numba) kernels for the UTXO trace and the peel-chain follow: the one engine behind
+:func:`.utxo.trace_utxo` (:func:`.reference.reference_trace_utxo` is the plain oracle the tests hold it to).
 
-The numpy engine in :mod:`.utxo` spends a fixed set of about 60 array passes per hop, which dominates when a
-hop reaches a few thousand transactions (the common case). These kernels run the same hop-synchronous
-semantics one transaction at a time in compiled code: per hop the frontier is filtered (cut-off, stop,
-unspent, hop limit, paged, edge limit - in that order, as in the numpy engine), grouped by the transaction
-it reaches (sorted, as ``np.unique`` does), and each transaction's taint placed on its target side with the
-policy's rule in local integer coordinates (no global axis, so no chunking). Results come back in the same
-order as the numpy engine's. Haircut uses the exact ``floor(T*w/L)`` (a float estimate corrected with the
-exact remainder; 128-bit arithmetic when a line reaches 2**55) and the same largest-remainder top-up (ties to
-the earlier position).
+The trace is hop-synchronous, one transaction at a time: per hop the frontier is filtered (cut-off, stop,
+unspent, hop limit, paged, edge limit - in that order), grouped by the transaction it reaches (ascending), and
+each transaction's taint placed on its target side with the policy's rule in local integer coordinates.
+Haircut uses the exact ``floor(T*w/L)`` (a float estimate corrected with the exact remainder; 128-bit
+arithmetic when a line reaches 2**55) and a largest-remainder top-up (ties to the earlier position).
+
+What travels in and out are named structures (typed NamedTuples, plain structs in nopython mode):
+:class:`TraceGraph` (the graph side in one direction), :class:`TraceParams` (policy rule, limits, stop mask),
+:class:`TraceSeeds`, :class:`TraceOutput`; the per-trace state is one :class:`_Slots`.
 
 Memory layout and the three things that make it fast (docs/architecture.md, "Tracing kernel"):
 
@@ -29,13 +30,16 @@ only the load (see docs/architecture.md "Tracing kernel" for the measured cold-s
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from llvmlite import ir
 from numba import njit, types, uint64
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["TXR_FIELDS", "peel_kernel", "trace_kernel"]
+__all__ = ["MODES", "TXR_FIELDS", "TraceGraph", "TraceOutput", "TraceParams", "TraceSeeds", "peel_kernel",
+           "trace_kernel"]
 
 #: fields of a transaction record (one 64-byte row of ``txr`` per transaction and direction): the target side's
 #: row range, the line length, the target side's tail (forward: fee; backward: gap), inputs + outputs, the
@@ -325,36 +329,120 @@ def _hash_room(hk: np.ndarray, hv: np.ndarray, bits: int, need: int) -> tuple[np
 _AHEAD = 6          # transactions of a hop whose target rows are requested ahead of the one being processed
 
 
+class TraceGraph(NamedTuple):
+    """The graph side of a trace in one direction: the row arrays the kernel reads and that direction's trace
+    index (:meth:`.utxo.UtxoGraph.kernel_graph` builds it once per graph and direction and keeps it)."""
+
+    in_tx: np.ndarray           # per input row: its transaction
+    in_value: np.ndarray
+    in_prev: np.ndarray         # per input row: the output row it spends (-1: coinbase or outside the data)
+    in_addr: np.ndarray
+    out_tx: np.ndarray          # per output row: its transaction
+    out_value: np.ndarray
+    out_addr: np.ndarray
+    out_spent_in: np.ndarray    # per output row: the input row spending it (-1: unspent)
+    next_tx: np.ndarray         # per target row: the transaction it reaches (forward: the spender; -1: none)
+    txr: np.ndarray             # one 64-byte record per transaction (fields TXR_FIELDS)
+    maxdeg: int                 # most inputs or most outputs of any transaction (per-transaction buffer size)
+
+
+class TraceParams(NamedTuple):
+    """What a trace is asked: the direction, the policy's placement rule, the limits and the stop mask."""
+
+    forward: bool
+    mode: int                   # MODES[policy.mode]: full, proportional, positional, pooled
+    src_rev: bool               # source side in reverse order (LIFO forward)
+    dst_rev: bool               # target side in reverse order (LIFO backward)
+    largest_first: bool         # target side largest value first
+    max_hops: int               # the limits, each at most 2**63 - 1
+    min_amount: int
+    max_degree: int
+    max_edges: int
+    stop_mask: np.ndarray       # bool per address id; empty when has_stop is False
+    has_stop: bool
+
+
+class TraceSeeds(NamedTuple):
+    """Where the trace starts: unique output rows and the taint on each (at most the output's value)."""
+
+    rows: np.ndarray
+    amounts: np.ndarray
+
+
+class TraceOutput(NamedTuple):
+    """What the kernel returns: edges ``[5, n]`` (tx, from, to, amount, hop), endpoints ``[5, m]`` (item, kind,
+    amount, hop, tx) and the info slots (``I_*``: hops done, fees, cut off, limit reports, stop-mask error)."""
+
+    edges: np.ndarray
+    endpoints: np.ndarray
+    info: np.ndarray
+
+
+class _Slots(NamedTuple):
+    """Per-trace state. Each transaction the trace reaches gets a slot (an open-addressing hash table maps its id
+    to the slot); the slot holds the pooled fill (TIHO) or the poison flag and points into two pools: the taint
+    each of its target items has received (capacity) and the taint placed on each of its source items
+    (positional policies). Regrown between hops, never inside one."""
+
+    keys: np.ndarray            # hash table: transaction id (-1: empty)
+    slot: np.ndarray            # hash table: its slot
+    recv: np.ndarray            # slot -> start of its target items in recv_pool (-1: none)
+    acc: np.ndarray             # slot -> start of its source items in acc_pool (-1: none)
+    fill: np.ndarray            # slot -> pooled fill (TIHO) / poison flag
+    recv_pool: np.ndarray
+    acc_pool: np.ndarray
+
+
+#: policy mode -> the kernel's placement rule (TraceParams.mode)
+MODES = {"full": 0, "proportional": 1, "positional": 2, "pooled": 3}
+
+
 @njit(cache=True)
-def trace_kernel(in_tx: np.ndarray, in_value: np.ndarray,
-                 in_prev: np.ndarray, out_tx: np.ndarray, out_value: np.ndarray, out_addr: np.ndarray,
-                 out_spent_in: np.ndarray, dst_next_tx: np.ndarray, txr: np.ndarray, fr0: np.ndarray, ft0: np.ndarray,
-                 fwd: bool, mode: int, src_rev: bool,
-                 dst_rev: bool, largest_first: bool, max_hops: int, min_amount: int, max_degree: int,
-                 max_edges: int, stop_mask: np.ndarray, has_stop: bool, maxdeg: int
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The whole trace. ``txr``/``dst_next_tx`` are the direction's transaction records and next-transaction
-    column (built by :meth:`.utxo.UtxoGraph.trace_index`). What the trace accumulates per transaction it
-    reaches lives in a slot of its own (found through a small hash table keyed by transaction id): the taint
-    each target item has received (capacity), the taint placed on each source item (positional policies), the
-    pooled fill (TIHO) and the poison flag. Nothing the size of the graph is allocated or touched.
-    Returns (edges[5, n]: tx, from, to, amount, hop; endpoints[5, m]: item, kind, amount, hop, tx; info)."""
+def _slots_new() -> _Slots:
+    return _Slots(np.full(4096, -1, dtype=np.int64), np.empty(4096, dtype=np.int64), np.empty(4096, dtype=np.int64),
+                  np.empty(4096, dtype=np.int64), np.empty(4096, dtype=np.int64), np.empty(16384, dtype=np.int64),
+                  np.empty(256, dtype=np.int64))
+
+
+@njit(cache=True)
+def _slots_room(st: _Slots, bits: int, n_slot: int, new_slots: int, n_recv: int, recv_extra: int, n_acc: int,
+                acc_extra: int) -> tuple[_Slots, int]:
+    """``st`` (and the table's bits) with room for ``new_slots`` more slots and the given pool extents: the same
+    arrays, or larger ones keeping what is used."""
+    keys, slot, bits = _hash_room(st.keys, st.slot, bits, n_slot + new_slots)
+    recv_pool = _ensure1(st.recv_pool, n_recv, recv_extra) if recv_extra > 0 else st.recv_pool
+    acc_pool = _ensure1(st.acc_pool, n_acc, acc_extra) if acc_extra > 0 else st.acc_pool
+    return _Slots(keys, slot, _ensure1(st.recv, n_slot, new_slots), _ensure1(st.acc, n_slot, new_slots),
+                  _ensure1(st.fill, n_slot, new_slots), recv_pool, acc_pool), bits
+
+
+_AHEAD = 6          # transactions of a hop whose target rows are requested ahead of the one being processed
+
+
+@njit(cache=True)
+def trace_kernel(gr: TraceGraph, pr: TraceParams, sd: TraceSeeds) -> TraceOutput:
+    """The whole trace: ``gr`` the graph side in the trace's direction, ``pr`` the policy and limits, ``sd`` the
+    seeds. What the trace accumulates per transaction it reaches lives in a slot of its own (:class:`_Slots`).
+    Nothing the size of the graph is allocated or touched.
+
+    The structures are unpacked once into local names: numba then keeps array pointers and bounds in registers
+    across the loops, and the loop bodies read as plain array code."""
+    in_tx, in_value, in_prev, out_tx, out_value, out_addr = (gr.in_tx, gr.in_value, gr.in_prev, gr.out_tx,
+                                                             gr.out_value, gr.out_addr)
+    out_spent_in, dst_next_tx, txr, maxdeg = gr.out_spent_in, gr.next_tx, gr.txr, gr.maxdeg
+    fwd, mode, src_rev, dst_rev, largest_first = pr.forward, pr.mode, pr.src_rev, pr.dst_rev, pr.largest_first
+    max_hops, min_amount, max_degree, max_edges = pr.max_hops, pr.min_amount, pr.max_degree, pr.max_edges
+    stop_mask, has_stop = pr.stop_mask, pr.has_stop
     E = np.empty((5, 16384), dtype=np.int64)
     ne = 0
     P = np.empty((5, 64), dtype=np.int64)
     npp = 0
     info = np.zeros(11, dtype=np.int64)
-    # per reached transaction: a slot (hash table tx -> slot), with its items' accumulators in two pools
-    hk = np.full(4096, -1, dtype=np.int64)
-    hv = np.empty(4096, dtype=np.int64)
+    st = _slots_new()
+    hk, hv, s_recv, s_acc, s_fill, recv_pool, acc_pool = st
     hbits = 12
     n_slot = 0
-    s_recv = np.empty(4096, dtype=np.int64)     # slot -> start of its target items in recv_pool (-1: none)
-    s_acc = np.empty(4096, dtype=np.int64)      # slot -> start of its source items in acc_pool (-1: none)
-    s_fill = np.empty(4096, dtype=np.int64)     # slot -> pooled fill (TIHO) / poison flag
-    recv_pool = np.empty(16384, dtype=np.int64)
     n_recv = 0
-    acc_pool = np.empty(256, dtype=np.int64)
     n_acc = 0
     need_recv = mode != _FULL
     need_acc = mode == _POSITIONAL
@@ -364,8 +452,8 @@ def trace_kernel(in_tx: np.ndarray, in_value: np.ndarray,
     rem_r = np.empty(maxdeg + 1, dtype=np.int64)
     order = np.empty(maxdeg + 1, dtype=np.int64)
     pref = np.empty(maxdeg + 1, dtype=np.int64)
-    fr = fr0.copy()
-    ft = ft0.copy()
+    fr = sd.rows.copy()
+    ft = sd.amounts.copy()
     n = fr.size
     fs = np.empty(n, dtype=np.int64)
     fn = np.empty(n, dtype=np.int64)
@@ -390,12 +478,8 @@ def trace_kernel(in_tx: np.ndarray, in_value: np.ndarray,
                 s_tx[i] = in_tx[s_row[i]] if s_row[i] >= 0 else -1
             if s_tx[i] >= 0:
                 bound += txr[s_tx[i], _DE] - txr[s_tx[i], _DS] + txr[s_tx[i], _SE] - txr[s_tx[i], _SS]
-        hk, hv, hbits = _hash_room(hk, hv, hbits, n_slot + n)
-        s_recv = _ensure1(s_recv, n_slot, n)
-        s_acc = _ensure1(s_acc, n_slot, n)
-        s_fill = _ensure1(s_fill, n_slot, n)
-        recv_pool = _ensure1(recv_pool, n_recv, bound)
-        acc_pool = _ensure1(acc_pool, n_acc, bound)
+        st, hbits = _slots_room(st, hbits, n_slot, n, n_recv, bound, n_acc, bound)
+        hk, hv, s_recv, s_acc, s_fill, recv_pool, acc_pool = st
         for i in range(n):
             u = s_tx[i]
             if u < 0:
@@ -537,15 +621,10 @@ def trace_kernel(in_tx: np.ndarray, in_value: np.ndarray,
             if need_acc:
                 sbound += txr[u, _SE] - txr[u, _SS]
         E = _ensure2(E, ne, dbound)
-        hk, hv, hbits = _hash_room(hk, hv, hbits, n_slot + ng)
+        st, hbits = _slots_room(st, hbits, n_slot, ng, n_recv, dbound if need_recv else 0, n_acc,
+                                sbound if need_acc else 0)
+        hk, hv, s_recv, s_acc, s_fill, recv_pool, acc_pool = st
         hmask = (1 << hbits) - 1
-        s_recv = _ensure1(s_recv, n_slot, ng)
-        s_acc = _ensure1(s_acc, n_slot, ng)
-        s_fill = _ensure1(s_fill, n_slot, ng)
-        if need_recv:
-            recv_pool = _ensure1(recv_pool, n_recv, dbound)
-        if need_acc:
-            acc_pool = _ensure1(acc_pool, n_acc, sbound)
         gi = 0
         ia = np.empty(m, dtype=np.int64)
         il = np.empty(m, dtype=np.int64)
@@ -810,7 +889,7 @@ def trace_kernel(in_tx: np.ndarray, in_value: np.ndarray,
     info[I_HOPS] = hop
     info[I_FEES] = fees
     info[I_CUT] = cut
-    return E[:, :ne].copy(), P[:, :npp].copy(), info
+    return TraceOutput(E[:, :ne].copy(), P[:, :npp].copy(), info)
 
 
 @njit(cache=True, inline="always")
@@ -821,13 +900,13 @@ def _peel_shaped(txr: np.ndarray, tx: int, max_inputs: int) -> bool:
 
 
 @njit(cache=True)
-def peel_kernel(next_tx: np.ndarray, txr: np.ndarray, in_addr: np.ndarray, out_addr: np.ndarray,
-                out_value: np.ndarray, start_row: int, max_hops: int, max_inputs: int, unit: int) -> np.ndarray:
-    """Follow the change from ``start_row`` over the forward trace index (``next_tx``: the transaction spending
-    each output; ``txr``: the forward transaction records). A step needs a peel-shaped transaction (two
+def peel_kernel(gr: TraceGraph, start_row: int, max_hops: int, max_inputs: int, unit: int) -> np.ndarray:
+    """Follow the change from ``start_row`` over the forward graph side ``gr`` (``next_tx``: the transaction
+    spending each output; ``txr``: the forward transaction records). A step needs a peel-shaped transaction (two
     outputs, one to ``max_inputs`` inputs, not coinbase). Returns one array: rows ``0..n-1`` are the steps (tx,
     change row, peeled row, heuristic bits: 1 address-reuse, 2 peel-continuation, 4 round-amount, 8
     larger-output); the last row is (n, why, 0, 0) with why 0 unspent, 1 not_peel, 2 ambiguous, 3 max_hops."""
+    next_tx, txr, in_addr, out_addr, out_value = gr.next_tx, gr.txr, gr.in_addr, gr.out_addr, gr.out_value
     res = np.empty((max(max_hops, 0) + 1, 4), dtype=np.int64)
     n = 0
     why = 3

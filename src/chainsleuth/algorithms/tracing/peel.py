@@ -130,8 +130,8 @@ def follow_peel_chain(g: UtxoGraph, start_row: int, *, max_hops: int = 100, max_
     """Follow the change from output ``start_row``; return the steps and why the chain ended
     (``unspent``, ``not_peel``, ``ambiguous``, ``max_hops``).
 
-    Runs the compiled follow (:func:`._kernel.peel_kernel`) and returns a :class:`PeelChain`; where numba is
-    not installed, :func:`follow_peel_chain_reference` (the same decisions in plain Python, a list).
+    Runs the compiled follow (:func:`._kernel.peel_kernel`) and returns a :class:`PeelChain`;
+    :func:`follow_peel_chain_reference` makes the same decisions in plain Python (the tests' oracle).
 
     >>> g = UtxoGraph.build(3, in_tx=[0, 1, 2], in_value=[0, 1_000_000, 699_000], in_prev=[-1, 0, 2],
     ...     in_addr=[-1, 1, 2], out_tx=[0, 1, 1, 2, 2], out_value=[1_000_000, 300_000, 699_000, 200_000, 498_000],
@@ -142,10 +142,9 @@ def follow_peel_chain(g: UtxoGraph, start_row: int, *, max_hops: int = 100, max_
     """
     kern = _kernel_module()
     row = int(start_row)
-    if kern is None or not 0 <= row < g.out_value.size:
+    if not 0 <= row < g.out_value.size:     # not a row: left to the plain follow (it indexes as numpy does)
         return follow_peel_chain_reference(g, start_row, max_hops=max_hops, max_inputs=max_inputs)
-    nxt, txr = g.trace_index(True)
-    arr = kern.peel_kernel(nxt, txr, g.in_addr, g.out_addr, g.out_value, row, int(max_hops), int(max_inputs), _UNIT)
+    arr = kern.peel_kernel(g.kernel_graph(True), row, int(max_hops), int(max_inputs), _UNIT)
     return PeelChain(g, arr, arr.item(-4)), _WHY[arr.item(-3)]     # last row: (n, why, 0, 0)
 
 

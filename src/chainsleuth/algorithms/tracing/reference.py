@@ -1,8 +1,10 @@
 """A plain, slow, obviously-correct UTXO tracer: one transaction at a time, Python ints, no numpy tricks.
 
-It implements the same semantics as :func:`.utxo.trace_utxo` (see that module's docstring) straight from
-the definitions, so the tests can check that the vectorised path agrees with it on random graphs.
-For tests only: its cost is Python-level per input and output.
+It implements the semantics of :func:`.utxo.trace_utxo` (see that module's docstring) straight from the
+definitions, so that the tests can check the compiled kernel against it on random graphs: every edge and
+endpoint, the totals, the hops done and the limit reports (hop, edge and degree limits), under partial seed
+amounts, stop masks and amounts far beyond 2**53 (Python integers do not round). It is the oracle, not an
+engine: its cost is Python-level per input and output, so it serves tests only.
 """
 
 from __future__ import annotations
@@ -52,14 +54,30 @@ def _allocate(pol: Policy, line: int, src: list[tuple[int, int, int]], dst: list
     return out
 
 
+def _seeds(g: UtxoGraph, seeds: Any, amounts: Any) -> dict[int, int]:
+    """Seed row -> taint: the output's value, or the amounts given for it summed and capped at its value."""
+    rows = [int(x) for x in seeds]
+    for o in rows:
+        if not 0 <= o < len(g.out_value):
+            raise ValueError("seed output row out of range")
+    if amounts is None:
+        return {o: int(g.out_value[o]) for o in sorted(set(rows))}
+    got: dict[int, int] = {}
+    for o, t in zip(rows, (int(x) for x in amounts), strict=True):
+        got[o] = got.get(o, 0) + t
+    return {o: min(t, int(g.out_value[o])) for o, t in sorted(got.items())}
+
+
 def reference_trace_utxo(g: UtxoGraph, seeds: Any, *, direction: str = "forward", policy: str = "haircut",
-                         limits: TraceLimits | None = None, stop_mask: Any = None) -> dict[str, Any]:
+                         limits: TraceLimits | None = None, stop_mask: Any = None,
+                         seed_amounts: Any = None) -> dict[str, Any]:
     """The trace as plain Python: {'edges': [(tx, in_row, out_row, amount, hop)], 'endpoints': [(row, kind,
-    amount, hop, tx)], 'fees', 'cut_off', 'source_amount'} (order of edges/endpoints unspecified)."""
+    amount, hop, tx)], 'fees', 'cut_off', 'source_amount', 'hops_done', 'limits_hit'} (order of edges and
+    endpoints unspecified; ``limits_hit`` as :attr:`.result.TraceResult.limits_hit`)."""
     pol = get_policy(policy)
     lim = limits or TraceLimits()
     fwd = direction == "forward"
-    frontier = {int(o): int(g.out_value[o]) for o in set(int(x) for x in seeds)}
+    frontier = _seeds(g, seeds, seed_amounts)
     source = sum(frontier.values())
     acc: dict[int, int] = {}
     # a seed is full: taint reaching it again later has no room left on it
@@ -69,10 +87,14 @@ def reference_trace_utxo(g: UtxoGraph, seeds: Any, *, direction: str = "forward"
     poisoned: set[int] = set()
     edges: list[tuple[int, int, int, int, int]] = []
     eps: list[tuple[int, int, int, int, int]] = []
+    limits_hit: list[dict[str, Any]] = []
+    paged: dict[int, int] = {}      # tx -> degree, first paged at the earliest hop, then by tx
     fees = cut = 0
     hop = 0
     while frontier:
         expand: dict[int, list[tuple[int, int]]] = {}
+        paged_now: dict[int, int] = {}
+        n_eps = len(eps)
         for o, t in sorted(frontier.items()):
             if t <= 0:
                 continue
@@ -94,9 +116,23 @@ def reference_trace_utxo(g: UtxoGraph, seeds: Any, *, direction: str = "forward"
             n_deg = int(g.tx_in_ptr[tx + 1] - g.tx_in_ptr[tx] + g.tx_out_ptr[tx + 1] - g.tx_out_ptr[tx])
             if n_deg > lim.max_degree:
                 eps.append((o, _EP["paged"], t, hop, tx))
+                paged_now[tx] = n_deg
                 continue
             expand.setdefault(tx, []).append((o, t))
+        for tx in sorted(paged_now):
+            paged.setdefault(tx, paged_now[tx])
+        at_limit = [e for e in eps[n_eps:] if e[1] == _EP["hop_limit"]]
+        if at_limit:
+            limits_hit.append({"limit": "max_hops", "value": lim.max_hops, "outputs": len(at_limit),
+                               "amount": sum(e[2] for e in at_limit)})
         if hop >= lim.max_hops or not expand:
+            break
+        if len(edges) >= lim.max_edges:     # the edge budget is spent: what would expand is reported instead
+            items = [it for _, its in expand.items() for it in its]
+            for tx, its in expand.items():
+                eps.extend((o, _EP["edge_limit"], t, hop, tx) for o, t in its)
+            limits_hit.append({"limit": "max_edges", "value": lim.max_edges, "outputs": len(items),
+                               "amount": sum(t for _, t in items)})
             break
         nxt: dict[int, int] = {}
         for tx, items in sorted(expand.items()):
@@ -161,4 +197,8 @@ def reference_trace_utxo(g: UtxoGraph, seeds: Any, *, direction: str = "forward"
                     eps.append((-1, kind, taint[-1], hop + 1, tx))
         frontier = nxt
         hop += 1
-    return {"edges": edges, "endpoints": eps, "fees": fees, "cut_off": cut, "source_amount": source}
+    if paged:
+        limits_hit.append({"limit": "max_degree", "value": lim.max_degree, "txs": len(paged),
+                           "degrees": dict(sorted(paged.items(), key=lambda kv: -kv[1])[:20])})
+    return {"edges": edges, "endpoints": eps, "fees": fees, "cut_off": cut, "source_amount": source,
+            "hops_done": hop, "limits_hit": limits_hit}
