@@ -208,7 +208,7 @@ def test_screen_shows_exposure_amounts_readably(btc: dict[str, Any]) -> None:
     suspects = btc["root"] / "suspects.txt"
     suspects.write_text(f"{CHAIN},{btc['a']}\n", encoding="utf-8")
     r = run(btc["ws"], "screen", str(suspects), expect=0)
-    assert "exchange" in r.stdout and "1,000,000,000 (base units)" in r.stdout, r.stdout
+    assert "exchange" in r.stdout and "10.00000000 rBTC" in r.stdout, r.stdout
 
 
 def test_block_height_on_several_chains_asks_for_the_chain(tmp_path: Path) -> None:
