@@ -55,7 +55,7 @@ _CParser: Any = getattr(yaml, "CParser", None)
 
 
 def _too_big(path: Path, what: str, size: int | None, max_bytes: int) -> InvalidInput:
-    shown = f" is {size:,} bytes," if size is not None else ""
+    shown = f" is {size:,} bytes," if size is not None else " is"
     return InvalidInput(f"{path}: {what}{shown} over the limit of {max_bytes:,} bytes; refused (a larger pack "
                         "needs a higher max_bytes)", file=str(path), field="size", value=size)
 

@@ -461,13 +461,14 @@ def _build(header: dict[str, Any], header_lines: dict[str, int], items: list[tup
             file=file, line=first.line, field=first.field, value=first.value,
             problems=[str(e).split("; allowed: ")[0] for e in listed])
 
-    items = _known_currencies(items, defaults, warn)
+    items = _known_currencies(items, defaults, warn, locate, header_lines)
     return _table(header, defaults, items, warn, warnings, file=file, uri=uri, content_hash=content_hash,
                   taxonomy=taxonomy, tlp=tlp)
 
 
-def _known_currencies(items: list[tuple[int, dict[str, Any]]], defaults: dict[str, Any],
-                      warn: Callable[..., None]) -> list[tuple[int, dict[str, Any]]]:
+def _known_currencies(items: list[tuple[int, dict[str, Any]]], defaults: dict[str, Any], warn: Callable[..., None],
+                      locate: Callable[[int, str], int], header_lines: dict[str, int]
+                      ) -> list[tuple[int, dict[str, Any]]]:
     """Tags whose currency and network are known tickers; the others are skipped with one warning per
     unknown ticker (a typo such as DOGECOINZ must not create a chain of its own)."""
     known: dict[str, bool] = {}
@@ -484,7 +485,7 @@ def _known_currencies(items: list[tuple[int, dict[str, Any]]], defaults: dict[st
             if hit is None:
                 hit = known[k] = known_currency(k)
             if not hit:
-                bad.setdefault((f, k), []).append(line)
+                bad.setdefault((f, k), []).append(locate(line, f) if f in t else header_lines.get(f, line))
                 ok = False
                 break
         if ok:

@@ -50,7 +50,10 @@ def import_(
     shown = ordered if warnings else ordered[:_WARNINGS_SHOWN]
     for w in shown:
         line = f":{w['line']}" if w.get("line") else ""
-        out_console.print(f"  warning {safe(w['file'])}{line} {safe(w.get('field') or '')}: {safe(w['message'])}")
+        v = w.get("value")
+        shown = f" ({safe(v)})" if v is not None and str(v) not in w["message"] else ""
+        out_console.print(f"  warning {safe(w['file'])}{line} {safe(w.get('field') or '')}: {safe(w['message'])}"
+                          f"{shown}")
     if len(shown) < len(r["warnings"]):
         out_console.print(f"  ... and {len(r['warnings']) - len(shown):,} more warning(s) (--warnings lists them all)")
 
