@@ -185,3 +185,25 @@ def test_migration_renames_absolute_pack_paths(tmp_path: Path, monkeypatch: pyte
     assert rows == {1: "a.yaml", 2: "/x/dup.yaml", 3: "/y/dup.yaml", 4: "investigator:Det. A", 5: "b.yaml"}
     assert db.execute("SELECT count(*) FROM tag_packs WHERE sha256 IS NULL").fetchall() == [(5,)]
     db.close()
+
+
+# ---- what the user is told -------------------------------------------------------------------------------
+def test_import_prints_warning_reasons_by_default(tmp_path: Path) -> None:
+    bad = "".join(f"- address: 1BoatSLRHtKNngkdXEeobR76b53LETtp{c}{c}\n  label: l{c}\n" for c in "ABCDEFGH")
+    p = _write(tmp_path, "flawed.yaml", HEAD + "tags:\n- address: x\n  currency: DOGECOINZ\n  network: DOGECOINZ\n"
+               + bad)
+    r = subprocess.run([sys.executable, "-m", "chainsleuth.cli.main", "--workspace", str(tmp_path / "ws"), "tags",
+                        "import", str(p)], capture_output=True, text=True, check=False, timeout=120)
+    assert r.returncode == 0, r.stderr
+    warned = [ln for ln in r.stdout.splitlines() if ln.startswith("  warning ")]
+    assert len(warned) == 5                                   # the first few, with file, line, field and reason
+    assert any("possibly invalid address" in ln and "flawed.yaml:" in ln for ln in warned)
+    assert "more warning(s) (--warnings lists them all)" in r.stdout
+
+
+def test_screen_reports_invalid_entries_apart(workspace: Workspace) -> None:
+    s = workspace.attribution.screen(["notanaddress", "1BoatSLRHtKNngkdXEeobR76b53LETtpyT",
+                                      "btc,1BoatSLRHtKNngkdXEeobR76b53LETtpyU", "ltc,LcHKx3QdQpA5iGbCNtWM1hRsGsLXYbXoAd"])
+    assert (s["screened"], s["invalid"]) == (2, 2)
+    assert [r["valid"] for r in s["results"]] == [False, True, False, True]
+    assert "not an address" in s["results"][0]["problem"] and "checksum" in s["results"][2]["problem"]

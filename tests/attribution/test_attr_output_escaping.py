@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from chainsleuth.cli.console import safe
-
 ADDR = "1BoatSLRHtKNngkdXEeobR76b53LETtpyT"
 LINK = "[link=https://evil.example]click[/link]"
 LABEL = f"\x1b[2J\x1b]8;;https://evil.example\x07here\x1b]8;;\x07 {LINK} <script>alert(1)</script> \u202eexe.txt \x00nul"
@@ -45,6 +43,8 @@ def _run(ws: Path, *args: str, color: bool = False) -> subprocess.CompletedProce
 
 
 def test_safe_is_the_one_rule() -> None:
+    from chainsleuth.cli.console import safe
+
     s = safe(LABEL)
     assert not _RAW.search(s)
     assert "\\x1b[2J" in s and "<U+202E>" in s and "\\x00nul" in s and "\\x07" in s
@@ -111,6 +111,7 @@ def test_cluster_and_trace_tables_escape_entities() -> None:
     from rich.console import Console
 
     from chainsleuth.cli import cluster, trace
+    from chainsleuth.cli.console import safe
 
     con = Console(record=True, width=400, force_terminal=True)
     doc = {"endpoints": [{"address": ADDR, "entity": LABEL, "category": LINK, "cluster": None, "amount": 5,

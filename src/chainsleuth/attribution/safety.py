@@ -51,7 +51,10 @@ MAX_YAML_NODES = 1_000_000
 MAX_YAML_DEPTH = 64
 _CHUNK = 1 << 20
 
-_CParser: Any = getattr(yaml, "CParser", None)
+try:   # libyaml's parser produces the events; our composer builds the nodes
+    from yaml.cyaml import CParser as _CParser
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    _CParser = None
 
 
 def _too_big(path: Path, what: str, size: int | None, max_bytes: int) -> InvalidInput:
@@ -155,6 +158,8 @@ class _BoundedComposer(Composer):
     file = ""
     first_line = 1
     max_nodes = MAX_YAML_NODES
+    _count = 0
+    _depth = 0
 
     def _where(self, mark: Any) -> int:
         return self.first_line + (mark.line if mark is not None else 0)
@@ -166,8 +171,8 @@ class _BoundedComposer(Composer):
             raise InvalidInput(f"{self.file}:{line}: YAML alias '*{ev.anchor}' refused: aliases are not accepted in "
                                "packs (they can expand a small file into an enormous document)", file=self.file,
                                line=line, field="yaml alias", value=ev.anchor)
-        n = self._count = getattr(self, "_count", 0) + 1
-        depth = self._depth = getattr(self, "_depth", 0) + 1
+        n = self._count = self._count + 1
+        depth = self._depth = self._depth + 1
         if n > self.max_nodes:
             line = self._where(self.peek_event().start_mark)
             raise InvalidInput(f"{self.file}:{line}: more than {self.max_nodes:,} YAML nodes; refused (a TagPack "
@@ -211,7 +216,7 @@ if _CParser is not None:
             _CParser.__init__(self, stream)
             _Constructor.__init__(self)
             Resolver.__init__(self)
-            self.anchors = {}
+            self.anchors: dict[str, Node] = {}
 else:  # pragma: no cover - PyYAML built without libyaml
     from yaml.parser import Parser
     from yaml.reader import Reader

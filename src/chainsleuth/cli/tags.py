@@ -51,9 +51,9 @@ def import_(
     for w in shown:
         line = f":{w['line']}" if w.get("line") else ""
         v = w.get("value")
-        shown = f" ({safe(v)})" if v is not None and str(v) not in w["message"] else ""
+        value = f" ({safe(v)})" if v is not None and str(v) not in w["message"] else ""
         out_console.print(f"  warning {safe(w['file'])}{line} {safe(w.get('field') or '')}: {safe(w['message'])}"
-                          f"{shown}")
+                          f"{value}")
     if len(shown) < len(r["warnings"]):
         out_console.print(f"  ... and {len(r['warnings']) - len(shown):,} more warning(s) (--warnings lists them all)")
 
