@@ -207,3 +207,21 @@ def test_screen_reports_invalid_entries_apart(workspace: Workspace) -> None:
     assert (s["screened"], s["invalid"]) == (2, 2)
     assert [r["valid"] for r in s["results"]] == [False, True, False, True]
     assert "not an address" in s["results"][0]["problem"] and "checksum" in s["results"][2]["problem"]
+
+
+def test_deeply_nested_json_is_refused(tmp_path: Path, workspace: Workspace) -> None:
+    p = tmp_path / "labels.json"
+    p.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(InvalidInput, match="nested too deeply"):
+        workspace.attribution.import_tags([p])
+
+
+def test_malformed_csv_is_our_error(tmp_path: Path, workspace: Workspace) -> None:
+    from chainsleuth.errors import ParseError
+
+    p = tmp_path / "tags.csv"
+    p.write_text("address,label,category,source,confidence\n1BoatSLRHtKNngkdXEeobR76b53LETtpyT,\"" + "x" * 200_000
+                 + "\",exchange,s,forensic\n")
+    with pytest.raises(ParseError, match="not CSV") as e:
+        workspace.attribution.import_tags([p])
+    assert e.value.details["line"] == 2

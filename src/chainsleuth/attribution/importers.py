@@ -136,6 +136,8 @@ def read_etherscan_json(path: Path, *, taxonomy: Taxonomy, max_bytes: int = MAX_
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise ParseError(f"{path}: not JSON: {e.msg}", file=path, offset=e.pos, line=e.lineno) from e
+    except RecursionError:   # nesting deeper than the interpreter's stack: no labels file looks like that
+        raise InvalidInput(f"{path}: JSON nested too deeply; refused", file=str(path), field="json nesting") from None
     if not isinstance(data, dict):
         raise InvalidInput(f"{path}: expected a JSON object {{address: {{name, labels}}}}", file=str(path))
     items = []
@@ -158,7 +160,12 @@ def read_etherscan_csv(path: Path, *, taxonomy: Taxonomy, max_bytes: int = MAX_P
                        tlp: str | None = None) -> ParsedPack:
     text, ident = _text(path, max_bytes)
     slug = path.name.split(".")[0]
-    rows = list(csv.reader(io.StringIO(text)))
+    reader = csv.reader(io.StringIO(text))
+    try:
+        rows = list(reader)
+    except csv.Error as e:
+        line = reader.line_num + 1   # the record that failed starts after the lines read whole
+        raise ParseError(f"{path}:{line}: not CSV: {e}", file=path, line=line) from None
     if not rows or [c.strip() for c in rows[0][1:3]] != ["Address", "Name Tag"]:
         raise InvalidInput(f"{path}:1: expected the Etherscan columns ',Address,Name Tag,...'", file=str(path),
                            line=1, field="header", value=",".join(rows[0]) if rows else "")
@@ -182,11 +189,24 @@ _CSV_OPTIONAL = ("chain", "currency", "network", "actor", "abuse", "lastmod", "i
 _BTC_RE = re.compile(r"^(1|3)[1-9A-HJ-NP-Za-km-z]{25,34}$|^(bc1|BC1)[0-9A-Za-z]{8,87}$")
 
 
+def _csv_rows(reader: csv.DictReader[str], path: Path) -> Iterator[dict[str, Any]]:
+    """The rows, with a malformed row (a field over the csv module's limit, a NUL) as our ParseError."""
+    try:
+        yield from reader
+    except csv.Error as e:
+        line = reader.line_num + 1   # the record that failed starts after the lines read whole
+        raise ParseError(f"{path}:{line}: not CSV: {e}", file=path, line=line) from None
+
+
 def read_csv_tags(path: Path, *, taxonomy: Taxonomy, max_bytes: int = MAX_PACK_BYTES,
                   tlp: str | None = None) -> ParsedPack:
     text, ident = _text(path, max_bytes)
     reader = csv.DictReader(io.StringIO(text))
-    cols = [c.strip().lower() for c in reader.fieldnames or []]
+    try:
+        fieldnames = reader.fieldnames
+    except csv.Error as e:
+        raise ParseError(f"{path}:1: not CSV: {e}", file=path, line=1) from None
+    cols = [c.strip().lower() for c in fieldnames or []]
     missing = [c for c in _CSV_REQUIRED if c not in cols]
     if missing:
         raise InvalidInput(f"{path}:1: field {missing[0]!r}: missing column; a tag CSV needs the columns "
@@ -199,7 +219,7 @@ def read_csv_tags(path: Path, *, taxonomy: Taxonomy, max_bytes: int = MAX_PACK_B
     levels = sorted(taxonomy.confidence.values(), key=lambda c: -c.level)
     items = []
     creators: set[str] = set()
-    for i, raw in enumerate(reader, start=2):
+    for i, raw in enumerate(_csv_rows(reader, path), start=2):
         row = {k.strip().lower(): (v.strip() if isinstance(v, str) else v) for k, v in raw.items() if k}
         t: dict[str, Any] = {}
         for k, v in row.items():

@@ -8,7 +8,10 @@ taxonomy, ``confidence`` a confidence id, ``tag_type`` a tag type.
 
 What the TagPack tool rejects, we reject (the whole pack, naming file, line, field and the allowed values):
 a missing mandatory field, a field the schema does not know, an empty value, a wrong type, a value outside
-its taxonomy, both or neither of ``address``/``tx_hash``. What it only warns about, we import and report:
+its taxonomy, both or neither of ``address``/``tx_hash``; also a value over its length limit
+(:data:`FIELD_LIMITS`), a date that does not exist, and what the YAML reader refuses (aliases, duplicate
+keys, too many nodes, :mod:`~chainsleuth.attribution.safety`). Tags of a currency or network that is no
+known ticker are skipped with a warning. What it only warns about, we import and report:
 tags without an actor, a missing confidence (set to the lowest level, ``unknown``), addresses with
 surrounding whitespace (stripped), addresses that fail their checksum (kept as written), token tickers
 used as the network, duplicate tags (merged: same identifier, currency, network, label and source).
