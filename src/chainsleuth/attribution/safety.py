@@ -204,8 +204,8 @@ class _Constructor(SafeConstructor):
     def construct_yaml_timestamp(self, node: ScalarNode) -> Any:
         try:
             return super().construct_yaml_timestamp(node)
-        except ValueError:   # looks like a date but is none (2021-13-45): the field check names it
-            return str(node.value)
+        except (ValueError, AttributeError):   # looks like a date but is none (2021-13-45), or an explicit
+            return str(node.value)            # !!timestamp on any text: the field check names it
 
 
 _Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.construct_yaml_timestamp)
@@ -249,7 +249,8 @@ def load_yaml(text: str, *, file: str, first_line: int = 1, max_nodes: int = MAX
             problem = getattr(e, "problem", None) or str(e)
             raise ParseError(f"{file}{'' if line is None else f':{line}'}: YAML syntax error{what}: {problem}",
                              file=file, line=line) from None
-        except (ValueError, TypeError, OverflowError, RecursionError) as e:
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError) as e:
+            # explicit tags on values they do not fit: !!int abc, !!bool maybe (PyYAML raises these)
             raise InvalidInput(f"{file}: a YAML value cannot be read{what}: {e}", file=file) from None
     finally:
         loader.dispose()
