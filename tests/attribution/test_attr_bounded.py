@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -74,10 +75,15 @@ def test_impossible_date_is_a_field_error(tmp_path: Path, value: str) -> None:
     ("  !!timestamp x: y\n", "not allowed in a tag"),
     ("  is_cluster_definer: !!bool maybe\n", "cannot be read"),      # KeyError in PyYAML
     ("  label: !!int abc\n", "cannot be read"),                      # ValueError
+    ("  ~: x\n", "field 'null' is not allowed in a tag"),           # found by fuzzing (seed 8): TypeError
+    ("  2021-01-01: x\n", "field '2021-01-01' is not allowed"),
 ])
 def test_explicit_yaml_tags_on_wrong_values_are_our_errors(tmp_path: Path, snippet: str, error: str) -> None:
-    with pytest.raises(InvalidInput, match=error):
+    with pytest.raises(InvalidInput, match=re.escape(error)):
         read_tagpack(_write(tmp_path, "t.yaml", HEAD + TAG + snippet))
+    text = HEAD.replace("label: x\n", snippet.strip() + "\n") + TAG       # the same in the header
+    with pytest.raises(InvalidInput):
+        read_tagpack(_write(tmp_path, "h.yaml", text))
 
 
 def test_unknown_currency_skips_its_tags_with_a_reason(tmp_path: Path, workspace: Workspace) -> None:

@@ -110,7 +110,7 @@ def _locator(text: str) -> Callable[[int, str], int]:
             body = s.lstrip(" ")
             if j > start and body and (len(s) - len(body)) <= indent and body.startswith("- "):
                 break
-            if body.removeprefix("- ").startswith(field + ":"):
+            if body.removeprefix("- ").startswith(f"{field}:"):
                 return j + 1
         return line
 
@@ -414,6 +414,8 @@ def _build(header: dict[str, Any], header_lines: dict[str, int], items: list[tup
             err(1, f, None, "mandatory header field is missing")
     defaults: dict[str, Any] = {}
     for f, v in header.items():
+        if not isinstance(f, str):
+            f = "null" if f is None else str(f)
         line = header_lines.get(f)
         if f not in ck.header_fields and f not in ck.tag_fields:
             err(line, f, v, "is not allowed in the header; allowed: "
@@ -442,6 +444,8 @@ def _build(header: dict[str, Any], header_lines: dict[str, int], items: list[tup
             err(line, None, t, "a tag must be a mapping of fields")
             continue
         for f, v in t.items():
+            if not isinstance(f, str):   # a key YAML reads as null, a number, a date: named as written
+                f = "null" if f is None else str(f)
             if f not in allowed:
                 err(locate(line, f), f, v, f"is not allowed in a tag; allowed: {', '.join(sorted(allowed))}")
                 continue
