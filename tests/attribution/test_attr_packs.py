@@ -27,15 +27,22 @@ def _load(p: Path) -> dict:
     return yaml.load(gzip.decompress(raw) if p.name.endswith(".gz") else raw, Loader=yaml.CSafeLoader)
 
 
+#: currency tickers in the shared packs that are no currency (a typo: KardiaChain's ticker is KAI); their
+#: tags are skipped with a warning
+_NOT_CURRENCIES = {"kaihot"}
+
+
 def _independent_count(p: Path, d: dict | None = None) -> int:
     """Tags after header defaults, minus duplicates by the TagPack tool's rule (identifier, currency, network,
-    label, source; case-insensitive; addresses stripped)."""
+    label, source; case-insensitive; addresses stripped), minus tags of an unknown currency."""
     d = d if d is not None else _load(p)
     seen = set()
     for t in d["tags"]:
         f = {**{k: v for k, v in d.items() if k != "tags"}, **t}
         cur = str(f.get("currency", ""))
         net = str(f.get("network") or cur)
+        if cur.lower() in _NOT_CURRENCIES or net.lower() in _NOT_CURRENCIES:
+            continue
         seen.add((str(f.get("address") or f.get("tx_hash")).strip().lower(), cur.lower(), net.lower(),
                   str(f.get("label", "")).strip().lower(), str(f.get("source", "")).lower()))
     return len(seen)
@@ -58,8 +65,9 @@ def test_all_80_packs_import_with_independent_counts(all_packs_ws: tuple[Workspa
         assert fast[0] == {k: v for k, v in d.items() if k != "tags"}, f
         assert [t for _, t in fast[2]] == d["tags"], f
         expected_total += exp
-        assert by_uri[str(f)]["status"] == "new", f
-        assert by_uri[str(f)]["tags"] == exp, f
+        name = f.relative_to(packs_dir).as_posix()   # packs are named relative to the directory imported
+        assert by_uri[name]["status"] == "new", f
+        assert by_uri[name]["tags"] == exp, f
     assert summary["tags_new"] == expected_total == ws.store.tags.count()
     assert expected_total > 237_000
     actor = [p for p in summary["packs"] if p["kind"] == "actorpack"]

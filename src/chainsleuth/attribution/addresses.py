@@ -26,7 +26,7 @@ from chainsleuth.core.account import to_checksum_address
 from chainsleuth.core.chains import CHAINS, Model
 
 __all__ = ["CHAIN_CURRENCY", "address_problem", "chain_for", "evm_checksum_problem", "is_evm_chain",
-           "normalise_address", "problem_checker"]
+           "known_currency", "normalise_address", "problem_checker"]
 
 #: TagPack currency / network tickers -> our chain names (others map to their lower-case ticker).
 _TICKER_CHAIN: dict[str, str] = {
@@ -49,6 +49,25 @@ _B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _B58_INDEX = {c: i for i, c in enumerate(_B58)}
 _BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 _BECH32_INDEX = {c: i for i, c in enumerate(_BECH32)}
+
+
+@lru_cache(maxsize=1)
+def _currencies() -> frozenset[str]:
+    from importlib import resources
+
+    text = (resources.files("chainsleuth.attribution") / "taxonomy" / "currencies.csv").read_text(encoding="utf-8")
+    return frozenset(line.split(",", 1)[0].strip().upper() for line in text.splitlines()[1:] if line.strip())
+
+
+def known_currency(ticker: str) -> bool:
+    """Whether a TagPack currency / network ticker is one we know (``taxonomy/currencies.csv``, any case,
+    or one of our chain names).
+
+    >>> known_currency("btc"), known_currency("DOGECOINZ")
+    (True, False)
+    """
+    t = ticker.strip()
+    return t.upper() in _currencies() or t.lower() in CHAINS
 
 
 def is_evm_chain(chain: str) -> bool:

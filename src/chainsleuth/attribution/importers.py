@@ -19,6 +19,7 @@ one schema whatever its origin.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import multiprocessing
@@ -32,13 +33,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from chainsleuth.attribution.records import ParsedActorPack, ParsedPack
-from chainsleuth.attribution.safety import MAX_PACK_BYTES, read_limited
+from chainsleuth.attribution.safety import MAX_PACK_BYTES, PackIdentity, read_text_limited
 from chainsleuth.attribution.tagpack import build_pack, read_actorpack, read_tagpack
 from chainsleuth.attribution.taxonomy import Taxonomy
 from chainsleuth.core.registry import Registry
 from chainsleuth.errors import InvalidInput, ParseError
 
-__all__ = ["IMPORTERS", "Importer", "TagImporter", "detect_importer", "discover_files", "parse_files", "read_csv_tags",
+__all__ = ["IMPORTERS", "Importer", "TagImporter", "detect_importer", "discover_files", "discover_named", "parse_files", "read_csv_tags",
            "read_etherscan_csv", "read_etherscan_json", "read_ofac_list"]
 
 _OFAC_RE = re.compile(r"^sanctioned_addresses_([A-Za-z0-9]+)\.txt(\.gz)?$")
@@ -63,12 +64,13 @@ class TagImporter:
     claims: Callable[[Path], bool]
 
 
-def _text(path: Path, max_bytes: int) -> tuple[str, str]:
-    data, digest = read_limited(path, max_bytes)
-    try:
-        return data.decode("utf-8-sig"), digest
-    except UnicodeDecodeError as e:
-        raise ParseError(f"{path}: not UTF-8 text: {e.reason}", file=path, offset=e.start) from e
+def _text(path: Path, max_bytes: int) -> tuple[str, PackIdentity]:
+    return read_text_limited(path, max_bytes, encoding="utf-8-sig")
+
+
+def _named_pack(pack: ParsedPack, path: Path, ident: PackIdentity) -> ParsedPack:
+    """Named by its file name and hashes, never by the local path it was read from."""
+    return dataclasses.replace(pack, uri=path.name, sha256=ident.sha256)
 
 
 # -- OFAC ---------------------------------------------------------------------------------------------
@@ -80,7 +82,7 @@ def read_ofac_list(path: Path, *, taxonomy: Taxonomy, max_bytes: int = MAX_PACK_
                            field="file name", value=path.name)
     asset = m.group(1).upper()
     currency = "BTC" if asset == "XBT" else asset
-    text, digest = _text(path, max_bytes)
+    text, ident = _text(path, max_bytes)
     items = []
     for i, line in enumerate(text.splitlines(), start=1):
         a = line.strip()
@@ -91,8 +93,8 @@ def read_ofac_list(path: Path, *, taxonomy: Taxonomy, max_bytes: int = MAX_PACK_
               "description": f"Digital Currency Address - {asset} entries of the OFAC SDN list",
               "label": f"OFAC SDN sanctioned address ({asset})", "abuse": "sanction", "currency": currency,
               "source": OFAC_SOURCE, "confidence": "authority_data", "is_cluster_definer": False}
-    return build_pack(header, items, kind="ofac", file=str(path), uri=str(path), content_hash=digest,
-                      taxonomy=taxonomy, tlp=tlp or "clear")
+    return _named_pack(build_pack(header, items, kind="ofac", file=str(path), uri=path.name,
+                                  content_hash=ident.content_hash, taxonomy=taxonomy, tlp=tlp or "clear"), path, ident)
 
 
 # -- Etherscan ----------------------------------------------------------------------------------------
@@ -129,11 +131,13 @@ def _etherscan_header(title: str) -> dict[str, Any]:
 
 def read_etherscan_json(path: Path, *, taxonomy: Taxonomy, max_bytes: int = MAX_PACK_BYTES,
                         tlp: str | None = None) -> ParsedPack:
-    text, digest = _text(path, max_bytes)
+    text, ident = _text(path, max_bytes)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise ParseError(f"{path}: not JSON: {e.msg}", file=path, offset=e.pos, line=e.lineno) from e
+    except RecursionError:   # nesting deeper than the interpreter's stack: no labels file looks like that
+        raise InvalidInput(f"{path}: JSON nested too deeply; refused", file=str(path), field="json nesting") from None
     if not isinstance(data, dict):
         raise InvalidInput(f"{path}: expected a JSON object {{address: {{name, labels}}}}", file=str(path))
     items = []
@@ -147,15 +151,21 @@ def read_etherscan_json(path: Path, *, taxonomy: Taxonomy, max_bytes: int = MAX_
              "source": "https://etherscan.io/address/" + addr.strip().lower()}
         t.update(_etherscan_fields(slugs))
         items.append((i, t))
-    return build_pack(_etherscan_header("Etherscan account labels"), items, kind="etherscan", file=str(path),
-                      uri=str(path), content_hash=digest, taxonomy=taxonomy, tlp=tlp or "clear")
+    return _named_pack(build_pack(_etherscan_header("Etherscan account labels"), items, kind="etherscan",
+                                  file=str(path), uri=path.name, content_hash=ident.content_hash, taxonomy=taxonomy,
+                                  tlp=tlp or "clear"), path, ident)
 
 
 def read_etherscan_csv(path: Path, *, taxonomy: Taxonomy, max_bytes: int = MAX_PACK_BYTES,
                        tlp: str | None = None) -> ParsedPack:
-    text, digest = _text(path, max_bytes)
+    text, ident = _text(path, max_bytes)
     slug = path.name.split(".")[0]
-    rows = list(csv.reader(io.StringIO(text)))
+    reader = csv.reader(io.StringIO(text))
+    try:
+        rows = list(reader)
+    except csv.Error as e:
+        line = reader.line_num + 1   # the record that failed starts after the lines read whole
+        raise ParseError(f"{path}:{line}: not CSV: {e}", file=path, line=line) from None
     if not rows or [c.strip() for c in rows[0][1:3]] != ["Address", "Name Tag"]:
         raise InvalidInput(f"{path}:1: expected the Etherscan columns ',Address,Name Tag,...'", file=str(path),
                            line=1, field="header", value=",".join(rows[0]) if rows else "")
@@ -167,8 +177,9 @@ def read_etherscan_csv(path: Path, *, taxonomy: Taxonomy, max_bytes: int = MAX_P
              "source": f"https://etherscan.io/accounts/label/{slug}"}
         t.update(_etherscan_fields([slug]))
         items.append((i, t))
-    return build_pack(_etherscan_header(f"Etherscan label {slug}"), items, kind="etherscan", file=str(path),
-                      uri=str(path), content_hash=digest, taxonomy=taxonomy, tlp=tlp or "clear")
+    return _named_pack(build_pack(_etherscan_header(f"Etherscan label {slug}"), items, kind="etherscan",
+                                  file=str(path), uri=path.name, content_hash=ident.content_hash, taxonomy=taxonomy,
+                                  tlp=tlp or "clear"), path, ident)
 
 
 # -- plain CSV ----------------------------------------------------------------------------------------
@@ -178,11 +189,24 @@ _CSV_OPTIONAL = ("chain", "currency", "network", "actor", "abuse", "lastmod", "i
 _BTC_RE = re.compile(r"^(1|3)[1-9A-HJ-NP-Za-km-z]{25,34}$|^(bc1|BC1)[0-9A-Za-z]{8,87}$")
 
 
+def _csv_rows(reader: csv.DictReader[str], path: Path) -> Iterator[dict[str, Any]]:
+    """The rows, with a malformed row (a field over the csv module's limit, a NUL) as our ParseError."""
+    try:
+        yield from reader
+    except csv.Error as e:
+        line = reader.line_num + 1   # the record that failed starts after the lines read whole
+        raise ParseError(f"{path}:{line}: not CSV: {e}", file=path, line=line) from None
+
+
 def read_csv_tags(path: Path, *, taxonomy: Taxonomy, max_bytes: int = MAX_PACK_BYTES,
                   tlp: str | None = None) -> ParsedPack:
-    text, digest = _text(path, max_bytes)
+    text, ident = _text(path, max_bytes)
     reader = csv.DictReader(io.StringIO(text))
-    cols = [c.strip().lower() for c in reader.fieldnames or []]
+    try:
+        fieldnames = reader.fieldnames
+    except csv.Error as e:
+        raise ParseError(f"{path}:1: not CSV: {e}", file=path, line=1) from None
+    cols = [c.strip().lower() for c in fieldnames or []]
     missing = [c for c in _CSV_REQUIRED if c not in cols]
     if missing:
         raise InvalidInput(f"{path}:1: field {missing[0]!r}: missing column; a tag CSV needs the columns "
@@ -195,7 +219,7 @@ def read_csv_tags(path: Path, *, taxonomy: Taxonomy, max_bytes: int = MAX_PACK_B
     levels = sorted(taxonomy.confidence.values(), key=lambda c: -c.level)
     items = []
     creators: set[str] = set()
-    for i, raw in enumerate(reader, start=2):
+    for i, raw in enumerate(_csv_rows(reader, path), start=2):
         row = {k.strip().lower(): (v.strip() if isinstance(v, str) else v) for k, v in raw.items() if k}
         t: dict[str, Any] = {}
         for k, v in row.items():
@@ -227,8 +251,8 @@ def read_csv_tags(path: Path, *, taxonomy: Taxonomy, max_bytes: int = MAX_PACK_B
                                    "currency column", file=str(path), line=i, field="chain", value=a)
         items.append((i, t))
     header = {"title": f"Tags from {path.name}", "creator": ", ".join(sorted(creators)) or "csv import"}
-    return build_pack(header, items, kind="csv", file=str(path), uri=str(path), content_hash=digest,
-                      taxonomy=taxonomy, tlp=tlp)
+    return _named_pack(build_pack(header, items, kind="csv", file=str(path), uri=path.name,
+                                  content_hash=ident.content_hash, taxonomy=taxonomy, tlp=tlp), path, ident)
 
 
 # -- registry -----------------------------------------------------------------------------------------
@@ -287,14 +311,22 @@ def detect_importer(path: Path) -> str:
 
 def discover_files(paths: list[Path]) -> list[Path]:
     """Files to import: files as given; directories searched recursively for known suffixes, sorted."""
-    out: list[Path] = []
+    return [f for f, _ in discover_named(paths)]
+
+
+def discover_named(paths: list[Path]) -> list[tuple[Path, str]]:
+    """As :func:`discover_files`, each with the portable name its pack is stored under: the file name for a
+    file given, the path relative to the directory given (``packs/ransomware.yaml``) for a file found in it;
+    never the absolute path, which names a directory of this machine only."""
+    out: list[tuple[Path, str]] = []
     for p in paths:
         if p.is_dir():
-            out += sorted(f for f in p.rglob("*") if f.is_file() and f.name.lower().endswith(_SUFFIXES)
-                          and not f.name.startswith(".") and "taxonomy" not in f.relative_to(p).parts
-                          and not f.name.endswith("_schema.yaml"))
+            out += [(f, f.relative_to(p).as_posix()) for f in sorted(
+                f for f in p.rglob("*") if f.is_file() and f.name.lower().endswith(_SUFFIXES)
+                and not f.name.startswith(".") and "taxonomy" not in f.relative_to(p).parts
+                and not f.name.endswith("_schema.yaml"))]
         elif p.is_file():
-            out.append(p)
+            out.append((p, p.name))
         else:
             raise InvalidInput(f"{p}: no such file or directory", file=str(p))
     return out

@@ -82,8 +82,9 @@ class ParsedPack:
     """A pack ready to store: provenance metadata, the tags, the warnings found while parsing."""
 
     kind: str                       # 'tagpack' | 'ofac' | 'etherscan' | 'csv' | 'investigator'
-    uri: str                        # where the pack came from (file path or URL)
-    content_hash: str               # sha256 of the (decompressed) content: a pack's identity
+    uri: str                        # the pack's name: file name (relative to the directory imported), URL, or
+                                    # 'investigator:<creator>'; never an absolute local path
+    content_hash: str               # sha256 of the name (without .gz) and decompressed content: its identity
     title: str
     creator: str
     description: str
@@ -92,6 +93,7 @@ class ParsedPack:
     issues: tuple[PackIssue, ...] = ()
     duplicates_merged: int = 0
     header: dict[str, Any] = field(default_factory=dict)
+    sha256: str = ""                # sha256 of the file's bytes as read (what `sha256sum FILE` prints)
 
     @property
     def warnings(self) -> list[PackIssue]:
@@ -106,6 +108,7 @@ class ParsedActorPack:
     creator: str
     actors: pa.Table
     issues: tuple[PackIssue, ...] = ()
+    sha256: str = ""
 
 
 def empty_tags() -> pa.Table:

@@ -23,12 +23,54 @@ The store supplies the flows (:meth:`TagStore.utxo_counterparties`); these funct
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
 
-__all__ = ["direct_exposure", "hit_record", "tag_categories"]
+from chainsleuth.attribution.addresses import (
+    address_problem,
+    chain_for,
+    evm_checksum_problem,
+    problem_checker,
+)
+
+__all__ = ["direct_exposure", "entry_problem", "hit_record", "tag_categories"]
+
+_TXID_RE = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
+_PLAIN_RE = re.compile(r"^[A-Za-z0-9:._-]{10,128}$")
+
+
+def entry_problem(chain: str | None, text: str) -> str | None:
+    """Why a screening entry is not an address (or tx hash) at all; None when it may be one.
+
+    Checked where we know the form (Bitcoin Base58Check / Bech32, EVM hex and EIP-55 case, Tron's shape, a
+    64-hex-digit hash); on another chain named by the entry, only its characters and length. The caller
+    still screens an entry with a problem when tags or chain data know the text (a pack may tag a malformed
+    address, kept as written).
+
+    >>> entry_problem(None, "notanaddress")
+    'not an address of a form recognised here (Bitcoin, EVM, Tron, or a 64-hex-digit hash); for another chain write CHAIN,ADDRESS'
+    >>> entry_problem(None, "1BoatSLRHtKNngkdXEeobR76b53LETtpyT") is None
+    True
+    >>> entry_problem("btc", "1BoatSLRHtKNngkdXEeobR76b53LETtpyU")
+    'Base58Check checksum or length is wrong'
+    """
+    a = text.strip()
+    if _TXID_RE.match(a):
+        return None
+    guess = chain if chain else chain_for(None, None, a)
+    if problem_checker(guess) is not None:
+        return address_problem(guess, a) or (evm_checksum_problem(a) if a[:2] == "0x" else None)
+    if not _PLAIN_RE.match(a):
+        return "unexpected characters or length for an address"
+    if chain:
+        return None
+    if guess in ("trx",):
+        return None
+    return ("not an address of a form recognised here (Bitcoin, EVM, Tron, or a 64-hex-digit hash); for another "
+            "chain write CHAIN,ADDRESS")
 
 
 def tag_categories(tag: Mapping[str, Any]) -> list[str]:
@@ -43,6 +85,7 @@ def hit_record(tag: Mapping[str, Any]) -> dict[str, Any]:
             "abuse": tag.get("abuse"), "entity": tag.get("actor_label") or tag.get("actor") or tag.get("label"),
             "confidence": tag.get("confidence"), "confidence_level": tag.get("confidence_level"),
             "source": tag.get("source"), "creator": tag.get("creator"), "pack_uri": tag.get("pack_uri"),
+            "pack_sha256": tag.get("pack_sha256"),
             "chain": tag.get("chain"), "tlp": tag.get("tlp")}
 
 

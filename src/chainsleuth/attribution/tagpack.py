@@ -8,7 +8,10 @@ taxonomy, ``confidence`` a confidence id, ``tag_type`` a tag type.
 
 What the TagPack tool rejects, we reject (the whole pack, naming file, line, field and the allowed values):
 a missing mandatory field, a field the schema does not know, an empty value, a wrong type, a value outside
-its taxonomy, both or neither of ``address``/``tx_hash``. What it only warns about, we import and report:
+its taxonomy, both or neither of ``address``/``tx_hash``; also a value over its length limit
+(:data:`FIELD_LIMITS`), a date that does not exist, and what the YAML reader refuses (aliases, duplicate
+keys, too many nodes, :mod:`~chainsleuth.attribution.safety`). Tags of a currency or network that is no
+known ticker are skipped with a warning. What it only warns about, we import and report:
 tags without an actor, a missing confidence (set to the lowest level, ``unknown``), addresses with
 surrounding whitespace (stripped), addresses that fail their checksum (kept as written), token tickers
 used as the network, duplicate tags (merged: same identifier, currency, network, label and source).
@@ -39,15 +42,16 @@ from chainsleuth.attribution.addresses import (
     chain_for,
     evm_checksum_problem,
     is_evm_chain,
+    known_currency,
     normalise_address,
     problem_checker,
 )
 from chainsleuth.attribution.records import TAG_SCHEMA, PackIssue, ParsedActorPack, ParsedPack
-from chainsleuth.attribution.safety import MAX_PACK_BYTES, YamlLoader, check_yaml_aliases, read_limited
+from chainsleuth.attribution.safety import MAX_PACK_BYTES, load_yaml, read_text_limited
 from chainsleuth.attribution.taxonomy import Taxonomy
-from chainsleuth.errors import InvalidInput, ParseError
+from chainsleuth.errors import InvalidInput
 
-__all__ = ["DEFAULT_TLP", "build_pack", "parse_actorpack", "parse_tagpack", "read_actorpack", "read_tagpack", "scan_tagpack",
+__all__ = ["DEFAULT_TLP", "FIELD_LIMITS", "MAX_FIELD_CHARS", "MAX_LIST_ITEMS", "build_pack", "parse_actorpack", "parse_tagpack", "read_actorpack", "read_tagpack", "scan_tagpack",
            "yaml_tagpack"]
 
 #: Sharing level given to imported tags whose pack does not say ``is_public: true`` (then ``clear``).
@@ -57,6 +61,13 @@ _MAX_ERRORS = 20
 #: Tags with the same address above which the TagPack tool suggests aggregating them.
 _SAME_ADDRESS_WARN = 100
 _COMPLEX = object()
+#: Longest text a field may hold, in characters (the shared packs' longest label is 214); a pack with a longer
+#: value is refused, naming the field and its line. ``context`` counts its JSON text.
+MAX_FIELD_CHARS = 2_000
+FIELD_LIMITS: dict[str, int] = {"source": 4_000, "description": 20_000, "context": 65_536, "address": 256,
+                                "tx_hash": 256, "currency": 32, "network": 32}
+#: Most items in a list field (``concepts``).
+MAX_LIST_ITEMS = 64
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -64,21 +75,18 @@ _COMPLEX = object()
 # ----------------------------------------------------------------------------------------------------
 def read_tagpack(path: str | Path, *, taxonomy: Taxonomy | None = None, max_bytes: int = MAX_PACK_BYTES,
                  uri: str | None = None, tlp: str | None = None) -> ParsedPack:
-    """Read and validate one TagPack file (``.yaml``, ``.yml`` or either gzipped)."""
+    """Read and validate one TagPack file (``.yaml``, ``.yml`` or either gzipped). The pack is named
+    ``uri`` (default: the file name; never a local path, which would not mean anything elsewhere)."""
     p = Path(path)
-    data, digest = read_limited(p, max_bytes)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ParseError(f"{p}: not UTF-8 text: {e.reason}", file=p, offset=e.start) from e
-    return parse_tagpack(text, file=str(p), uri=uri or str(p), content_hash=digest,
+    text, ident = read_text_limited(p, max_bytes)
+    pack = parse_tagpack(text, file=str(p), uri=uri or p.name, content_hash=ident.content_hash,
                          taxonomy=taxonomy or Taxonomy.packaged(), tlp=tlp)
+    return dataclasses.replace(pack, sha256=ident.sha256)
 
 
 def parse_tagpack(text: str, *, file: str, uri: str, content_hash: str, taxonomy: Taxonomy,
                   tlp: str | None = None) -> ParsedPack:
     """Validate TagPack text and return its tags as an Arrow table (see the module doc for the rules)."""
-    check_yaml_aliases(text, file=file)
     scanned = scan_tagpack(text, file=file)
     header, header_lines, items = scanned if scanned is not None else yaml_tagpack(text, file=file)
     return _build(header, header_lines, items, file=file, uri=uri, content_hash=content_hash, taxonomy=taxonomy,
@@ -102,7 +110,7 @@ def _locator(text: str) -> Callable[[int, str], int]:
             body = s.lstrip(" ")
             if j > start and body and (len(s) - len(body)) <= indent and body.startswith("- "):
                 break
-            if body.removeprefix("- ").startswith(field + ":"):
+            if body.removeprefix("- ").startswith(f"{field}:"):
                 return j + 1
         return line
 
@@ -237,13 +245,7 @@ def scan_tagpack(text: str, *, file: str) -> tuple[dict[str, Any], dict[str, int
         if "__raw__" in fields:
             a, b = fields["__raw__"]
             chunk = "\n".join(lines[a:b]) + "\n"
-            try:
-                loaded = yaml.load(chunk, Loader=YamlLoader)
-            except yaml.YAMLError as e:
-                mk = getattr(e, "problem_mark", None)
-                line = first_line - 1 + a + (mk.line if mk else 0)
-                raise ParseError(f"{file}:{line}: YAML syntax error in a tag: {getattr(e, 'problem', e)}",
-                                 file=file, line=line) from e
+            loaded = load_yaml(chunk, file=file, first_line=first_line - 1 + a, what=" in a tag")[1]
             if not (isinstance(loaded, list) and len(loaded) == 1):
                 return None
             fields = loaded[0]
@@ -252,17 +254,9 @@ def scan_tagpack(text: str, *, file: str) -> tuple[dict[str, Any], dict[str, int
 
 
 def _yaml_header(text: str, *, file: str, rest_offset: tuple[int, int]) -> tuple[dict[str, Any], dict[str, int]]:
-    try:
-        loader = YamlLoader(text)
-        try:
-            node = loader.get_single_node()
-            data = loader.construct_document(node) if node is not None else {}
-        finally:
-            loader.dispose()
-    except yaml.YAMLError as e:
-        mk = getattr(e, "problem_mark", None)
-        raise ParseError(f"{file}: YAML syntax error in the header: {getattr(e, 'problem', e)}", file=file,
-                         line=(mk.line + 1) if mk else None) from e
+    node, data = load_yaml(text, file=file, what=" in the header")
+    if node is None:
+        data = {}
     if not isinstance(data, dict):
         raise InvalidInput(f"{file}: a TagPack must be a YAML mapping with a 'tags' list", file=file, line=1)
     lines: dict[str, int] = {}
@@ -277,17 +271,7 @@ def _yaml_header(text: str, *, file: str, rest_offset: tuple[int, int]) -> tuple
 
 def yaml_tagpack(text: str, *, file: str) -> tuple[dict[str, Any], dict[str, int], list[tuple[int, dict[str, Any]]]]:
     """The full YAML path with line numbers (for documents the scanner does not read)."""
-    try:
-        loader = YamlLoader(text)
-        try:
-            node = loader.get_single_node()
-            data = loader.construct_document(node) if node is not None else None
-        finally:
-            loader.dispose()
-    except yaml.YAMLError as e:
-        mk = getattr(e, "problem_mark", None)
-        raise ParseError(f"{file}: YAML syntax error: {getattr(e, 'problem', e)}", file=file,
-                         line=(mk.line + 1) if mk else None) from e
+    node, data = load_yaml(text, file=file)
     if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
         raise InvalidInput(f"{file}: a TagPack must be a YAML mapping with a 'tags' list", file=file, line=1)
     header_lines = {str(k.value): k.start_mark.line + 1 for k, _ in node.value if k.value != "tags"}
@@ -339,8 +323,14 @@ class _Checker:
     def check(self, name: str, value: Any) -> str | None:
         if value is None:
             return "must not be empty (null)"
+        limit = FIELD_LIMITS.get(name, MAX_FIELD_CHARS)
         if name == "context" and isinstance(value, dict):  # YAML context is stored as JSON (as the tool does)
-            return None
+            n = len(json.dumps(value, default=str))
+            return f"is {n:,} characters as JSON, over the limit of {limit:,}" if n > limit else None
+        if isinstance(value, str) and len(value) > limit:
+            return f"is {len(value):,} characters long, over the limit of {limit:,}"
+        if isinstance(value, list) and len(value) > MAX_LIST_ITEMS:
+            return f"has {len(value):,} items, over the limit of {MAX_LIST_ITEMS}"
         if name in self._plain_text:  # the common case, without taxonomy: non-empty text
             return None if type(value) is str and value.strip() else self._slow(name, value)
         return self._slow(name, value)
@@ -363,7 +353,7 @@ class _Checker:
         elif t == "boolean" and not isinstance(value, bool):
             msg = "must be true or false"
         elif t == "datetime" and _to_seconds(value) is None:
-            msg = "must be a date or datetime (YYYY-MM-DD[ HH:MM:SS])"
+            msg = f"must be a date or datetime (YYYY-MM-DD[ HH:MM:SS]), not {_shown(value)}"
         elif t == "list" and not (isinstance(value, list) and all(isinstance(x, str) for x in value)):
             msg = "must be a list of text"
         if msg is None:
@@ -385,6 +375,11 @@ class _Checker:
                     if bad else None)
         bad = [v for v in values if v not in self.tax.concepts]
         return f"unknown {name} {bad[0]!r}; allowed: {self.tax.concept_choices()}" if bad else None
+
+
+def _shown(value: Any) -> str:
+    r = repr(value)
+    return r if len(r) <= 80 else r[:77] + "..."
 
 
 def build_pack(header: dict[str, Any], items: list[tuple[int, dict[str, Any]]], *, kind: str, file: str, uri: str,
@@ -419,6 +414,8 @@ def _build(header: dict[str, Any], header_lines: dict[str, int], items: list[tup
             err(1, f, None, "mandatory header field is missing")
     defaults: dict[str, Any] = {}
     for f, v in header.items():
+        if not isinstance(f, str):
+            f = "null" if f is None else str(f)
         line = header_lines.get(f)
         if f not in ck.header_fields and f not in ck.tag_fields:
             err(line, f, v, "is not allowed in the header; allowed: "
@@ -447,6 +444,8 @@ def _build(header: dict[str, Any], header_lines: dict[str, int], items: list[tup
             err(line, None, t, "a tag must be a mapping of fields")
             continue
         for f, v in t.items():
+            if not isinstance(f, str):   # a key YAML reads as null, a number, a date: named as written
+                f = "null" if f is None else str(f)
             if f not in allowed:
                 err(locate(line, f), f, v, f"is not allowed in a tag; allowed: {', '.join(sorted(allowed))}")
                 continue
@@ -469,8 +468,39 @@ def _build(header: dict[str, Any], header_lines: dict[str, int], items: list[tup
             file=file, line=first.line, field=first.field, value=first.value,
             problems=[str(e).split("; allowed: ")[0] for e in listed])
 
+    items = _known_currencies(items, defaults, warn, locate, header_lines)
     return _table(header, defaults, items, warn, warnings, file=file, uri=uri, content_hash=content_hash,
                   taxonomy=taxonomy, tlp=tlp)
+
+
+def _known_currencies(items: list[tuple[int, dict[str, Any]]], defaults: dict[str, Any], warn: Callable[..., None],
+                      locate: Callable[[int, str], int], header_lines: dict[str, int]
+                      ) -> list[tuple[int, dict[str, Any]]]:
+    """Tags whose currency and network are known tickers; the others are skipped with one warning per
+    unknown ticker (a typo such as DOGECOINZ must not create a chain of its own)."""
+    known: dict[str, bool] = {}
+    bad: dict[tuple[str, str], list[int]] = {}
+    keep: list[tuple[int, dict[str, Any]]] = []
+    for line, t in items:
+        ok = True
+        for f in ("currency", "network"):
+            v = t.get(f, defaults.get(f))
+            if v is None:
+                continue
+            k = str(v)
+            hit = known.get(k)
+            if hit is None:
+                hit = known[k] = known_currency(k)
+            if not hit:
+                bad.setdefault((f, k), []).append(locate(line, f) if f in t else header_lines.get(f, line))
+                ok = False
+                break
+        if ok:
+            keep.append((line, t))
+    for (f, k), lines in bad.items():
+        warn(lines[0], f, k, f"unknown {f} {k!r} (not in taxonomy/currencies.csv): {len(lines)} tag(s) skipped"
+                             + (f", first at line {lines[0]}" if len(lines) > 1 else ""))
+    return keep
 
 
 def _table(header: dict[str, Any], defaults: dict[str, Any], items: list[tuple[int, dict[str, Any]]],
@@ -634,12 +664,9 @@ def _table(header: dict[str, Any], defaults: dict[str, Any], items: list[tuple[i
 def read_actorpack(path: str | Path, *, taxonomy: Taxonomy | None = None,
                    max_bytes: int = MAX_PACK_BYTES) -> ParsedActorPack:
     p = Path(path)
-    data, digest = read_limited(p, max_bytes)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ParseError(f"{p}: not UTF-8 text: {e.reason}", file=p, offset=e.start) from e
-    return parse_actorpack(text, file=str(p), content_hash=digest, taxonomy=taxonomy or Taxonomy.packaged())
+    text, ident = read_text_limited(p, max_bytes)
+    pack = parse_actorpack(text, file=str(p), content_hash=ident.content_hash, taxonomy=taxonomy or Taxonomy.packaged())
+    return dataclasses.replace(pack, uri=p.name, sha256=ident.sha256)
 
 
 def _item_lines(text: str, key: str, n: int) -> list[int | None]:
@@ -662,13 +689,7 @@ def parse_actorpack(text: str, *, file: str, content_hash: str, taxonomy: Taxono
     (concepts), jurisdictions (country codes), context (JSON text) and aliases."""
     from chainsleuth.attribution.records import ACTOR_SCHEMA
 
-    check_yaml_aliases(text, file=file)
-    try:
-        data = yaml.load(text, Loader=YamlLoader)
-    except yaml.YAMLError as e:
-        mk = getattr(e, "problem_mark", None)
-        raise ParseError(f"{file}: YAML syntax error: {getattr(e, 'problem', e)}", file=file,
-                         line=(mk.line + 1) if mk else None) from e
+    data = load_yaml(text, file=file)[1]
     if not isinstance(data, dict) or not isinstance(data.get("actors"), list):
         raise InvalidInput(f"{file}: an ActorPack must be a mapping with an 'actors' list", file=file, field="actors")
     lines = _item_lines(text, "actors", len(data["actors"]))

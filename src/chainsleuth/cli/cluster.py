@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from chainsleuth.cli.console import out_console, print_json, print_kv
+from chainsleuth.cli.console import out_console, print_json, print_kv, safe
 from chainsleuth.cli.context import open_workspace
 
 __all__ = ["cluster", "show_cluster"]
@@ -101,7 +101,8 @@ def show_cluster(
 
 def _render(c: dict[str, Any]) -> None:
     print_kv(f"cluster {c['id']} on {c['chain']} (set {c['set']})",
-             [("size", c["size"]), ("tags", ", ".join(str(t.get("label", t)) for t in c["tags"]) or "none")])
+             [("size", c["size"]),
+              ("tags", ", ".join(safe(t.get("label", t), markup=False) for t in c["tags"]) or "none")])
     for a in c["addresses"]:
         out_console.print(f"  {a}")
     if len(c["addresses"]) < c["size"]:

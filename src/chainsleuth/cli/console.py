@@ -1,20 +1,28 @@
-"""Rendering and progress for the terminal: the Rich progress bar and the JSON/table printers."""
+"""Rendering and progress for the terminal: the Rich progress bar and the JSON/table printers.
+
+**Output escaping.** Every string that comes from data (tag labels, sources, creators, categories, entity
+names, pack names, addresses, file names, error values) goes through :func:`safe` before it reaches Rich: the
+data is stored verbatim (it is evidence), and made harmless where it is shown. JSON output needs nothing (the
+encoder escapes control characters).
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape as _markup_escape
 from rich.table import Table
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
-__all__ = ["RichProgress", "amount", "err_console", "out_console", "print_json", "print_kv", "set_base_units",
-           "to_jsonable"]
+__all__ = ["RichProgress", "amount", "err_console", "out_console", "print_json", "print_kv", "safe",
+           "set_base_units", "to_jsonable"]
 
 # Piped into a file or another program, Rich would assume 80 columns and cut addresses and amounts in tables;
 # there, lay tables out 160 wide (COLUMNS still wins when set).
@@ -66,6 +74,34 @@ def amount(value: int | None, asset: str = "BTC", unit: str | None = None, decim
     return f"{sign}{whole:,}" + (f".{digits}" if digits else "") + f" {asset}"
 
 
+#: C0 and C1 control characters (ESC starts terminal escape sequences: clear screen, retitle the window,
+#: OSC 8 hyperlinks) and the Unicode bidirectional controls that reorder what a line appears to say
+#: (U+202A-202E embeddings and overrides, U+2066-2069 isolates, U+200E/200F/061C marks).
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_UNSAFE_KEEP_NL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _visible(m: re.Match[str]) -> str:
+    o = ord(m.group())
+    return f"\\x{o:02x}" if o < 0x100 else f"<U+{o:04X}>"
+
+
+def safe(value: Any, *, newlines: bool = False, markup: bool = True) -> str:
+    """Data-derived text ready for Rich: control and bidi characters as visible escapes (``\\x1b``,
+    ``<U+202E>``), Rich markup escaped (``[link=...]`` prints as written). Print the result with markup on
+    (Rich's default) or put it in a table cell, where the escapes are consumed. ``newlines`` keeps line
+    breaks (multi-line table cells); otherwise they are shown as ``\\x0a`` too, so a value cannot forge
+    another line of output. ``markup=False`` leaves markup to be escaped later, for text composed into a
+    value that :func:`print_kv` prints (it escapes its values; escaping twice would show the backslashes).
+
+    >>> safe("\\x1b[2J[link=https://evil.example]click[/link] \\u202eexe.txt")
+    '\\\\x1b[2J\\\\[link=https://evil.example]click\\\\[/link] <U+202E>exe.txt'
+    """
+    text = "" if value is None else str(value)
+    text = (_UNSAFE_KEEP_NL if newlines else _UNSAFE).sub(_visible, text)
+    return _markup_escape(text) if markup else text
+
+
 def to_jsonable(obj: Any) -> Any:
     if hasattr(obj, "model_dump"):          # a pydantic model (pydantic is imported only where models are)
         return obj.model_dump(mode="json")
@@ -86,11 +122,11 @@ def print_json(obj: Any) -> None:
 
 
 def print_kv(title: str, rows: list[tuple[str, Any]]) -> None:
-    t = Table(title=title, show_header=False, title_justify="left")
+    t = Table(title=safe(title), show_header=False, title_justify="left")
     t.add_column(style="bold")
     t.add_column(overflow="fold")   # hashes and addresses wrap, never cut to an ellipsis
-    for k, v in rows:
-        t.add_row(k, "" if v is None else str(v))
+    for k, v in rows:   # values may hold data: made safe here, once (callers pass plain text)
+        t.add_row(safe(k), safe(v, newlines=True))
     out_console.print(t)
 
 
@@ -132,7 +168,7 @@ class RichProgress:
     def note(self, message: str) -> None:
         self.notes.append(message)
         if self.enabled:
-            err_console.print(f"[yellow]note:[/] {message}")
+            err_console.print(f"[yellow]note:[/] {safe(message)}")
 
     def finish(self) -> None:
         if self._p is not None:

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 import chainsleuth
 from chainsleuth.cli import cluster as cluster_cmds
@@ -19,7 +18,7 @@ from chainsleuth.cli import show as show_cmds
 from chainsleuth.cli import tags as tags_cmds
 from chainsleuth.cli import trace as trace_cmds
 from chainsleuth.cli import train as train_cmds
-from chainsleuth.cli.console import RichProgress, err_console, print_json, print_kv, set_base_units
+from chainsleuth.cli.console import RichProgress, err_console, print_json, print_kv, safe, set_base_units
 from chainsleuth.cli.context import open_workspace, state
 from chainsleuth.config import load_settings
 from chainsleuth.errors import ChainsleuthError, InvalidInput
@@ -125,9 +124,9 @@ def _run() -> None:
     try:
         app()  # standalone: Typer prints usage errors itself and exits 2
     except ChainsleuthError as e:
-        err_console.print(f"[bold red]error:[/] {escape(e.message)}")
+        err_console.print(f"[bold red]error:[/] {safe(e.message, newlines=True)}")   # messages quote values from files
         for k, v in e.details.items():
-            err_console.print(f"  {k}: {v}", markup=False)
+            err_console.print(f"  {safe(k)}: {safe(v)}")
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         err_console.print(INTERRUPTED, markup=False)
@@ -137,7 +136,7 @@ def _run() -> None:
             raise
         import traceback
 
-        err_console.print(f"[bold red]internal error:[/] {escape(type(e).__name__)}: {escape(str(e))}")
+        err_console.print(f"[bold red]internal error:[/] {safe(type(e).__name__)}: {safe(e)}")
         err_console.print("please report this with the traceback below", markup=False)
         err_console.print(traceback.format_exc(), markup=False)
         sys.exit(70)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from chainsleuth.cli.cluster import show_cluster
-from chainsleuth.cli.console import amount, out_console, print_json, print_kv
+from chainsleuth.cli.console import amount, out_console, print_json, print_kv, safe
 from chainsleuth.cli.context import open_workspace
 from chainsleuth.core.units import unit_of
 
@@ -82,7 +82,8 @@ def address(addr: Annotated[str, typer.Argument(help="Address as the chain write
         print_json(a)
         return
     cluster = "not clustered" if a.cluster is None else f"{a.cluster['id']} ({a.cluster['size']:,} addresses)"
-    tags = "; ".join(f"{t.get('label')} [{t.get('category') or '-'}, {t.get('confidence')}]" for t in a.tags)
+    tags = "; ".join(safe(f"{t.get('label')} [{t.get('category') or '-'}, {t.get('confidence')}]", markup=False)
+                     for t in a.tags)   # print_kv escapes the markup
     rows: list[tuple[str, object]] = [("chain", a.chain), ("cluster", cluster), ("tags", tags or "none")]
     if not a.in_data:
         rows.append(("transactions", "none in this workspace: the address is known from its tags only"))

@@ -8,12 +8,15 @@ from typing import Annotated, Any
 
 import typer
 
-from chainsleuth.cli.console import amount, err_console, out_console, print_json, print_kv
+from chainsleuth.cli.console import amount, err_console, out_console, print_json, print_kv, safe
 from chainsleuth.cli.context import open_workspace
 
 __all__ = ["app", "screen"]
 
 app = typer.Typer(help="Attribution tags: import TagPacks and lists, look up, add, export.", no_args_is_help=True)
+
+#: Warnings listed by ``tags import`` without ``--warnings``.
+_WARNINGS_SHOWN = 5
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 ChainOpt = Annotated[str | None, typer.Option(help="Chain (btc, eth, ...); default: every chain it is tagged on.")]
@@ -26,8 +29,8 @@ def import_(
                                                      "tag .csv (address,label,category,source,confidence), or directories.")],
     tlp: Annotated[str | None, typer.Option(help="Sharing level for the imported tags: clear, green, amber, "
                                                  "amber+strict, red (default: from the pack; amber).")] = None,
-    warnings: Annotated[bool, typer.Option("--warnings", help="List every data flaw found (default: a count "
-                                                              "per pack).")] = False,
+    warnings: Annotated[bool, typer.Option("--warnings", help="List every data flaw found (default: the first "
+                                                              f"{_WARNINGS_SHOWN} and a count of the rest).")] = False,
     workers: Annotated[int, typer.Option(help="Processes parsing packs ahead while earlier ones are stored.")] = 1,
     json_: JsonOpt = False,
 ) -> None:
@@ -41,11 +44,18 @@ def import_(
                                                    "tags_new", "tags_total", "seconds")])
     for p in r["packs"]:
         w = p.get("warnings") or 0
-        out_console.print(f"  {p['status']:<9} {p.get('tags', 0):>7} tags  {w:>4} warnings  {p['uri']}")
-    if warnings:
-        for w in r["warnings"]:
-            line = f":{w['line']}" if w.get("line") else ""
-            out_console.print(f"  warning {w['file']}{line} {w.get('field') or ''}: {w['message']}")
+        out_console.print(f"  {p['status']:<9} {p.get('tags', 0):>7} tags  {w:>4} warnings  {safe(p['uri'])}")
+    # the reasons by default (the first few, then a count); counts of tags without an actor come last
+    ordered = sorted(r["warnings"], key=lambda w: w.get("field") == "actor")
+    shown = ordered if warnings else ordered[:_WARNINGS_SHOWN]
+    for w in shown:
+        line = f":{w['line']}" if w.get("line") else ""
+        v = w.get("value")
+        value = f" ({safe(v)})" if v is not None and str(v) not in w["message"] else ""
+        out_console.print(f"  warning {safe(w['file'])}{line} {safe(w.get('field') or '')}: {safe(w['message'])}"
+                          f"{value}")
+    if len(shown) < len(r["warnings"]):
+        out_console.print(f"  ... and {len(r['warnings']) - len(shown):,} more warning(s) (--warnings lists them all)")
 
 
 @app.command("list")
@@ -58,7 +68,7 @@ def list_(addr: Annotated[str, typer.Argument(help="Address (any case for EVM) o
         print_json({"address": addr, "tags": tags})
         return
     if not tags:
-        out_console.print(f"no tags for {addr}")
+        out_console.print(f"no tags for {safe(addr)}")
     for t in tags:
         _print_tag(t)
 
@@ -110,7 +120,7 @@ def export(
         sys.stdout.write(text)
     else:
         n = sum(1 for line in text.splitlines() if line.startswith("- "))
-        err_console.print(f"wrote {n} tag(s) to {out}", markup=False)
+        err_console.print(f"wrote {n} tag(s) to {safe(out)}")
 
 
 def screen(
@@ -124,30 +134,42 @@ def screen(
     if json_:
         print_json(r)
         return
-    print_kv("screening", [("screened", r["screened"]), ("with hits", r["with_hits"]),
+    print_kv("screening", [("screened", r["screened"]), ("invalid", r["invalid"]), ("with hits", r["with_hits"]),
                            ("with exposure", r["with_exposure"])])
     for res in r["results"]:
+        if res.get("problem"):
+            out_console.print(f"[bold]{safe(res['address'])}[/]  invalid, not screened: {safe(res['problem'])}")
+            continue
         if not res["hits"] and not res["exposure"]:
             continue
-        out_console.print(f"[bold]{res['address']}[/]", markup=True)
+        out_console.print(f"[bold]{safe(res['address'])}[/]")
         for h in res["hits"]:
-            out_console.print(f"  hit   {h['category'] or '-':<16} {h['entity'] or '-':<28} "
-                              f"{h['confidence']}({h['confidence_level']})  {h['source']}", markup=False)
+            out_console.print(f"  hit   {safe(h['category'] or '-'):<16} {safe(h['entity'] or '-'):<28} "
+                              f"{safe(h['confidence'])}({h['confidence_level']})  {safe(h['source'])}")
         for e in res["exposure"]:
-            out_console.print(f"  {e['direction']:<8} {e['category']:<16} {_coin(e['amount'], e['chain'])}  "
-                              f"{e['counterparties']} counterparties, {e['txs']} txs ({e['chain']})", markup=False)
+            out_console.print(f"  {e['direction']:<8} {safe(e['category']):<16} {_exposure_amount(e['amount'], e['chain'])}  "
+                              f"{e['counterparties']} counterparties, {e['txs']} txs ({safe(e['chain'])})")
 
 
-def _coin(v: int, chain: str) -> str:
+def _exposure_amount(a: Any, chain: str) -> str:
+    """One amount of the chain's coin, or amounts per asset (account chains: native and tokens)."""
+    if isinstance(a, dict):
+        return ", ".join(_coin(v, chain, None if k in ("native", "") else str(k)) for k, v in a.items())
+    return _coin(a, chain)
+
+
+def _coin(v: int, chain: str, asset: str | None = None) -> str:
     from chainsleuth.core.units import unit_of
 
-    u = unit_of(chain)
+    u = unit_of(chain, asset)
     return amount(v, u["asset"], u["unit"], u.get("decimals"))
 
 
 def _print_tag(t: dict[str, Any]) -> None:
-    via = f"  via cluster member {t['inherited_via']}" if t.get("inherited_via") else ""
+    """Every value is data (from a pack anyone may have written): each goes through ``safe``."""
+    via = f"  via cluster member {safe(t['inherited_via'])}" if t.get("inherited_via") else ""
+    sha = f" sha256={t['pack_sha256']}" if t.get("pack_sha256") else ""
     out_console.print(
-        f"{t['label']}  [{t.get('category') or '-'}]  actor={t.get('actor') or '-'}  "
-        f"confidence={t.get('confidence')}({t.get('confidence_level')})  tlp={t.get('tlp')}{via}\n"
-        f"    source={t['source']}  creator={t['creator']}  pack={t.get('pack_uri')}", markup=False)
+        f"{safe(t['label'])}  \\[{safe(t.get('category') or '-')}]  actor={safe(t.get('actor') or '-')}  "
+        f"confidence={safe(t.get('confidence'))}({t.get('confidence_level')})  tlp={safe(t.get('tlp'))}{via}\n"
+        f"    source={safe(t['source'])}  creator={safe(t['creator'])}  pack={safe(t.get('pack_uri'))}{sha}")

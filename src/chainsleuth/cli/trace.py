@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from chainsleuth.cli.console import amount, err_console, out_console, print_json
+from chainsleuth.cli.console import amount, err_console, out_console, print_json, safe
 from chainsleuth.cli.context import open_workspace
 from chainsleuth.errors import InvalidInput
 
@@ -50,7 +50,7 @@ def _endpoint_table(doc: dict[str, Any], title: str) -> Table:
         t.add_column(col, justify="right" if col in ("amount", "hops", "cluster") else "left", overflow="fold")
     rows = [(ep, ep["reason"]) for ep in doc["endpoints"]]
     for ep, why in rows[:_MAX_ROWS]:
-        t.add_row(ep["address"] or "-", ep["entity"] or "", ep["category"] or "",
+        t.add_row(safe(ep["address"] or "-"), safe(ep["entity"] or ""), safe(ep["category"] or ""),
                   "" if ep["cluster"] is None else str(ep["cluster"]), _amt(ep["amount"], ep), str(ep["hops"]), why)
     if len(rows) > _MAX_ROWS:
         rest = sum(ep["amount"] for ep, _ in rows[_MAX_ROWS:])
@@ -117,14 +117,15 @@ def _run(direction: str, source: str, policy: str, max_hops: int, min_amount: in
         for col in ("address", "entity", "category", "why", *result["policies"]):
             t.add_column(col, justify="right" if col in result["policies"] else "left", overflow="fold")
         for r in result["rows"]:
-            t.add_row(r["address"] or "-", r["entity"] or "", r["category"] or "", r["reason"],
+            t.add_row(safe(r["address"] or "-"), safe(r["entity"] or ""), safe(r["category"] or ""), safe(r["reason"]),
                       *[_amt(r["amounts"][p], r) for p in result["policies"]])
         out_console.print(t)
         return
     if sankey:
         for link in result["links"]:
             a, b = result["nodes"][link["source"]], result["nodes"][link["target"]]
-            out_console.print(f"{a['column']}:{a['name']} -> {b['column']}:{b['name']}  {_amt(link['value'], link)}")
+            out_console.print(f"{safe(a['column'])}:{safe(a['name'])} -> {safe(b['column'])}:{safe(b['name'])}  "
+                              f"{_amt(link['value'], link)}")
         return
     tot = result["provenance"]["totals"]
     out_console.print(_endpoint_table(result, f"{direction} trace of {source} under {result['policy']}: "
@@ -184,7 +185,8 @@ def exposure(source: SourceArg,
     for col in ("category", "entity", "direct", "indirect", "total", "share"):
         t.add_column(col, justify="left" if col in ("category", "entity") else "right", overflow="fold")
     for row in r["by_entity"]:
-        t.add_row(row["category"], row["entity"], _amt(row["direct"], r), _amt(row["indirect"], r), _amt(row["total"], r),
+        t.add_row(safe(row["category"]), safe(row["entity"]), _amt(row["direct"], r), _amt(row["indirect"], r),
+                  _amt(row["total"], r),
                   f"{row['share']:.1%}")
     out_console.print(t)
     out_console.print(f"unattributed {_amt(r['unattributed'], r)}, fees {_amt(r['fees'], r)}, "

@@ -26,10 +26,11 @@ _TAG_COLS = ("chain, subject, identifier, label, category, abuse, concepts, acto
              "confidence_level, lastmod, is_cluster_definer, tlp, context, tag_type, currency, network")
 _OUT_COLS = ("t.tag_id, t.chain, t.subject, t.identifier, t.label, t.category, t.abuse, t.concepts, t.actor, "
              "t.source, t.creator, t.confidence, t.confidence_level, t.lastmod, t.is_cluster_definer, t.tlp, "
-             "t.context, t.tag_type, t.currency, t.network, t.origin, t.line, p.uri AS pack_uri, p.kind AS pack_kind")
+             "t.context, t.tag_type, t.currency, t.network, t.origin, t.line, p.uri AS pack_uri, p.kind AS pack_kind, "
+             "p.sha256 AS pack_sha256")
 _OUT_NAMES = ["tag_id", "chain", "subject", "identifier", "label", "category", "abuse", "concepts", "actor", "source",
               "creator", "confidence", "confidence_level", "lastmod", "is_cluster_definer", "tlp", "context",
-              "tag_type", "currency", "network", "origin", "line", "pack_uri", "pack_kind"]
+              "tag_type", "currency", "network", "origin", "line", "pack_uri", "pack_kind", "pack_sha256"]
 _KEY_SQL = "md5(concat_ws(chr(31), chain, identifier, lower(label), lower(source)))"
 
 
@@ -47,7 +48,7 @@ class PackImport:
 class TagStore:
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._packs: dict[int, tuple[str, str]] = {}   # pack_id -> (uri, kind); cleared by every pack write
+        self._packs: dict[int, tuple[str, str, str | None]] = {}   # pack_id -> (uri, kind, sha256); cleared on writes
         self._actors: dict[str, str] | None = None       # actor id -> label; cleared by every ActorPack write
 
     # ------------------------------------------------------------------------------------------
@@ -76,8 +77,9 @@ class TagStore:
 
     def import_pack(self, tags: pa.Table, *, uri: str, content_hash: str, kind: str, title: str, creator: str,
                     description: str, is_public: bool | None, run_id: int | None, duplicates_merged: int = 0,
-                    warnings: int = 0, origin: str = "imported") -> PackImport:
-        """Store one pack and its tags (Arrow table in the attribution TAG_SCHEMA) in one transaction."""
+                    warnings: int = 0, origin: str = "imported", sha256: str | None = None) -> PackImport:
+        """Store one pack and its tags (Arrow table in the attribution TAG_SCHEMA) in one transaction.
+        ``uri`` is the pack's portable name, ``sha256`` the hash of its file's bytes."""
         self._packs = {}
         with self.db.transaction() as con:
             same = first_row(con.execute("SELECT uri, pack_id, tag_count FROM tag_packs WHERE content_hash = ? LIMIT 1",
@@ -93,10 +95,10 @@ class TagStore:
             pack_id = int(first_row(con.execute("SELECT coalesce(max(pack_id), 0) + 1 FROM tag_packs"))[0])  # type: ignore[index]
             con.execute(
                 "INSERT INTO tag_packs (pack_id, uri, content_hash, kind, origin, title, creator, description, "
-                "is_public, imported_at, import_run, tag_count, duplicates_merged, warnings) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "is_public, imported_at, import_run, tag_count, duplicates_merged, warnings, sha256) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [pack_id, uri, content_hash, kind, origin, title, creator, description, is_public, int(time.time()),
-                 run_id, tags.num_rows, duplicates_merged, warnings])
+                 run_id, tags.num_rows, duplicates_merged, warnings, sha256 or None])
             self._insert(con, tags, pack_id=pack_id, origin=origin, run_id=run_id)
         return PackImport(uri, status, pack_id, tags.num_rows)
 
@@ -156,7 +158,7 @@ class TagStore:
                                        [content_hash]))
         return None if row is None else str(row[0])
 
-    def import_actors(self, actors: pa.Table, *, pack_uri: str, content_hash: str) -> str:
+    def import_actors(self, actors: pa.Table, *, pack_uri: str, content_hash: str, sha256: str | None = None) -> str:
         """Store an ActorPack (replacing an earlier import of the same URI). Returns new/unchanged/replaced."""
         self._actors = None
         with self.db.transaction() as con:
@@ -168,7 +170,7 @@ class TagStore:
             con.register("b_actors", actors)
             try:
                 con.execute("INSERT INTO tag_actors SELECT actor_id, label, uri, categories, jurisdictions, aliases, "
-                            "context, lastmod, ?, ? FROM b_actors", [pack_uri, content_hash])
+                            "context, lastmod, ?, ?, ? FROM b_actors", [pack_uri, content_hash, sha256 or None])
             finally:
                 con.unregister("b_actors")
         return "new" if row is None else "replaced"
@@ -181,8 +183,8 @@ class TagStore:
         return int(row[0]) if row else 0
 
     def packs(self) -> list[dict[str, Any]]:
-        cols = ["pack_id", "uri", "content_hash", "kind", "origin", "title", "creator", "imported_at", "import_run",
-                "tag_count", "duplicates_merged", "warnings"]
+        cols = ["pack_id", "uri", "content_hash", "sha256", "kind", "origin", "title", "creator", "imported_at",
+                "import_run", "tag_count", "duplicates_merged", "warnings"]
         rows = self.db.execute(f"SELECT {', '.join(cols)} FROM tag_packs ORDER BY pack_id").fetchall()
         return [dict(zip(cols, r, strict=True)) for r in rows]
 
@@ -199,10 +201,10 @@ class TagStore:
             sql += " AND t.chain = ?"
             params.append(chain)
         rows = self.db.execute(sql + " ORDER BY t.confidence_level DESC NULLS LAST, t.tag_id", params).fetchall()
-        names = [*_OUT_NAMES[:-2], "pack_id"]
+        names = [*_OUT_NAMES[:-3], "pack_id"]
         out = [dict(zip(names, r, strict=True)) for r in rows]
         for t in out:
-            t["pack_uri"], t["pack_kind"] = self._pack_info(int(t.pop("pack_id")))
+            t["pack_uri"], t["pack_kind"], t["pack_sha256"] = self._pack_info(int(t.pop("pack_id")))
         labels = self._actor_labels() if any(t["actor"] for t in out) else {}
         for t in out:
             t["actor_label"] = labels.get(t["actor"]) if t["actor"] else None
@@ -214,12 +216,12 @@ class TagStore:
                 "SELECT actor_id, any_value(label) FROM tag_actors GROUP BY actor_id").fetchall()}
         return self._actors
 
-    def _pack_info(self, pack_id: int) -> tuple[str, str]:
+    def _pack_info(self, pack_id: int) -> tuple[str, str, str | None]:
         info = self._packs.get(pack_id)
         if info is None:
-            self._packs = {int(i): (str(u), str(k)) for i, u, k in
-                           self.db.execute("SELECT pack_id, uri, kind FROM tag_packs").fetchall()}
-            info = self._packs.get(pack_id, ("", ""))
+            self._packs = {int(i): (str(u), str(k), None if h is None else str(h)) for i, u, k, h in
+                           self.db.execute("SELECT pack_id, uri, kind, sha256 FROM tag_packs").fetchall()}
+            info = self._packs.get(pack_id, ("", "", None))
         return info
 
     def tags_table(self, identifiers: list[str], chain: str | None = None) -> pa.Table:

@@ -49,15 +49,17 @@ class AttributionService:
         stored (the calling program must then be safe to import, as for any multiprocessing use)."""
         import os
 
-        from chainsleuth.attribution import TLP_LEVELS, detect_importer, discover_files
-        from chainsleuth.attribution.importers import parse_files
-        from chainsleuth.attribution.safety import MAX_PACK_BYTES, read_limited
+        from chainsleuth.attribution import TLP_LEVELS, detect_importer
+        from chainsleuth.attribution.importers import discover_named, parse_files
+        from chainsleuth.attribution.safety import MAX_PACK_BYTES, pack_identity
 
         if tlp is not None and tlp not in TLP_LEVELS:
             raise InvalidInput(f"unknown TLP level {tlp!r}; allowed: {', '.join(TLP_LEVELS)}", field="--tlp",
                                value=tlp)
         t0 = time.perf_counter()
-        files = discover_files([Path(p) for p in paths])
+        named = discover_named([Path(p) for p in paths])
+        files = [f for f, _ in named]
+        names = dict(named)
         limit = max_bytes or MAX_PACK_BYTES
         store = self._store()
         counts = {"new": 0, "unchanged": 0, "replaced": 0}
@@ -66,18 +68,20 @@ class AttributionService:
         jobs: list[tuple[Path, str]] = []
         for f in files:
             kind = detect_importer(f)
-            same = store.tags.pack_with_hash(read_limited(f, limit)[1])
+            ident = pack_identity(f, limit)  # streamed: nothing of the file is kept
+            same = store.tags.pack_with_hash(ident.content_hash)
             if same is not None:  # same name and content already stored: nothing to parse or write
                 counts["unchanged"] += 1
-                packs.append({"uri": str(f), "kind": kind, "status": "unchanged", "same_as": same})
+                packs.append({"uri": names[f], "sha256": ident.sha256, "kind": kind, "status": "unchanged",
+                              "same_as": same})
             else:
                 jobs.append((f, kind))
         workers = 1 if workers is None else max(1, min(int(workers), os.cpu_count() or 1))
         run_id = store.tags.start_run(";".join(str(p) for p in paths), __version__)
         self._progress.start("import tags", total=len(jobs), unit="files")
         with store.tags.deferred_checkpoint():
-            tags_new = self._store_packs(parse_files(jobs, max_bytes=limit, tlp=tlp, workers=workers), run_id,
-                                         counts, packs, warnings)
+            tags_new = self._store_packs(parse_files(jobs, max_bytes=limit, tlp=tlp, workers=workers), names,
+                                         run_id, counts, packs, warnings)
         self._progress.finish()
         store.tags.finish_run(run_id, new=counts["new"], unchanged=counts["unchanged"], replaced=counts["replaced"],
                               tags=tags_new)
@@ -86,27 +90,29 @@ class AttributionService:
                 "tags_total": store.tags.count(), "packs": packs, "warnings": warnings,
                 "seconds": round(time.perf_counter() - t0, 3)}
 
-    def _store_packs(self, parsed_packs: Any, run_id: int, counts: dict[str, int], packs: list[dict[str, Any]],
-                     warnings: list[dict[str, Any]]) -> int:
+    def _store_packs(self, parsed_packs: Any, names: dict[Path, str], run_id: int, counts: dict[str, int],
+                     packs: list[dict[str, Any]], warnings: list[dict[str, Any]]) -> int:
         from chainsleuth.attribution import ParsedActorPack
 
         store = self._store()
         tags_new = 0
         for f, parsed in parsed_packs:
             if isinstance(parsed, ParsedActorPack):
-                status = store.tags.import_actors(parsed.actors, pack_uri=str(f), content_hash=parsed.content_hash)
+                status = store.tags.import_actors(parsed.actors, pack_uri=names[f], content_hash=parsed.content_hash,
+                                                  sha256=parsed.sha256)
                 counts[status] += 1
-                packs.append({"uri": str(f), "kind": "actorpack", "status": status, "tags": 0,
+                packs.append({"uri": names[f], "sha256": parsed.sha256, "kind": "actorpack", "status": status, "tags": 0,
                               "actors": parsed.actors.num_rows, "warnings": len(parsed.issues)})
             else:
-                r = store.tags.import_pack(parsed.tags, uri=parsed.uri, content_hash=parsed.content_hash,
+                r = store.tags.import_pack(parsed.tags, uri=names[f], sha256=parsed.sha256,
+                                           content_hash=parsed.content_hash,
                                            kind=parsed.kind, title=parsed.title, creator=parsed.creator,
                                            description=parsed.description, is_public=parsed.is_public,
                                            run_id=run_id, duplicates_merged=parsed.duplicates_merged,
                                            warnings=len(parsed.issues))
                 counts[r.status] += 1
                 tags_new += r.tags if r.status != "unchanged" else 0
-                packs.append({"uri": parsed.uri, "kind": parsed.kind, "status": r.status, "tags": r.tags,
+                packs.append({"uri": names[f], "sha256": parsed.sha256, "kind": parsed.kind, "status": r.status, "tags": r.tags,
                               "duplicates_merged": parsed.duplicates_merged, "warnings": len(parsed.issues),
                               "same_as": r.same_as})
             warnings += [i.to_dict() for i in parsed.issues]
@@ -119,7 +125,8 @@ class AttributionService:
                 "concepts": list(t.get("concepts") or []), "actor": t.get("actor"),
                 "actor_label": t.get("actor_label"), "source": t["source"], "creator": t["creator"],
                 "confidence": t.get("confidence"), "confidence_level": t.get("confidence_level"),
-                "lastmod": t.get("lastmod"), "pack_uri": t.get("pack_uri"), "tlp": t.get("tlp"),
+                "lastmod": t.get("lastmod"), "pack_uri": t.get("pack_uri"), "pack_sha256": t.get("pack_sha256"),
+                "tlp": t.get("tlp"),
                 "is_cluster_definer": bool(t.get("is_cluster_definer")), "origin": t.get("origin"),
                 "chain": t.get("chain"), "context": t.get("context"), "inherited_via": inherited_via}
 
@@ -269,6 +276,7 @@ class AttributionService:
         'address' column; or a list): hits (tags on the address itself) and direct exposure (value exchanged
         with tagged counterparties, by category) from the workspace's chain data."""
         from chainsleuth.attribution import direct_exposure, hit_record
+        from chainsleuth.attribution.screening import entry_problem
 
         store = self._store()
         entries = self._screen_entries(source)
@@ -305,9 +313,13 @@ class AttributionService:
             exp_entries = [dict(e, chain=ch) for (ch, a), es in exposure.items() if a == ident
                            and (asked is None or ch == asked) for e in es]
             in_ws = [ch for (ch, a) in exposure if a == ident and (asked is None or ch == asked)]
-            results.append({"address": raw, "chain": asked, "hits": hits, "exposure": exp_entries,
-                            "in_workspace": in_ws})
-        return {"screened": len(entries), "with_hits": n_hit,
+            # not an address at all: reported as invalid, not counted as screened (unless tags or chain
+            # data know the text, as a pack may tag a malformed address)
+            problem = None if hits or in_ws else entry_problem(asked, raw)
+            results.append({"address": raw, "chain": asked, "valid": problem is None, "problem": problem,
+                            "hits": hits, "exposure": exp_entries, "in_workspace": in_ws})
+        invalid = sum(1 for r in results if not r["valid"])
+        return {"screened": len(entries) - invalid, "invalid": invalid, "with_hits": n_hit,
                 "with_exposure": sum(1 for r in results if r["exposure"]), "results": results}
 
     @staticmethod
