@@ -266,7 +266,7 @@ def synth_chain(n_blocks: int = 8) -> dict[str, Any]:
                        "miner": miner, "gasUsed": hex(sum(int(r["gasUsed"], 16) for r in rcs)),
                        "gasLimit": hex(30_000_000), "baseFeePerGas": hex(base), "size": hex(600 + k),
                        "transactionsRoot": fake_hash(f"root {k}"), "transactions": txs,
-                       "withdrawals": withdrawals, "nonce": "0x0000000000000000", "difficulty": "0x0",
+                       "withdrawals": withdrawals, "withdrawalsRoot": fake_hash(f"withdrawals {k}"), "nonce": "0x0000000000000000", "difficulty": "0x0",
                        "extraData": "0x"})
         receipts.append(rcs)
         traces.append(trs)

@@ -224,13 +224,13 @@ def map_block(raw: Any, chain: str, traces: str, number: int | None = None) -> t
     bhash = hash32(raw, "hash")
     assert bhash is not None
     txs_raw = a_list(raw, "transactions", required=True)
-    withdrawals = a_list(raw, "withdrawals")
+    withdrawals = a_list(raw, "withdrawals", required=raw.get("withdrawalsRoot") is not None)
     for k, w in enumerate(withdrawals):
         an_object(w, f"withdrawal {k}")
     block = {
         "chain": chain, "number": number, "hash": bhash, "parent_hash": hash32(raw, "parentHash"),
-        "time": quantity(raw, "timestamp"), "miner": address(raw, "miner"),
-        "gas_used": quantity(raw, "gasUsed", required=False), "gas_limit": quantity(raw, "gasLimit", required=False),
+        "time": quantity(raw, "timestamp"), "miner": address(raw, "miner", required=True),
+        "gas_used": quantity(raw, "gasUsed"), "gas_limit": quantity(raw, "gasLimit"),
         "base_fee_per_gas": quantity(raw, "baseFeePerGas", limit=MAX_WEI, required=False), "tx_count": len(txs_raw),
         "withdrawal_count": len(withdrawals), "size": quantity(raw, "size", required=False), "traces": traces,
         "transactions_root": hash32(raw, "transactionsRoot", required=False),
@@ -249,6 +249,9 @@ def map_block(raw: Any, chain: str, traces: str, number: int | None = None) -> t
             raise InvalidInput(f"transaction {i}: field 'hash' is {txs[-1]['hash']!r}, listed twice in the block",
                                field="hash", value=txs[-1]["hash"])
         seen.add(txs[-1]["hash"])
+    if block["base_fee_per_gas"] is None and any(t["tx_type"] >= 2 or t["max_fee_per_gas"] is not None for t in txs):
+        raise bad_field("baseFeePerGas", raw.get("baseFeePerGas", _MISSING),
+                        "but the block has EIP-1559 transactions, which need a base fee")
     return block, txs
 
 
@@ -311,7 +314,9 @@ def check_receipt(tx: dict[str, Any], receipt: Any) -> dict[str, Any]:
     if receipt.get("transactionIndex") is not None:
         expect("transactionIndex", quantity(receipt, "transactionIndex"), tx["tx_index"],
                "the position of the transaction")
-    for k, log in enumerate(a_list(receipt, "logs")):
+    if receipt.get("status") is None and receipt.get("root") is None:
+        raise bad_field("status", receipt.get("status", _MISSING), "a status (or a pre-Byzantium state root)")
+    for k, log in enumerate(a_list(receipt, "logs", required=True)):
         try:
             _check_log(an_object(log, "the log"), tx)
         except InvalidInput as e:
@@ -353,10 +358,15 @@ def _check_log(log: dict[str, Any], tx: dict[str, Any]) -> None:
         expect("blockHash", hash32(log, "blockHash"), tx["block_hash"], "the hash of its block")
     if log.get("blockNumber") is not None:
         expect("blockNumber", quantity(log, "blockNumber"), tx["block_number"], "the number of its block")
+    if log.get("transactionIndex") is not None:
+        expect("transactionIndex", quantity(log, "transactionIndex"), tx["tx_index"],
+               "the position of its transaction")
     address(log, "address", required=True)
     quantity(log, "logIndex", required=False)
+    if "data" not in log:
+        raise bad_field("data", _MISSING, "hex data")
     hex_data(log, "data")
-    for t in a_list(log, "topics"):
+    for t in a_list(log, "topics", required=True):
         hash32({"topics": t}, "topics")
     if not isinstance(log.get("removed", False), bool):
         raise bad_field("removed", log["removed"], "not true or false")
@@ -452,43 +462,89 @@ def _index_list(obj: dict[str, Any], name: str) -> list[int]:
 
 
 def flatten_parity_traces(traces: Any, block_number: int | None = None, block_hash: str | None = None,
-                          n_txs: int | None = None) -> list[dict[str, Any]]:
+                          tx_hashes: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Parity/Erigon ``trace_block`` -> flat traces (the schema of ethereum-etl's traces export).
 
     Each trace is checked (InvalidInput naming trace and field): an object of its block (``block_number``,
-    ``block_hash``) whose ``transactionPosition`` is one of its ``n_txs`` transactions, with values in wei.
+    ``block_hash``) whose ``transactionPosition`` and ``transactionHash`` are one of its ``tx_hashes``,
+    with values in wei; with ``tx_hashes`` each transaction has its root trace, and each trace its parent
+    and as many child traces as its ``subtraces`` says, none twice.
     """
-    if traces is None:
+    if traces is None and not tx_hashes:
         return []
     if not isinstance(traces, list):
         raise InvalidInput(f"the answer is {_show(traces)}, not a list of traces", value=_show(traces))
     out = []
     for k, t in enumerate(traces):
         try:
-            out.append(_parity_row(an_object(t, "the trace"), block_number, block_hash, n_txs))
+            out.append(_parity_row(an_object(t, "the trace"), block_number, block_hash, tx_hashes))
         except InvalidInput as e:
             raise InvalidInput(f"trace {k}: {e.message}", **e.details) from None
+    if tx_hashes is not None:
+        _check_trace_tree(out, len(tx_hashes))
     set_trace_status(out)
     return out
 
 
+def _check_trace_tree(rows: list[dict[str, Any]], n_txs: int) -> None:
+    keys: set[tuple[Any, tuple[int, ...]]] = set()
+    for r in rows:
+        if r["trace_type"] == "reward":
+            continue
+        key = (r["transaction_index"], tuple(r["trace_address"]))
+        if key in keys:
+            raise InvalidInput(f"trace {'.'.join(map(str, key[1])) or 'root'} of transaction {key[0]} is there twice",
+                               field="traceAddress", value=str(list(key[1])))
+        keys.add(key)
+    for i in range(n_txs):
+        if (i, ()) not in keys:
+            raise InvalidInput(f"transaction {i} has no root trace", field="transactionPosition", value=i)
+    for r in rows:
+        if r["trace_type"] == "reward":
+            continue
+        pos, addr = r["transaction_index"], tuple(r["trace_address"])
+        if addr and (pos, addr[:-1]) not in keys:
+            raise InvalidInput(f"trace {'.'.join(map(str, addr))} of transaction {pos} has no parent trace",
+                               field="traceAddress", value=str(list(addr)))
+        missing = [k for k in range(r["subtraces"]) if (pos, (*addr, k)) not in keys]
+        if missing or (pos, (*addr, r["subtraces"])) in keys:
+            raise InvalidInput(f"trace {'.'.join(map(str, addr)) or 'root'} of transaction {pos} says "
+                               f"{r['subtraces']} subtraces, which are not the traces below it",
+                               field="subtraces", value=r["subtraces"])
+
+
+_PARITY_TYPES = frozenset({"call", "create", "suicide", "reward"})
+_CALL_TYPES = frozenset({"call", "callcode", "delegatecall", "staticcall"})
+
+
 def _parity_row(t: dict[str, Any], block_number: int | None, block_hash: str | None,
-                n_txs: int | None) -> dict[str, Any]:
+                tx_hashes: Sequence[str] | None) -> dict[str, Any]:
     if block_number is not None and t.get("blockNumber") is not None:
         expect("blockNumber", quantity(t, "blockNumber"), block_number, "the number of its block")
     if block_hash is not None and t.get("blockHash") is not None:
         expect("blockHash", hash32(t, "blockHash"), block_hash, "the hash of its block")
-    typ = t.get("type")
-    if not isinstance(typ, str):
-        raise bad_field("type", typ if "type" in t else _MISSING, "not a trace type")
+    typ = t.get("type", _MISSING)
+    if typ not in _PARITY_TYPES:
+        raise bad_field("type", typ, f"not a trace type ({', '.join(sorted(_PARITY_TYPES))})")
     pos = quantity(t, "transactionPosition", required=False)
-    if pos is not None and n_txs is not None and pos >= n_txs:
-        raise bad_field("transactionPosition", t["transactionPosition"], f"beyond the block's {n_txs} transactions")
-    a = an_object(t.get("action") or {}, "field 'action'")
+    txh = hash32(t, "transactionHash", required=False)
+    if tx_hashes is not None and typ != "reward":
+        if pos is None or pos >= len(tx_hashes):
+            raise bad_field("transactionPosition", t.get("transactionPosition", _MISSING),
+                            f"not one of the block's {len(tx_hashes)} transactions")
+        expect("transactionHash", txh, tx_hashes[pos], f"the hash of transaction {pos}")
+    if "action" not in t:
+        raise bad_field("action", _MISSING, "an object")
+    a = an_object(t["action"], "field 'action'")
     r = an_object(t.get("result") or {}, "field 'result'")
+    if "traceAddress" not in t and typ != "reward":
+        raise bad_field("traceAddress", _MISSING, "a list of positions")
+    ct = a.get("callType")
+    if typ == "call" and ct is not None and ct not in _CALL_TYPES:
+        raise bad_field("callType", ct, f"not a call type ({', '.join(sorted(_CALL_TYPES))})")
     err = t.get("error")
     row: dict[str, Any] = {
-        "transaction_hash": hash32(t, "transactionHash", required=False),
+        "transaction_hash": txh,
         "transaction_index": pos, "trace_type": typ, "call_type": None,
         "reward_type": None, "from": None, "to": None, "value": None, "error": None if err is None else str(err),
         "trace_address": _index_list(t, "traceAddress"), "subtraces": quantity(t, "subtraces", required=False) or 0,
@@ -496,7 +552,7 @@ def _parity_row(t: dict[str, Any], block_number: int | None, block_hash: str | N
     if typ == "call":
         row.update({"from": address(a, "from"), "to": address(a, "to"),
                     "value": quantity(a, "value", limit=MAX_WEI, required=False),
-                    "call_type": a.get("callType") if isinstance(a.get("callType"), str) else None})
+                    "call_type": ct})
     elif typ == "create":
         row.update({"from": address(a, "from"), "to": address(r, "address"),
                     "value": quantity(a, "value", limit=MAX_WEI, required=False)})

@@ -280,7 +280,8 @@ class EvmRpcSource:
                 if self.traces == "geth":
                     flat = m.flatten_geth_traces(traces[i], [t["hash"] for t in btxs])
                 elif self.traces == "parity":
-                    flat = m.flatten_parity_traces(traces[i], block["number"], block["hash"], len(btxs))
+                    flat = m.flatten_parity_traces(traces[i], block["number"], block["hash"],
+                                                   [t["hash"] for t in btxs])
             roots = {r["transaction_index"]: r for r in flat if not r["trace_address"] and r["trace_type"] != "reward"}
             for t in btxs:
                 if t["status"] is None and t["tx_index"] in roots:   # pre-Byzantium: the root call tells
@@ -304,12 +305,18 @@ class EvmRpcSource:
                 raise InvalidInput(f"the answer has {len(rs)} receipts for the block's {len(btxs)} transactions",
                                    value=len(rs))
         out: dict[str, dict[str, Any]] = {}
+        log_index = 0   # logs are numbered through the block
         for t, rc in zip(btxs, rs, strict=True):
             try:
                 if rc is None:
                     raise InvalidInput("the answer is null (no receipt)")
                 m.check_receipt(t, rc)
                 m.map_receipt(t, rc)
+                for k, log in enumerate(rc.get("logs") or []):
+                    if log.get("logIndex") is not None and m.hex_int(log["logIndex"]) != log_index:
+                        raise m.bad_field("logIndex", log["logIndex"], f"not {log_index} (log {k}: logs are "
+                                          "numbered through the block)")
+                    log_index += 1
             except InvalidInput as e:
                 raise InvalidInput(f"receipt of transaction {t['tx_index']} ({t['hash']}): {e.message}",
                                    **e.details) from None
