@@ -5,7 +5,6 @@ bounded time, visibly. The store is left exactly as before the failed batch."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +14,6 @@ from chainsleuth.config import Settings
 from chainsleuth.core.progress import NullProgress
 from chainsleuth.errors import SourceError
 from chainsleuth.workspace import Workspace
-
-TABLES = ("account_blocks", "account_txs", "transfers", "tokens", "account_checkpoints", "addresses")
 
 
 class Notes(NullProgress):
@@ -32,17 +29,6 @@ def make_ws(path: Path, *, timeout: float = 2.0, retries: int = 1, max_wait: flo
             progress: Any = None) -> Workspace:
     return Workspace(path, settings=Settings(workspace=path, rpc_timeout=timeout, rpc_retries=retries,
                                              rpc_max_wait=max_wait, progress="never"), progress=progress)
-
-
-def tables(ws: Workspace) -> dict[str, list[tuple[Any, ...]]]:
-    """Every stored row of the account tables (run ids and clock times aside), sorted."""
-    db = ws.store.db
-    out = {}
-    for t in TABLES:
-        cols = [c[0] for c in db.execute(f"DESCRIBE {t}").fetchall() if c[0] not in ("run_id", "updated_at")]
-        rows = db.execute(f"SELECT {', '.join(cols)} FROM {t}").fetchall()
-        out[t] = sorted(rows, key=repr)
-    return out
 
 
 def _block_of(params: list[Any]) -> int | None:
@@ -145,7 +131,7 @@ RECEIPT_LIES = [
     (lambda rs: [{**rs[0], "gasUsed": hex(2**200)}, *rs[1:]], "gasUsed", "above 2^63-1"),
     (lambda rs: [{**rs[0], "gasUsed": hex(200_000)}, *rs[1:]], "gasUsed", "above the transaction's gas limit"),
     (lambda rs: [{**rs[0], "effectiveGasPrice": hex(2**200)}, *rs[1:]], "effectiveGasPrice", "above 10^38-1 wei"),
-    (lambda rs: [{**rs[0], "effectiveGasPrice": 2**256}, *rs[1:]], "effectiveGasPrice", "above 10^38-1 wei"),
+    (lambda rs: [{**rs[0], "effectiveGasPrice": 2**256}, *rs[1:]], "effectiveGasPrice", "not a hex quantity"),
     (lambda rs: [{**rs[0], "status": "0x2"}, *rs[1:]], "status", "above 1"),
     (lambda rs: [{**rs[0], "status": True}, *rs[1:]], "status", "not a hex quantity"),
     (lambda rs: [rs[1], rs[0], *rs[2:]], "transactionHash", "not the hash of the transaction"),

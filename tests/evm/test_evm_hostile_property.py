@@ -20,8 +20,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from chainsleuth.config import Settings
 from chainsleuth.errors import SourceError
 from chainsleuth.workspace import Workspace
@@ -180,7 +178,9 @@ class Mutation:
         else:
             self.kind = "huge value"
             parent[key] = rng.choice(HUGE)
-        self.detail = f"{path}: {str(old)[:40]} -> {str(parent[key])[:40] if key in parent or isinstance(key, int) and key < len(parent) else 'deleted'}"
+        now = parent[key] if (isinstance(parent, dict) and key in parent) or \
+            (isinstance(parent, list) and key < len(parent)) else "(gone)"
+        self.detail = f"{path}: {str(old)[:40]} -> {str(now)[:40]}"
         return result
 
 

@@ -105,9 +105,10 @@ def bad_field(name: str, v: Any, what: str) -> InvalidInput:
 _MISSING: Any = object()
 
 
-def quantity(obj: dict[str, Any], name: str, *, limit: int = MAX_COUNTER, required: bool = True) -> int | None:
-    """``obj[name]`` as a JSON-RPC quantity (``0x`` and 1 to 64 hex digits, or a JSON integer) in
-    ``0..limit``; None when absent or null and not ``required``. Anything else raises InvalidInput naming
+def quantity(obj: dict[str, Any], name: str, *, limit: int = MAX_COUNTER, required: bool = True,
+             ints: bool = False) -> int | None:
+    """``obj[name]`` as a JSON-RPC quantity (``0x`` and 1 to 64 hex digits; a JSON integer only with
+    ``ints``, for the fields nodes send as numbers) in ``0..limit``; None when absent or null and not ``required``. Anything else raises InvalidInput naming
     the field and the value.
 
     >>> quantity({"gasUsed": "0x5208"}, "gasUsed")
@@ -125,8 +126,10 @@ def quantity(obj: dict[str, Any], name: str, *, limit: int = MAX_COUNTER, requir
     if isinstance(v, bool):
         raise bad_field(name, v, "not a hex quantity")
     if isinstance(v, int):
+        if not ints:
+            raise bad_field(name, v, "not a hex quantity (a JSON number)")
         n = v
-    elif isinstance(v, str) and v[:2] == "0x" and 2 < len(v) and _HEXDIGITS.issuperset(v[2:]):
+    elif isinstance(v, str) and v[:2] == "0x" and len(v) > 2 and _HEXDIGITS.issuperset(v[2:]):
         if len(v[2:].lstrip("0")) > 64:
             raise bad_field(name, v, "above 2^256-1")
         n = int(v, 16)
@@ -276,13 +279,14 @@ def _map_tx(t: dict[str, Any], chain: str, bhash: str, number: int, i: int) -> d
     }
 
 
-def withdrawal_transfers(raw: dict[str, Any], chain: str, start_index: int = 0) -> list[dict[str, Any]]:
+def withdrawal_transfers(raw: dict[str, Any], chain: str, start_index: int = 0, *,
+                         ints: bool = True) -> list[dict[str, Any]]:
     """Beacon-chain withdrawals (amounts in Gwei, at most 2^64-1) -> ``withdrawal`` transfers in wei."""
     out = []
     number = hex_int(raw["number"])
     for k, w in enumerate(a_list(raw, "withdrawals")):
         try:
-            amount = (quantity(an_object(w, "the withdrawal"), "amount", limit=2**64 - 1) or 0) * _GWEI
+            amount = (quantity(an_object(w, "the withdrawal"), "amount", limit=2**64 - 1, ints=ints) or 0) * _GWEI
             to = address(w, "address", required=True)
         except InvalidInput as e:
             raise InvalidInput(f"withdrawal {k}: {e.message}", **e.details) from None
@@ -324,21 +328,21 @@ def check_receipt(tx: dict[str, Any], receipt: Any) -> dict[str, Any]:
     return receipt
 
 
-def map_receipt(tx: dict[str, Any], receipt: Any) -> None:
+def map_receipt(tx: dict[str, Any], receipt: Any, *, ints: bool = True) -> None:
     """Copy a receipt's status, gas used, effective price, fee and created contract into ``tx`` (in place),
     after checking its values (status 0 or 1, gas used within the transaction's gas limit, prices and the
     fee within :data:`MAX_WEI`)."""
     receipt = an_object(receipt, f"the receipt of transaction {tx['hash']}")
-    status = quantity(receipt, "status", limit=1, required=False)
-    gas_used = quantity(receipt, "gasUsed")
+    status = quantity(receipt, "status", limit=1, required=False, ints=ints)
+    gas_used = quantity(receipt, "gasUsed", ints=ints)
     assert gas_used is not None
     if tx.get("gas") is not None and gas_used > tx["gas"]:
         raise bad_field("gasUsed", receipt["gasUsed"], f"above the transaction's gas limit ({tx['gas']})")
-    price = quantity(receipt, "effectiveGasPrice", limit=MAX_WEI, required=False)
+    price = quantity(receipt, "effectiveGasPrice", limit=MAX_WEI, required=False, ints=ints)
     if price is None:  # old nodes: the legacy gas price is what was paid
         price = tx["gas_price"] or 0
-    blob_fee = (quantity(receipt, "blobGasUsed", required=False) or 0) * \
-        (quantity(receipt, "blobGasPrice", limit=MAX_WEI, required=False) or 0)
+    blob_fee = (quantity(receipt, "blobGasUsed", required=False, ints=ints) or 0) * \
+        (quantity(receipt, "blobGasPrice", limit=MAX_WEI, required=False, ints=ints) or 0)
     fee = gas_used * price + blob_fee
     if fee > MAX_WEI:
         raise bad_field("gasUsed", receipt["gasUsed"], f"making a fee of {fee} wei, above 10^38-1")
@@ -520,13 +524,13 @@ _CALL_TYPES = frozenset({"call", "callcode", "delegatecall", "staticcall"})
 def _parity_row(t: dict[str, Any], block_number: int | None, block_hash: str | None,
                 tx_hashes: Sequence[str] | None) -> dict[str, Any]:
     if block_number is not None and t.get("blockNumber") is not None:
-        expect("blockNumber", quantity(t, "blockNumber"), block_number, "the number of its block")
+        expect("blockNumber", quantity(t, "blockNumber", ints=True), block_number, "the number of its block")
     if block_hash is not None and t.get("blockHash") is not None:
         expect("blockHash", hash32(t, "blockHash"), block_hash, "the hash of its block")
     typ = t.get("type", _MISSING)
     if typ not in _PARITY_TYPES:
         raise bad_field("type", typ, f"not a trace type ({', '.join(sorted(_PARITY_TYPES))})")
-    pos = quantity(t, "transactionPosition", required=False)
+    pos = quantity(t, "transactionPosition", required=False, ints=True)
     txh = hash32(t, "transactionHash", required=False)
     if tx_hashes is not None and typ != "reward":
         if pos is None or pos >= len(tx_hashes):
@@ -547,7 +551,7 @@ def _parity_row(t: dict[str, Any], block_number: int | None, block_hash: str | N
         "transaction_hash": txh,
         "transaction_index": pos, "trace_type": typ, "call_type": None,
         "reward_type": None, "from": None, "to": None, "value": None, "error": None if err is None else str(err),
-        "trace_address": _index_list(t, "traceAddress"), "subtraces": quantity(t, "subtraces", required=False) or 0,
+        "trace_address": _index_list(t, "traceAddress"), "subtraces": quantity(t, "subtraces", required=False, ints=True) or 0,
     }
     if typ == "call":
         row.update({"from": address(a, "from"), "to": address(a, "to"),

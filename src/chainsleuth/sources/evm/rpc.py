@@ -92,8 +92,8 @@ def _retry_after(value: str | None) -> float | None:
         except (TypeError, ValueError, IndexError):
             return None
         if when.tzinfo is None:
-            when = when.replace(tzinfo=datetime.timezone.utc)
-        secs = (when - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+            when = when.replace(tzinfo=datetime.UTC)
+        secs = (when - datetime.datetime.now(datetime.UTC)).total_seconds()
     if secs != secs or secs == float("inf"):   # nan, inf
         return None
     return max(0.0, secs)

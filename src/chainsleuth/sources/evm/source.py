@@ -20,7 +20,7 @@ from chainsleuth.core.account import AccountBatch
 from chainsleuth.errors import InvalidInput, NotFound, SourceError, Unsupported
 from chainsleuth.sources.evm import mappers as m
 from chainsleuth.sources.evm.batch import build_batch, native_transfer
-from chainsleuth.sources.evm.rpc import JsonRpcClient, RpcErrorResult, describe_call
+from chainsleuth.sources.evm.rpc import JsonRpcClient, RpcErrorResult
 
 __all__ = ["TRACE_MODES", "AccountSource", "EvmRpcSource", "open_replay_source", "open_rpc_source"]
 
@@ -311,7 +311,7 @@ class EvmRpcSource:
                 if rc is None:
                     raise InvalidInput("the answer is null (no receipt)")
                 m.check_receipt(t, rc)
-                m.map_receipt(t, rc)
+                m.map_receipt(t, rc, ints=False)
                 for k, log in enumerate(rc.get("logs") or []):
                     if log.get("logIndex") is not None and m.hex_int(log["logIndex"]) != log_index:
                         raise m.bad_field("logIndex", log["logIndex"], f"not {log_index} (log {k}: logs are "
@@ -341,7 +341,7 @@ class EvmRpcSource:
                 nxt[t["tx_index"]] += len(tt)
                 out.extend(tt)
             out.extend(m.fee_transfers(t, block["miner"], block["base_fee_per_gas"], nxt[t["tx_index"]]))
-        out.extend(m.withdrawal_transfers(raw, self.chain, nxt.get(None, 0)))
+        out.extend(m.withdrawal_transfers(raw, self.chain, nxt.get(None, 0), ints=False))
         return out
 
     def _new_tokens(self, transfers: list[dict[str, Any]]) -> list[dict[str, Any]]:
