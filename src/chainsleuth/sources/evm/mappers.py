@@ -188,9 +188,11 @@ def a_list(obj: dict[str, Any], name: str, *, required: bool = False) -> list[An
     return v
 
 
-def an_object(v: Any, what: str) -> dict[str, Any]:
-    """``v`` when it is a JSON object, else InvalidInput saying what it is instead."""
+def an_object(v: Any, what: str, field: str | None = None) -> dict[str, Any]:
+    """``v`` when it is a JSON object, else InvalidInput saying what it is instead (naming ``field``)."""
     if not isinstance(v, dict):
+        if field is not None:
+            raise bad_field(field, v, "not an object")
         raise InvalidInput(f"{what} is {_show(v)}, not an object", value=_show(v))
     return v
 
@@ -539,8 +541,8 @@ def _parity_row(t: dict[str, Any], block_number: int | None, block_hash: str | N
         expect("transactionHash", txh, tx_hashes[pos], f"the hash of transaction {pos}")
     if "action" not in t:
         raise bad_field("action", _MISSING, "an object")
-    a = an_object(t["action"], "field 'action'")
-    r = an_object(t.get("result") or {}, "field 'result'")
+    a = an_object(t["action"], "", "action")
+    r = an_object(t.get("result") or {}, "", "result")
     if "traceAddress" not in t and typ != "reward":
         raise bad_field("traceAddress", _MISSING, "a list of positions")
     ct = a.get("callType")
@@ -586,7 +588,7 @@ def flatten_geth_traces(results: Any, tx_hashes: Sequence[str] | None = None) ->
     for i, entry in enumerate(results):
         try:
             entry = an_object(entry, "the call trace")
-            call = an_object(entry.get("result", entry), "field 'result'")
+            call = an_object(entry.get("result", entry), "", "result")
             txh = hash32(entry, "txHash", required=False)
             if tx_hashes is not None:
                 if txh is not None:
