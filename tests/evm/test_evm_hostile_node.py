@@ -224,3 +224,17 @@ def test_retry_after_in_an_ingest_waits_at_most_rpc_max_wait(fake_nodes: Any, tm
     assert len(waits) >= 2 and "(attempt 2/3)" in waits[0] and "(attempt 3/3)" in waits[1], notes.seen
     assert sorted(ws.store.account.block_hashes("eth-anvil", 0, 99)) == [0, 1, 2, 3]
     ws.close()
+
+
+@pytest.mark.parametrize("path,value", [((0, "action", "callType"), {}), ((0, "type"), ["call"]),
+                                        ((3, "traceAddress"), None), ((0, "transactionHash"), "0x" + "12" * 32)])
+def test_malformed_traces_are_a_source_error_naming_the_field(fake_nodes: Any, tmp_path: Path, path: tuple[Any, ...],
+                                                              value: Any) -> None:
+    node = fake_nodes(8)
+    node.hook = _lie_about("trace_block", 6, _set(path, value))
+    ws = make_ws(tmp_path / "ws")
+    with pytest.raises(SourceError) as e:
+        ws.ingest.evm_rpc(node.url, chain="eth-anvil", traces="parity", blocks_per_batch=4)
+    assert str(e.value).startswith("trace_block block 6: ") and e.value.details.get("field") == path[-1], str(e.value)
+    assert sorted(ws.store.account.block_hashes("eth-anvil", 0, 99)) == [0, 1, 2, 3]
+    ws.close()

@@ -530,7 +530,7 @@ def _parity_row(t: dict[str, Any], block_number: int | None, block_hash: str | N
     if block_hash is not None and t.get("blockHash") is not None:
         expect("blockHash", hash32(t, "blockHash"), block_hash, "the hash of its block")
     typ = t.get("type", _MISSING)
-    if typ not in _PARITY_TYPES:
+    if not isinstance(typ, str) or typ not in _PARITY_TYPES:
         raise bad_field("type", typ, f"not a trace type ({', '.join(sorted(_PARITY_TYPES))})")
     pos = quantity(t, "transactionPosition", required=False, ints=True)
     txh = hash32(t, "transactionHash", required=False)
@@ -546,7 +546,7 @@ def _parity_row(t: dict[str, Any], block_number: int | None, block_hash: str | N
     if "traceAddress" not in t and typ != "reward":
         raise bad_field("traceAddress", _MISSING, "a list of positions")
     ct = a.get("callType")
-    if typ == "call" and ct is not None and ct not in _CALL_TYPES:
+    if typ == "call" and ct is not None and (not isinstance(ct, str) or ct not in _CALL_TYPES):
         raise bad_field("callType", ct, f"not a call type ({', '.join(sorted(_CALL_TYPES))})")
     err = t.get("error")
     row: dict[str, Any] = {
