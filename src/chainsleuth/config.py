@@ -22,6 +22,9 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "progress": ("CHAINSLEUTH_PROGRESS", "'auto' (bar on a terminal), 'always' or 'never'"),
     "rpc_timeout": ("CHAINSLEUTH_RPC_TIMEOUT", "seconds before a node request times out (default 30)"),
     "rpc_retries": ("CHAINSLEUTH_RPC_RETRIES", "retries of a failed node request (default 5)"),
+    "rpc_max_wait": ("CHAINSLEUTH_RPC_MAX_WAIT",
+                     "longest wait in seconds before retrying a node request, also when the node's "
+                     "Retry-After asks for more (default 30)"),
     "cluster_alert_size": ("CHAINSLEUTH_CLUSTER_ALERT_SIZE",
                            "alert when a clustering merge joins two clusters of at least this many addresses "
                            "(default 1000)"),
@@ -36,6 +39,7 @@ class Settings:
     progress: str = "auto"
     rpc_timeout: float = 30.0
     rpc_retries: int = 5
+    rpc_max_wait: float = 30.0
     cluster_alert_size: int = 1000
 
 
@@ -51,5 +55,6 @@ def load_settings(workspace: str | Path | None = None, env: dict[str, str] | Non
         progress=e.get("CHAINSLEUTH_PROGRESS", "auto"),
         rpc_timeout=float(e.get("CHAINSLEUTH_RPC_TIMEOUT", "30")),
         rpc_retries=int(e.get("CHAINSLEUTH_RPC_RETRIES", "5")),
+        rpc_max_wait=float(e.get("CHAINSLEUTH_RPC_MAX_WAIT", "30")),
         cluster_alert_size=int(e.get("CHAINSLEUTH_CLUSTER_ALERT_SIZE", "1000")),
     )

@@ -186,3 +186,203 @@ def anvil_module() -> Iterator[Node]:
         yield node
     finally:
         _stop(node)
+
+
+# -- a fake JSON-RPC node on 127.0.0.1 serving a synthetic chain ------------------------------------------
+GWEI = 10**9
+ETHER = 10**18
+TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
+
+
+def fake_hash(label: str) -> str:
+    return "0x" + keccak256(label.encode()).hex()
+
+
+def fake_addr(label: str) -> str:
+    return "0x" + keccak256(label.encode()).hex()[:40]
+
+
+@dataclass
+class Raw:
+    """A whole HTTP answer in place of the JSON-RPC one (an error status, a body that is not JSON, a delay)."""
+
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+def synth_chain(n_blocks: int = 8) -> dict[str, Any]:
+    """A consistent chain of ``n_blocks`` blocks as a node would serve it (full blocks, receipts, Parity
+    traces): ETH payments, an ERC-20 transfer every third block, a contract paying on every second block
+    (an internal transfer) and a beacon withdrawal every fourth block."""
+    alice, bob, carol, dave, erin, frank = (fake_addr(n) for n in ("alice", "bob", "carol", "dave", "erin", "frank"))
+    token, payer, miner = fake_addr("token"), fake_addr("payer"), fake_addr("miner")
+    blocks, receipts, traces = [], [], []
+    parent = "0x" + "00" * 32
+    for k in range(n_blocks):
+        bh = fake_hash(f"block {k}")
+        base = 7 * GWEI + k
+        txs: list[dict[str, Any]] = []
+        rcs: list[dict[str, Any]] = []
+        trs: list[dict[str, Any]] = []
+
+        def add(frm: str, to: str, value: int, gas_used: int, logs: list[dict[str, Any]], internal: list[Any],
+                bh: str = bh, k: int = k, base: int = base, txs: list[Any] = txs, rcs: list[Any] = rcs,
+                trs: list[Any] = trs) -> None:
+            i = len(txs)
+            th = fake_hash(f"tx {k} {i}")
+            txs.append({"hash": th, "blockHash": bh, "blockNumber": hex(k), "transactionIndex": hex(i), "from": frm,
+                        "to": to, "value": hex(value), "nonce": hex(k * 3 + i), "type": "0x2", "gas": hex(100_000),
+                        "gasPrice": hex(base + GWEI), "maxFeePerGas": hex(base + 2 * GWEI),
+                        "maxPriorityFeePerGas": hex(GWEI), "input": "0x", "chainId": "0x7a69"})
+            for j, lg in enumerate(logs):
+                lg.update({"blockHash": bh, "blockNumber": hex(k), "transactionHash": th, "transactionIndex": hex(i),
+                           "logIndex": hex(j), "removed": False})
+            rcs.append({"transactionHash": th, "transactionIndex": hex(i), "blockHash": bh, "blockNumber": hex(k),
+                        "from": frm, "to": to, "status": "0x1", "gasUsed": hex(gas_used),
+                        "cumulativeGasUsed": hex(gas_used * (i + 1)), "effectiveGasPrice": hex(base + GWEI),
+                        "contractAddress": None, "logs": logs, "logsBloom": "0x" + "00" * 256, "type": "0x2"})
+            common = {"blockHash": bh, "blockNumber": k, "transactionHash": th, "transactionPosition": i}
+            trs.append({"action": {"callType": "call", "from": frm, "to": to, "value": hex(value), "gas": "0x0",
+                                   "input": "0x"}, "result": {"gasUsed": hex(gas_used), "output": "0x"},
+                        "subtraces": len(internal), "traceAddress": [], "type": "call", **common})
+            for s, (src, dst, v) in enumerate(internal):
+                trs.append({"action": {"callType": "call", "from": src, "to": dst, "value": hex(v), "gas": "0x0",
+                                       "input": "0x"}, "result": {"gasUsed": "0x0", "output": "0x"},
+                            "subtraces": 0, "traceAddress": [s], "type": "call", **common})
+
+        if k > 0:
+            add(alice, bob, k * ETHER, 21_000, [], [])
+            if k % 3 == 0:
+                add(carol, token, 0, 50_000, [{"address": token, "data": "0x" + format(1000 + k, "064x"),
+                                               "topics": [TRANSFER_TOPIC, "0x" + carol[2:].rjust(64, "0"),
+                                                          "0x" + dave[2:].rjust(64, "0")]}], [])
+            if k % 2 == 0:
+                add(alice, payer, 2 * ETHER, 40_000, [], [(payer, frank, ETHER // 2)])
+        withdrawals = ([{"index": hex(k), "validatorIndex": "0x5", "address": erin, "amount": hex(k * GWEI)}]
+                       if k % 4 == 0 and k else [])
+        blocks.append({"number": hex(k), "hash": bh, "parentHash": parent, "timestamp": hex(1_700_000_000 + 12 * k),
+                       "miner": miner, "gasUsed": hex(sum(int(r["gasUsed"], 16) for r in rcs)),
+                       "gasLimit": hex(30_000_000), "baseFeePerGas": hex(base), "size": hex(600 + k),
+                       "transactionsRoot": fake_hash(f"root {k}"), "transactions": txs,
+                       "withdrawals": withdrawals, "withdrawalsRoot": fake_hash(f"withdrawals {k}"), "nonce": "0x0000000000000000", "difficulty": "0x0",
+                       "extraData": "0x"})
+        receipts.append(rcs)
+        traces.append(trs)
+        parent = bh
+    return {"chain_id": 31337, "blocks": blocks, "receipts": receipts, "traces": traces,
+            "people": {"alice": alice, "bob": bob, "carol": carol, "dave": dave, "erin": erin, "frank": frank}}
+
+
+class FakeNode:
+    """A threaded HTTP JSON-RPC server on 127.0.0.1 answering from :func:`synth_chain`.
+
+    ``hook(method, params, result)`` may replace a result (return something else) or the whole HTTP answer
+    (return a :class:`Raw`); it runs on every request, so a test can lie about one block or field."""
+
+    def __init__(self, chain: dict[str, Any]) -> None:
+        import http.server
+        import threading
+
+        self.data = chain
+        self.hook: Any = None
+        self.calls: list[tuple[str, list[Any]]] = []
+        node = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
+                reqs = body if isinstance(body, list) else [body]
+                out: list[Any] = []
+                raw: Raw | None = None
+                for r in reqs:
+                    node.calls.append((r["method"], r["params"]))
+                    res = node.answer(r["method"], r["params"])
+                    if node.hook is not None and "error" not in res:
+                        new = node.hook(r["method"], r["params"], res["result"])
+                        if isinstance(new, Raw):
+                            raw = raw or new
+                        else:
+                            res = {"result": new}
+                    out.append({"jsonrpc": "2.0", "id": r["id"], **res})
+                if raw is not None:
+                    status, payload, headers = raw.status, raw.body, raw.headers
+                    if raw.delay:
+                        time.sleep(raw.delay)
+                else:
+                    status, headers = 200, {}
+                    payload = json.dumps(out if isinstance(body, list) else out[0]).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("content-type", "application/json")
+                    for k, v in headers.items():
+                        self.send_header(k, v)
+                    self.send_header("content-length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def log_message(self, *a: Any) -> None:
+                pass
+
+        self._srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._srv.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._srv.server_address[1]}/"
+        self._thread = threading.Thread(target=self._srv.serve_forever, daemon=True)
+        self._thread.start()
+
+    def answer(self, method: str, params: list[Any]) -> dict[str, Any]:
+        """The honest answer: ``{"result": ...}`` or ``{"error": ...}``."""
+        d = self.data
+        n = len(d["blocks"])
+
+        def num(p: Any) -> int:
+            return n - 1 if p == "latest" else int(p, 16)
+
+        if method == "eth_chainId":
+            return {"result": hex(d["chain_id"])}
+        if method == "eth_blockNumber":
+            return {"result": hex(n - 1)}
+        if method == "eth_getBlockByNumber":
+            k = num(params[0])
+            if k >= n:
+                return {"result": None}
+            b = json.loads(json.dumps(d["blocks"][k]))
+            if not params[1]:
+                b["transactions"] = [t["hash"] for t in b["transactions"]]
+            return {"result": b}
+        if method in ("eth_getBlockReceipts", "trace_block"):
+            k = num(params[0])
+            if k >= n:
+                return {"result": None}
+            part = d["receipts" if method == "eth_getBlockReceipts" else "traces"][k]
+            return {"result": json.loads(json.dumps(part))}
+        if method == "eth_call":
+            return {"error": {"code": 3, "message": "execution reverted"}}
+        return {"error": {"code": -32601, "message": f"the method {method} does not exist/is not available"}}
+
+    def close(self) -> None:
+        self._srv.shutdown()
+        self._srv.server_close()
+
+
+FakeNode.Raw = Raw  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def fake_nodes() -> Iterator[Any]:
+    """``make(n_blocks)`` -> a :class:`FakeNode` serving ``synth_chain(n_blocks)`` (``.Raw`` is :class:`Raw`);
+    set ``.hook`` to make it lie. All are stopped at the end."""
+    made: list[FakeNode] = []
+
+    def make(n_blocks: int = 8) -> FakeNode:
+        made.append(FakeNode(synth_chain(n_blocks)))
+        return made[-1]
+
+    try:
+        yield make
+    finally:
+        for node in made:
+            node.close()

@@ -10,6 +10,8 @@ is left to callers that know what a ``null`` result means.
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -74,6 +76,29 @@ def describe_call(method: str, params: Sequence[Any]) -> str:
     return f"{method}({', '.join(parts)})"
 
 
+def _retry_after(value: str | None) -> float | None:
+    """Seconds a ``Retry-After`` header asks for (a number or an HTTP date); None when absent or unreadable.
+
+    >>> _retry_after("3600"), _retry_after("soon"), _retry_after(None), _retry_after("-5")
+    (3600.0, None, None, 0.0)
+    """
+    if not value:
+        return None
+    try:
+        secs = float(value.strip())
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=datetime.UTC)
+        secs = (when - datetime.datetime.now(datetime.UTC)).total_seconds()
+    if secs != secs or secs == float("inf"):   # nan, inf
+        return None
+    return max(0.0, secs)
+
+
 class JsonRpcClient:
     """Talk JSON-RPC 2.0 to one endpoint.
 
@@ -82,7 +107,12 @@ class JsonRpcClient:
     url : endpoint (http or https; any URL when ``transport`` serves it).
     timeout : seconds per HTTP request (``Settings.rpc_timeout``).
     retries : retries of a failed request (``Settings.rpc_retries``); connection errors, timeouts, HTTP 429
-        and 5xx are retried with exponential back-off (``backoff`` * 2**attempt, at most ``max_backoff``).
+        and 5xx are retried with exponential back-off (``backoff`` * 2**attempt, at most ``max_backoff``),
+        or after the node's ``Retry-After`` (seconds or an HTTP date), which is capped at ``max_wait``
+        (``Settings.rpc_max_wait``): a node asking for an hour is retried after ``max_wait`` seconds, and
+        after the last attempt the request fails with a SourceError.
+    notify : called with a line for each wait before a retry ("node asked to wait 3600 s; waiting 30 s
+        (attempt 2/6)"), so a wait is never silent (the ingest shows it as a progress note).
     max_batch : largest number of requests in one HTTP POST. The size adapts: it halves when the endpoint
         refuses or times out a batch, and grows back by half after each success, never again to a size
         that was refused.
@@ -92,8 +122,8 @@ class JsonRpcClient:
 
     def __init__(self, url: str, *, timeout: float = 30.0, retries: int = 5, max_batch: int = 100,
                  rate_limit: float | None = None, transport: httpx.BaseTransport | None = None,
-                 backoff: float = 0.25, max_backoff: float = 8.0,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 backoff: float = 0.25, max_backoff: float = 8.0, max_wait: float = 30.0,
+                 sleep: Callable[[float], None] = time.sleep, notify: Callable[[str], None] | None = None) -> None:
         self.url = url
         self.safe_url = redact_url(url)
         self.retries = max(0, int(retries))
@@ -102,7 +132,9 @@ class JsonRpcClient:
         self._ceiling = self.max_batch
         self.min_interval = 1.0 / rate_limit if rate_limit else 0.0
         self.backoff = backoff
-        self.max_backoff = max_backoff
+        self.max_backoff = min(max_backoff, max_wait)
+        self.max_wait = max(0.0, float(max_wait))
+        self._notify = notify
         self._sleep = sleep
         self._last_request = 0.0
         self._next_id = 1
@@ -198,9 +230,7 @@ class JsonRpcClient:
                     return None
                 if resp.status_code in _RETRY_STATUS:
                     problem = f"answered HTTP {resp.status_code}"
-                    ra = resp.headers.get("retry-after")
-                    if ra and ra.isdigit():
-                        retry_after = float(ra)
+                    retry_after = _retry_after(resp.headers.get("retry-after"))
                 elif resp.status_code >= 400:
                     raise SourceError(f"the node at {self.safe_url} answered HTTP {resp.status_code} to {first}: "
                                       f"{resp.text[:200]!r}", url=self.safe_url, method=chunk[0][0],
@@ -212,7 +242,13 @@ class JsonRpcClient:
                 raise SourceError(f"the node at {self.safe_url} {problem} for {first}; gave up after "
                                   f"{attempt + 1} attempts", url=self.safe_url, method=chunk[0][0], call=first)
             delay = min(self.max_backoff, self.backoff * (2 ** attempt))
-            self._sleep(max(delay, retry_after or 0.0))
+            wait = min(self.max_wait, max(delay, retry_after or 0.0))
+            if self._notify is not None:
+                asked = f"node asked to wait {retry_after:g} s" if retry_after is not None else \
+                    f"the node at {self.safe_url} {problem}"
+                self._notify(f"{asked}; waiting {wait:g} s (attempt {attempt + 2}/{self.retries + 1}) "
+                             f"for {first}")
+            self._sleep(wait)
             attempt += 1
 
     def _parse(self, content: bytes, ids: list[int], chunk: Sequence[RpcCall], first: str) -> list[Any] | None:

@@ -9,8 +9,9 @@ it), ``debug_traceBlockByNumber(n, callTracer)`` or ``trace_block(n)``, and ``et
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 import httpx
@@ -19,7 +20,7 @@ from chainsleuth.core.account import AccountBatch
 from chainsleuth.errors import InvalidInput, NotFound, SourceError, Unsupported
 from chainsleuth.sources.evm import mappers as m
 from chainsleuth.sources.evm.batch import build_batch, native_transfer
-from chainsleuth.sources.evm.rpc import JsonRpcClient, RpcErrorResult, describe_call
+from chainsleuth.sources.evm.rpc import JsonRpcClient, RpcErrorResult
 
 __all__ = ["TRACE_MODES", "AccountSource", "EvmRpcSource", "open_replay_source", "open_rpc_source"]
 
@@ -63,24 +64,57 @@ class EvmRpcSource:
         self._block_receipts_ok: bool | None = None   # does the node have eth_getBlockReceipts?
         self.workers = max(1, workers)
         self._executors: dict[str, ThreadPoolExecutor] = {}
+        self._chain_id: int | None = None   # the chain id the node served first; checked every batch
 
     # -- node facts --------------------------------------------------------------------------------
-    def chain_id(self) -> int | None:
-        """The endpoint's chain id (EIP-695); None from old nodes without ``eth_chainId``."""
+    @contextmanager
+    def _answer(self, method: str, block: int | None) -> Iterator[None]:
+        """Turn a malformed or mismatched answer (InvalidInput from the mappers) into a SourceError naming
+        the method, the block and the field: ``eth_getBlockReceipts block 24: field 'gasUsed' is '0xZZZ',
+        not a hex quantity``."""
         try:
-            v = m.hex_int(self.client.call("eth_chainId", []))
+            yield
+        except InvalidInput as e:
+            where = f"{method} block {block}" if block is not None else method
+            raise SourceError(f"{where}: {e.message} (the node at {self.endpoint})", url=self.endpoint,
+                              method=method, block=block, field=e.details.get("field"),
+                              value=e.details.get("value")) from None
+
+    def _quantity(self, method: str, value: Any, name: str = "result") -> int | None:
+        with self._answer(method, None):
+            return m.quantity({name: value}, name, required=False)
+
+    def chain_id(self) -> int | None:
+        """The endpoint's chain id (EIP-695); None from old nodes without ``eth_chainId``. The first answer
+        is kept: every later batch (:meth:`fetch`) asks again and must get the same."""
+        try:
+            v = self._quantity("eth_chainId", self.client.call("eth_chainId", []))
         except Unsupported:
             return None
         if v is None:
             raise SourceError(f"the node at {self.endpoint} gave no chain id", url=self.endpoint, method="eth_chainId")
+        if self._chain_id is None:
+            self._chain_id = v
         return v
+
+    def _check_chain_id(self, first: int) -> None:
+        """The node must still serve the chain id it served when the ingest began."""
+        want = self._chain_id
+        if want is None:
+            return
+        got = self._quantity("eth_chainId", self.client.call("eth_chainId", []))
+        if got != want:
+            raise SourceError(f"eth_chainId before block {first}: the node at {self.endpoint} now serves chain id "
+                              f"{got}, not {want} as when this ingest began; nothing of this batch was written",
+                              url=self.endpoint, method="eth_chainId", block=first, field="chainId", value=got)
 
     def head(self) -> int:
         try:
-            v = m.hex_int(self.client.call("eth_blockNumber", []))
+            v = self._quantity("eth_blockNumber", self.client.call("eth_blockNumber", []))
         except Unsupported:
             latest = self.client.call("eth_getBlockByNumber", ["latest", False])
-            v = m.hex_int(latest.get("number")) if isinstance(latest, dict) else None
+            with self._answer("eth_getBlockByNumber", None):
+                v = m.quantity(m.an_object(latest, "the answer"), "number")
         if v is None:
             raise SourceError(f"the node at {self.endpoint} gave no block number", url=self.endpoint,
                               method="eth_blockNumber")
@@ -88,7 +122,8 @@ class EvmRpcSource:
 
     def headers(self, numbers: Sequence[int], *, allow_missing: bool = False) -> dict[int, tuple[str, str]]:
         """height -> (hash, parent hash) of the node's current chain (for reorg checks); heights above the
-        head are left out when ``allow_missing``, else they raise NotFound."""
+        head are left out when ``allow_missing``, else they raise NotFound. Each answer must be the header
+        asked for (number, 32-byte hashes)."""
         res = self.client.batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
         out = {}
         for n, r in zip(numbers, res, strict=True):
@@ -97,7 +132,8 @@ class EvmRpcSource:
                     continue
                 raise NotFound(f"block {n} is beyond the head of the node at {self.endpoint}",
                                url=self.endpoint, method="eth_getBlockByNumber", block=n)
-            out[n] = (r["hash"].lower(), r["parentHash"].lower())
+            with self._answer("eth_getBlockByNumber", n):
+                out[n] = m.check_header(r, n)
         return out
 
     def check_traces(self, number: int) -> None:
@@ -154,12 +190,7 @@ class EvmRpcSource:
                           f"{missing[0].code}: {missing[0].message}", url=self.endpoint, method="eth_getBlockReceipts")
 
     def _tx_receipts(self, hashes: Sequence[str]) -> list[Any]:
-        res = self.client.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
-        for h, r in zip(hashes, res, strict=True):
-            if r is None:
-                raise SourceError(f"the node at {self.endpoint} has no receipt for transaction {h}",
-                                  url=self.endpoint, method="eth_getTransactionReceipt", value=h)
-        return res
+        return list(self.client.batch([("eth_getTransactionReceipt", [h]) for h in hashes]))
 
     def _parallel(self, fn: Any, items: Sequence[Any]) -> list[Any]:
         """``fn`` over chunks of ``items`` on the worker threads, results concatenated in order."""
@@ -192,9 +223,17 @@ class EvmRpcSource:
         self.client.close()
 
     def fetch(self, numbers: list[int]) -> AccountBatch:
-        """One batch: the blocks ``numbers`` with receipts, traces and new tokens' metadata."""
+        """One batch: the blocks ``numbers`` with receipts, traces and new tokens' metadata.
+
+        Every answer is checked against what was asked before anything is built (a SourceError naming
+        method, block and field otherwise): each block is the one asked for, its transactions say they are
+        in it, its receipts are exactly those of its transactions in order, its traces are its own, every
+        value is a well-formed quantity in its field's range, and the node still serves the chain id it
+        served at the start. Parent links (within the batch and to the stored blocks) are checked by the
+        ingest job, which tells a reorg from an inconsistent node."""
         if self.traces == "auto":
             self.check_traces(numbers[0])
+
         def get_blocks(chunk: Sequence[int]) -> list[Any]:
             return list(self.client.batch([("eth_getBlockByNumber", [hex(n), True]) for n in chunk]))
 
@@ -205,25 +244,27 @@ class EvmRpcSource:
             jobs["receipts"] = outer.submit(self._parallel, self._block_receipts, numbers)
         if self.traces != "none":
             jobs["traces"] = outer.submit(self._parallel, self._trace_calls, numbers)
+        self._check_chain_id(numbers[0])
         raw_blocks = jobs["blocks"].result()
+        mapped: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
         for n, b in zip(numbers, raw_blocks, strict=True):
             if b is None:
-                raise NotFound(f"block {n} is beyond the head of the node at {self.endpoint} "
-                               f"({describe_call('eth_getBlockByNumber', [hex(n), True])} returned null)",
-                               url=self.endpoint, method="eth_getBlockByNumber", block=n)
+                raise SourceError(f"eth_getBlockByNumber block {n}: the node at {self.endpoint} answered null (no "
+                                  "such block), though it is at or below the head it reported: it went back or "
+                                  "serves another chain", url=self.endpoint, method="eth_getBlockByNumber", block=n)
+            with self._answer("eth_getBlockByNumber", n):
+                mapped.append(m.map_block(b, self.chain, self.traces, n))
         by_block = jobs["receipts"].result() if "receipts" in jobs else None
-        receipts: dict[str, dict[str, Any]] = {}
         if by_block is not None:
-            for n, rs in zip(numbers, by_block, strict=True):
-                if rs is None:
-                    raise SourceError(f"the node at {self.endpoint} has no receipts for block {n}",
-                                      url=self.endpoint, method="eth_getBlockReceipts", block=n)
-                for r in rs:
-                    receipts[r["transactionHash"].lower()] = r
+            method = "eth_getBlockReceipts"
         else:
-            hashes = [t["hash"] for b in raw_blocks for t in (b.get("transactions") or []) if isinstance(t, dict)]
-            for r in self._parallel(self._tx_receipts, hashes):
-                receipts[r["transactionHash"].lower()] = r
+            method = "eth_getTransactionReceipt"
+            flat_rcs = iter(self._parallel(self._tx_receipts, [t["hash"] for _, btxs in mapped for t in btxs]))
+            by_block = [[next(flat_rcs) for _ in btxs] for _, btxs in mapped]
+        receipts: list[dict[str, dict[str, Any]]] = []
+        for (block, btxs), rs in zip(mapped, by_block, strict=True):
+            with self._answer(method, block["number"]):
+                receipts.append(self._match_receipts(btxs, rs, method))
         traces: list[Any] = []
         if "traces" in jobs:
             try:
@@ -231,28 +272,56 @@ class EvmRpcSource:
             except Unsupported:
                 self.check_traces(numbers[0])
                 raise
+        trace_method = "debug_traceBlockByNumber" if self.traces == "geth" else "trace_block"
         blocks, txs, transfers = [], [], []
-        for i, raw in enumerate(raw_blocks):
-            block, btxs = m.map_block(raw, self.chain, self.traces)
+        for i, ((block, btxs), rcs) in enumerate(zip(mapped, receipts, strict=True)):
             flat: list[dict[str, Any]] = []
-            if self.traces == "geth":
-                flat = m.flatten_geth_traces(traces[i] or [], [t["hash"] for t in btxs])
-            elif self.traces == "parity":
-                flat = m.flatten_parity_traces(traces[i] or [])
+            with self._answer(trace_method, block["number"]):
+                if self.traces == "geth":
+                    flat = m.flatten_geth_traces(traces[i], [t["hash"] for t in btxs])
+                elif self.traces == "parity":
+                    flat = m.flatten_parity_traces(traces[i], block["number"], block["hash"],
+                                                   [t["hash"] for t in btxs])
             roots = {r["transaction_index"]: r for r in flat if not r["trace_address"] and r["trace_type"] != "reward"}
             for t in btxs:
-                rc = receipts.get(t["hash"])
-                if rc is None:
-                    raise SourceError(f"the node at {self.endpoint} gave no receipt for transaction {t['hash']} "
-                                      f"of block {block['number']}", url=self.endpoint, value=t["hash"])
-                m.map_receipt(t, rc)
                 if t["status"] is None and t["tx_index"] in roots:   # pre-Byzantium: the root call tells
                     t["status"] = roots[t["tx_index"]]["status"]
             blocks.append(block)
             txs.extend(btxs)
-            transfers.extend(self.block_transfers(raw, block, btxs, receipts, flat))
+            with self._answer("eth_getBlockByNumber", block["number"]):
+                transfers.extend(self.block_transfers(raw_blocks[i], block, btxs, rcs, flat))
         tokens = self._new_tokens(transfers)
         return build_batch(blocks, txs, transfers, tokens)
+
+    @staticmethod
+    def _match_receipts(btxs: list[dict[str, Any]], rs: Any, method: str) -> dict[str, dict[str, Any]]:
+        """tx hash -> receipt: exactly one receipt per transaction of the block, in its order, checked and
+        mapped into the transaction rows (InvalidInput naming the field otherwise)."""
+        if method == "eth_getBlockReceipts":
+            if not isinstance(rs, list):
+                raise InvalidInput(f"the answer is {'null (no receipts)' if rs is None else type(rs).__name__}, "
+                                   "not a list of receipts", value=str(rs)[:80])
+            if len(rs) != len(btxs):
+                raise InvalidInput(f"the answer has {len(rs)} receipts for the block's {len(btxs)} transactions",
+                                   value=len(rs))
+        out: dict[str, dict[str, Any]] = {}
+        log_index = 0   # logs are numbered through the block
+        for t, rc in zip(btxs, rs, strict=True):
+            try:
+                if rc is None:
+                    raise InvalidInput("the answer is null (no receipt)")
+                m.check_receipt(t, rc)
+                m.map_receipt(t, rc, ints=False)
+                for k, log in enumerate(rc.get("logs") or []):
+                    if log.get("logIndex") is not None and m.hex_int(log["logIndex"]) != log_index:
+                        raise m.bad_field("logIndex", log["logIndex"], f"not {log_index} (log {k}: logs are "
+                                          "numbered through the block)")
+                    log_index += 1
+            except InvalidInput as e:
+                raise InvalidInput(f"receipt of transaction {t['tx_index']} ({t['hash']}): {e.message}",
+                                   **e.details) from None
+            out[t["hash"]] = rc
+        return out
 
     def block_transfers(self, raw: dict[str, Any], block: dict[str, Any], btxs: list[dict[str, Any]],
                         receipts: dict[str, dict[str, Any]], flat: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -272,7 +341,7 @@ class EvmRpcSource:
                 nxt[t["tx_index"]] += len(tt)
                 out.extend(tt)
             out.extend(m.fee_transfers(t, block["miner"], block["base_fee_per_gas"], nxt[t["tx_index"]]))
-        out.extend(m.withdrawal_transfers(raw, self.chain, nxt.get(None, 0)))
+        out.extend(m.withdrawal_transfers(raw, self.chain, nxt.get(None, 0), ints=False))
         return out
 
     def _new_tokens(self, transfers: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -297,10 +366,12 @@ class EvmRpcSource:
 def open_rpc_source(uri: str, chain: str, *, traces: str = "auto", timeout: float = 30.0, retries: int = 5,
                     transport: httpx.BaseTransport | None = None, max_batch: int = 100,
                     rate_limit: float | None = None, blocks_per_batch: int = 20,
-                    known_tokens: set[str] | None = None, workers: int = 4) -> EvmRpcSource:
-    """A live JSON-RPC node at ``uri`` (or whatever ``transport`` answers in its place)."""
+                    known_tokens: set[str] | None = None, workers: int = 4, max_wait: float = 30.0,
+                    notify: Callable[[str], None] | None = None) -> EvmRpcSource:
+    """A live JSON-RPC node at ``uri`` (or whatever ``transport`` answers in its place). ``max_wait`` caps
+    a wait before a retry; ``notify`` is told of each wait."""
     client = JsonRpcClient(uri, timeout=timeout, retries=retries, transport=transport, max_batch=max_batch,
-                           rate_limit=rate_limit)
+                           rate_limit=rate_limit, max_wait=max_wait, notify=notify)
     return EvmRpcSource(client, chain, traces=traces, blocks_per_batch=blocks_per_batch, known_tokens=known_tokens,
                         workers=workers)
 
@@ -308,14 +379,15 @@ def open_rpc_source(uri: str, chain: str, *, traces: str = "auto", timeout: floa
 def open_replay_source(uri: str, chain: str, *, traces: str = "auto", timeout: float = 30.0, retries: int = 5,
                        transport: httpx.BaseTransport | None = None, max_batch: int = 100,
                        rate_limit: float | None = None, blocks_per_batch: int = 20,
-                       known_tokens: set[str] | None = None, workers: int = 4) -> EvmRpcSource:
+                       known_tokens: set[str] | None = None, workers: int = 4, max_wait: float = 30.0,
+                       notify: Callable[[str], None] | None = None) -> EvmRpcSource:
     """Recorded responses in the directory of ``replay:DIR``, served to the same client as a live node's."""
     from chainsleuth.sources.replay import ReplayTransport
 
     if transport is None:
         transport = ReplayTransport(uri.split(":", 1)[1].removeprefix("//"))
     client = JsonRpcClient("http://replay.invalid/", timeout=timeout, retries=retries, transport=transport,
-                           max_batch=max_batch, rate_limit=rate_limit)
+                           max_batch=max_batch, rate_limit=rate_limit, max_wait=max_wait, notify=notify)
     client.safe_url = uri
     return EvmRpcSource(client, chain, traces=traces, blocks_per_batch=blocks_per_batch, known_tokens=known_tokens,
                         workers=workers)

@@ -120,6 +120,7 @@ class IngestService:
         store = self._store()
         src: EvmRpcSource = open_evm_source(url, c.name, traces=traces, timeout=self._settings.rpc_timeout,
                                             retries=self._settings.rpc_retries, transport=transport,
+                                            max_wait=self._settings.rpc_max_wait, notify=self._progress.note,
                                             max_batch=max_batch, rate_limit=rate_limit,
                                             blocks_per_batch=blocks_per_batch,
                                             known_tokens=store.account.known_tokens(c.name))

@@ -93,6 +93,13 @@ def copy_batches(batches: Iterable[B], writer: BatchWriter[B], run: RunRecorder,
             done = now
 
 
+def _unlinked(endpoint: str, block: int, parent: str, want: str, what: str, reads: int) -> SourceError:
+    return SourceError(f"eth_getBlockByNumber block {block}: field 'parentHash' is {parent}, not the hash of "
+                       f"{what} ({want}); read {reads} times, the blocks do not link: the node keeps reorganising "
+                       f"them or answers wrongly (the node at {endpoint})", url=endpoint,
+                       method="eth_getBlockByNumber", block=block, field="parentHash", value=parent)
+
+
 class NodeSource(Protocol):
     """What a node job needs from an account-chain node (:class:`~chainsleuth.sources.evm.EvmRpcSource`)."""
 
@@ -173,11 +180,13 @@ class NodeJob:
                                                     list(range(nxt, min(end, nxt + src.blocks_per_batch - 1) + 1)))
                     hashes = batch.blocks["hash"].to_pylist()
                     parents = batch.blocks["parent_hash"].to_pylist()
-                    if any(parents[i] != hashes[i - 1] for i in range(1, len(hashes))):
+                    unlinked = [i for i in range(1, len(hashes)) if parents[i] != hashes[i - 1]]
+                    if unlinked:
+                        i = unlinked[0]
                         rereads += 1
                         if rereads > MAX_REREADS:
-                            raise SourceError(f"the node at {src.endpoint} keeps reorganising blocks {numbers[0]}.."
-                                              f"{numbers[-1]} while they are read", url=src.endpoint, block=numbers[0])
+                            raise _unlinked(src.endpoint, numbers[i], parents[i], hashes[i - 1], "the block before it",
+                                            rereads)
                         run.note(f"the node reorganised while blocks {numbers[0]}..{numbers[-1]} were read; "
                                  "reading them again")
                         continue
@@ -187,6 +196,24 @@ class NodeJob:
                         bad.append(n - 1)
                     if bad:
                         fork = self.find_fork(max(bad))
+                        if fork >= min(bad):
+                            # the node's own headers confirm the stored block its full answer contradicts:
+                            # not a reorg (nothing to roll back) but answers that disagree; read again, then fail
+                            rereads += 1
+                            if rereads > MAX_REREADS:
+                                k = min(bad)
+                                if k == n - 1:
+                                    raise _unlinked(src.endpoint, n, parents[0], stored[n - 1],
+                                                    f"the stored block {n - 1}, which the node's header confirms",
+                                                    rereads)
+                                raise SourceError(
+                                    f"eth_getBlockByNumber block {k}: field 'hash' is {hashes[k - n]}, not the "
+                                    f"stored {stored[k]}, which the node's own header of block {k} confirms; "
+                                    f"read {rereads} times (the node at {src.endpoint})", url=src.endpoint,
+                                    method="eth_getBlockByNumber", block=k, field="hash", value=hashes[k - n])
+                            run.note(f"the node's blocks {numbers[0]}..{numbers[-1]} disagree with its headers of "
+                                     "the stored blocks; reading them again")
+                            continue
                         removed = self._ledger.rollback_above(chain, fork)
                         reorged += removed
                         run.note(f"reorg: block {max(bad)} changed; rolled back {removed} blocks above {fork}")
