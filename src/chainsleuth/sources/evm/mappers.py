@@ -14,6 +14,7 @@ Value rules (docs/evm.md):
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -88,6 +89,12 @@ MAX_UINT256 = 2**256 - 1
 MAX_WEI = MAX_DECIMAL
 _LIMIT_NAMES = {MAX_COUNTER: "2^63-1", MAX_UINT256: "2^256-1", MAX_WEI: "10^38-1 wei"}
 _HEXDIGITS = frozenset("0123456789abcdefABCDEF")
+# the well-formed cases, matched in C: a node's answer is checked field by field, so the common path is one
+# regex match (the slow paths below only run to say what is wrong)
+_QUANTITY = re.compile(r"0x[0-9a-fA-F]{1,64}").fullmatch
+_HASH32 = re.compile(r"0x[0-9a-fA-F]{64}").fullmatch
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}").fullmatch
+_HEXDATA = re.compile(r"0x(?:[0-9a-fA-F]{2})*").fullmatch
 
 
 def _show(v: Any) -> str:
@@ -119,6 +126,11 @@ def quantity(obj: dict[str, Any], name: str, *, limit: int = MAX_COUNTER, requir
     chainsleuth.errors.InvalidInput: field 'gasUsed' is '0xZZZ', not a hex quantity (field=gasUsed, value='0xZZZ')
     """
     v = obj.get(name, _MISSING)
+    if type(v) is str and _QUANTITY(v):
+        n = int(v, 16)
+        if n <= limit:
+            return n
+        raise bad_field(name, v, f"above {_LIMIT_NAMES.get(limit, str(limit))}")
     if v is _MISSING or v is None:
         if required:
             raise bad_field(name, v, "a hex quantity")
@@ -145,6 +157,8 @@ def quantity(obj: dict[str, Any], name: str, *, limit: int = MAX_COUNTER, requir
 def hash32(obj: dict[str, Any], name: str, *, required: bool = True) -> str | None:
     """``obj[name]`` as a 32-byte hash (``0x`` and 64 hex digits), lower case."""
     v = obj.get(name, _MISSING)
+    if type(v) is str and _HASH32(v):
+        return v.lower()
     if v is _MISSING or v is None:
         if required:
             raise bad_field(name, v, "a 32-byte hash")
@@ -157,6 +171,8 @@ def hash32(obj: dict[str, Any], name: str, *, required: bool = True) -> str | No
 def address(obj: dict[str, Any], name: str, *, required: bool = False) -> str | None:
     """``obj[name]`` as an address (``0x`` and 40 hex digits), lower case; None when absent or null."""
     v = obj.get(name, _MISSING)
+    if type(v) is str and _ADDRESS(v):
+        return v.lower()
     if v is _MISSING or v is None:
         if required:
             raise bad_field(name, v, "an address")
@@ -169,6 +185,8 @@ def address(obj: dict[str, Any], name: str, *, required: bool = False) -> str | 
 def hex_data(obj: dict[str, Any], name: str) -> str:
     """``obj[name]`` as hex bytes (``0x`` and an even number of hex digits); ``0x`` when absent."""
     v = obj.get(name, _MISSING)
+    if type(v) is str and _HEXDATA(v):
+        return v
     if v is _MISSING or v is None:
         return "0x"
     if not (isinstance(v, str) and v[:2] == "0x" and len(v) % 2 == 0 and _HEXDIGITS.issuperset(v[2:])):
