@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from chainsleuth.training.ledger_btc import BtcWallet
+from chainsleuth.training.ledger_evm import GAS_TOKEN
 from chainsleuth.training.world import WorldBuilder
 
 __all__ = [
@@ -69,6 +70,8 @@ WASABI1_MIN_PARTICIPANTS = 6
 DUST_SAFE = 1_000
 #: gas kept back when an exchange pays out ether (units of gas)
 GAS_GUARD = 60_000
+#: ether the token treasury holds for gas at least (wei); more when the opening mints cost more
+MINTER_FLOAT = 10 * ETHER
 
 EXCHANGE_NAMES = ("Northwind Exchange", "Baht Digital", "Hanbit Coin", "Kestrel Markets", "Lotus Trade",
                   "Orca Exchange", "Sakura Bit", "Andes Exchange", "Meridian Coin", "Tigris Trade")
@@ -226,7 +229,10 @@ class Economy:
             evm.allocate(ex.eth_hot, int(rng.lognormal(np.log(4000), 0.3)) * ETHER)
         for u in self.eth_users:
             evm.allocate(u, int(rng.lognormal(np.log(2.0), 1.0) * 1e6) * 10**12)
-        evm.allocate(self.usdt_minter, 10 * ETHER)
+        # the treasury pays the gas of every opening mint (one per exchange, the DEX and each user) in the
+        # next block, whose base fee is already set: fund it with that bound, never less than its usual float
+        n_mints = len(self.exchanges) + 1 + len(self.eth_users)
+        evm.allocate(self.usdt_minter, max(MINTER_FLOAT, n_mints * evm.max_fee(GAS_TOKEN)))
         evm.allocate(self.dex, 20_000 * ETHER)
         evm.allocate(self.relayer, 50 * ETHER)
         evm.allocate(self.bridge, 5_000 * ETHER)
