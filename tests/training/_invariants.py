@@ -28,9 +28,10 @@ from chainsleuth.training.ledger_btc import SUBSIDY, VBYTES_IN, VBYTES_OUT, VBYT
 from chainsleuth.training.ledger_evm import NATIVE
 
 #: Bitcoin Core's largest standard transaction (400,000 weight units) and the consensus block limit, in vB
+#: (written out here, not imported, so that a change of the generator's constants cannot loosen the check)
 MAX_STANDARD_TX_VB = 100_000
 MAX_BLOCK_VB = 1_000_000
-#: the block gas limit the ethereum-etl export writes (training/output.py)
+#: mainnet's block gas limit, which the ethereum-etl export writes as every block's gas_limit
 EVM_GAS_LIMIT = 30_000_000
 
 
@@ -62,6 +63,12 @@ def _check_btc(world: Any) -> list[str]:
         bad.append("btc: an output is spent twice")
     if (spent[inp] != inp_tx).any():
         bad.append("btc: the ledger's spent-by column disagrees with the transactions' inputs")
+    in_block = np.repeat(np.arange(len(btc.blocks), dtype=np.int64), [len(b) for b in btc.blocks])
+    if not np.array_equal(np.asarray(btc.tx_block, dtype=np.int64)[np.concatenate(
+            [np.asarray(b, dtype=np.int64) for b in btc.blocks])], in_block):
+        bad.append("btc: a transaction's block number is not the block holding it")
+    if (np.diff(np.asarray(btc.block_time, dtype=np.int64)) <= 0).any():
+        bad.append("btc: block times do not increase")
     early = order[out_tx[inp]] >= order[inp_tx]
     if early.any():
         i = int(np.flatnonzero(early)[0])
@@ -133,6 +140,8 @@ def _check_evm(world: Any) -> list[str]:
         if to >= 0:
             bal[(to, asset)] += v
 
+    if (np.diff(np.asarray(evm.block_time, dtype=np.int64)) <= 0).any():
+        bad.append("eth: block times do not increase")
     for b, txs in enumerate(evm.blocks):
         gas = 0
         for t in txs:

@@ -34,7 +34,8 @@ check_world = _inv.check_world
 INGEST_UP_TO = 20_000
 
 _QUICK = [("ransomware", 3, 11, 300), ("exchange_hack", 2, 7, 300), ("investment_scam", 3, 4, 200)]
-_MEDIUM = [pytest.param("darknet_market", 3, 5, 8_000, marks=pytest.mark.slow)]
+#: above 10,000 a world used to break block limits (see the tests below); this one checks it end to end
+_MEDIUM = [pytest.param("darknet_market", 1, 5, 12_000, marks=pytest.mark.slow)]
 
 
 def _full() -> list:
@@ -129,3 +130,62 @@ def test_parameters_outside_the_accepted_range_are_refused(kw: dict, field: str)
 def test_the_edges_of_the_accepted_ranges_generate() -> None:
     world, key = generate_world("sanctions_evasion", np.int64(1), MAX_SEED, size=np.int64(100))
     assert key.seed == MAX_SEED and check_world(world) == []
+
+
+def test_a_busy_tick_fills_as_many_bitcoin_blocks_as_it_needs() -> None:
+    """Transactions beyond one block's 4M weight units spill into the next blocks, in order, each block with
+    its own coinbase claiming exactly its own fees (before: one block of any size)."""
+    from chainsleuth.training.ledger_btc import MAX_BLOCK_VBYTES, SUBSIDY, BtcLedger, BtcWallet
+
+    btc = BtcLedger(np.random.default_rng(1))
+    rich, pool = BtcWallet(0, "p2wpkh"), BtcWallet(1, "p2wpkh")
+    btc.new_address(pool)
+    cb = btc.coinbase([(btc.new_address(rich), 10**15)], kind="opening")
+    btc.credit(rich, cb)
+    btc.close_block(pool, interval=600)
+    for _ in range(40):                       # 40 fan-outs of 1,000 outputs: about 1.24M vB in one tick
+        btc.pay(rich, [(btc.new_address(rich), 100_000) for _ in range(1_000)], feerate=2.0, kind="split",
+                largest_first=True)
+    first = len(btc.blocks)
+    btc.close_block(pool, interval=600)
+    blocks = btc.blocks[first:]
+    assert len(blocks) == 2
+    for b in blocks:
+        assert sum(btc.tx_vsize(t) for t in b[1:]) <= MAX_BLOCK_VBYTES
+        fees = sum(btc.tx_in_value(t) - btc.tx_out_value(t) for t in b[1:])
+        assert btc.tx_kind[b[0]] == "coinbase" and btc.tx_out_value(b[0]) == SUBSIDY + fees
+    assert [btc.tx_block[t] for t in blocks[1]] == [first + 1] * len(blocks[1])
+    assert btc.block_time[first] < btc.block_time[first + 1] < btc.time
+
+
+def test_a_busy_tick_fills_as_many_evm_blocks_as_it_needs() -> None:
+    from chainsleuth.training.ledger_evm import BLOCK_GAS_LIMIT, GAS_NATIVE, EvmLedger
+
+    evm = EvmLedger(np.random.default_rng(1))
+    a, b = evm.new_account(0), evm.new_account(1)
+    evm.allocate(a, 10**21)
+    evm.close_block(-1)
+    for _ in range(3_000):                    # 63M gas: three blocks' worth
+        evm.send(a, b, 1, kind="payment")
+    evm.close_block(-1)
+    blocks = evm.blocks[2:]
+    per_block = BLOCK_GAS_LIMIT // GAS_NATIVE
+    assert [len(x) for x in blocks] == [per_block, per_block, 3_000 - 2 * per_block]
+    assert all(evm.txs[t].block == 2 + k for k, x in enumerate(blocks) for t in x)
+    assert evm.block_time[2] < evm.block_time[3] < evm.block_time[4]
+
+
+@pytest.mark.slow
+def test_the_opening_balances_are_standard_transactions_in_blocks_of_legal_size() -> None:
+    """At 30,000 background transactions the opening balances were one transaction of 10,000+ outputs
+    (about 310,000 vB, three times what a node relays) and the opening mints one EVM block of 85M gas."""
+    from chainsleuth.training.economy import Economy
+    from chainsleuth.training.ledger_btc import MAX_STANDARD_TX_VBYTES
+    from chainsleuth.training.ledger_evm import BLOCK_GAS_LIMIT
+    from chainsleuth.training.world import WorldBuilder
+
+    w = WorldBuilder(np.random.default_rng(3), typology="ransomware", difficulty=1, seed=3)
+    Economy(w, size=30_000, n_ticks=60, tag_share=0.4)
+    splits = [t for t in range(w.btc.n_txs) if w.btc.tx_kind[t] == "opening-split"]
+    assert len(splits) > 1 and max(w.btc.tx_vsize(t) for t in splits) <= MAX_STANDARD_TX_VBYTES
+    assert max(sum(w.evm.txs[t].gas_used for t in b) for b in w.evm.blocks) <= BLOCK_GAS_LIMIT

@@ -70,6 +70,9 @@ WASABI1_MIN_PARTICIPANTS = 6
 DUST_SAFE = 1_000
 #: gas kept back when an exchange pays out ether (units of gas)
 GAS_GUARD = 60_000
+#: outputs of one opening-balance transaction at most (2,000 outputs: under 90,000 vB of any script type, a
+#: standard transaction)
+OPENING_OUTPUTS = 2_000
 #: ether the token treasury holds for gas at least (wei); more when the opening mints cost more
 MINTER_FLOAT = 10 * ETHER
 
@@ -217,13 +220,21 @@ class Economy:
             holders.append(wal)
         # block 1's coinbase creates the world's money; block 2 hands it out (a premine, as on a test chain)
         issuer = BtcWallet(w.entity("issuer", "Opening balances", "unknown"), "p2wpkh")
+        # in transactions of at most OPENING_OUTPUTS outputs (each a standard size), chained through the
+        # issuer's change; the block writer spreads them over as many blocks as they fill
         total = sum(v for _, v in outs)
-        fan_fee = int(btc.vsize(["p2wpkh"], ["p2wpkh"] * len(outs)) * 2)
-        cb = btc.coinbase([(btc.new_address(issuer), total + fan_fee)], kind="opening")
+        chunks = [outs[i:i + OPENING_OUTPUTS] for i in range(0, len(outs), OPENING_OUTPUTS)]
+        fan_fees = [int(btc.vsize(["p2wpkh"], ["p2wpkh"] * (len(c) + (k < len(chunks) - 1))) * 2)
+                    for k, c in enumerate(chunks)]
+        cb = btc.coinbase([(btc.new_address(issuer), total + sum(fan_fees))], kind="opening")
         btc.credit(issuer, cb)
         self.close_tick()
-        t = btc.raw_tx(issuer, list(issuer.utxos), outs, kind="opening-split")
-        btc.credit_all(holders, t)
+        rest = total + sum(fan_fees)
+        for c, fan_fee in zip(chunks, fan_fees, strict=True):
+            rest -= sum(v for _, v in c) + fan_fee
+            change = [(btc.new_address(issuer), rest)] if rest else []
+            t = btc.raw_tx(issuer, list(issuer.utxos), c + change, kind="opening-split")
+            btc.credit_all(holders, t)
         # EVM genesis allocations and token float
         for ex in self.exchanges:
             evm.allocate(ex.eth_hot, int(rng.lognormal(np.log(4000), 0.3)) * ETHER)
@@ -295,7 +306,7 @@ class Economy:
         # block intervals are exponential with a 10-minute mean (Poisson block arrivals)
         w.btc.close_block(self.pool_for_block(), interval=int(np.clip(self.rng.exponential(600.0), 15, 5400)))
         w.evm.close_block(self.validators[int(self.rng.integers(len(self.validators)))], interval=12)
-        w.evm.time = w.btc.time + 7
+        w.evm.time = max(w.evm.time, w.btc.time + 7)   # after the blocks a busy tick filled, if later
         w.tick += 1
 
     def _btc_tick(self) -> None:
