@@ -189,3 +189,32 @@ def test_the_opening_balances_are_standard_transactions_in_blocks_of_legal_size(
     splits = [t for t in range(w.btc.n_txs) if w.btc.tx_kind[t] == "opening-split"]
     assert len(splits) > 1 and max(w.btc.tx_vsize(t) for t in splits) <= MAX_STANDARD_TX_VBYTES
     assert max(sum(w.evm.txs[t].gas_used for t in b) for b in w.evm.blocks) <= BLOCK_GAS_LIMIT
+
+
+class _LargeEtherDraws:
+    """A numpy Generator whose background ether amounts are all 20 ether (a 4.5-sigma draw)."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self._rng = rng
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._rng, name)
+
+    def lognormal(self, mean: float, sigma: float, size: int | None = None) -> np.ndarray:
+        x = self._rng.lognormal(mean, sigma, size)
+        return np.full_like(x, 20.0) if mean == np.log(0.05) else x
+
+
+def test_background_ether_amounts_above_9_ether_stay_positive() -> None:
+    """Found by the sweep (exchange_hack, difficulty 2, seed 1, size 30,000): amounts were wei in int64,
+    which wraps above 9.22 ether, so a large draw became a wrong amount (negative in that world: -8.09 ether)."""
+    from chainsleuth.training.scenario import Scenario
+
+    c = Scenario("ransomware", 1, np.random.default_rng(5), 150, 5)
+    c.eco.rng = _LargeEtherDraws(c.rng)  # type: ignore[assignment]
+    first = c.evm.n_txs
+    for _ in range(3):
+        c.eco.step()
+        c.eco.close_tick()
+    moved = [tx.value for tx in c.evm.txs[first:] if tx.kind in ("payment", "exchange-withdrawal")]
+    assert moved and min(moved) >= 0 and 20 * 10**18 in moved

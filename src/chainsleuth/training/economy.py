@@ -655,7 +655,9 @@ class Economy:
         users = self.eth_users
         ui = rng.integers(0, len(users), size=(n, 2))
         kind = rng.random(n)
-        eth_v = (rng.lognormal(np.log(0.05), 1.3, size=n) * 1e6).astype(np.int64) * 10**12
+        # drawn in micro-ether (int64 holds 9.2 million ether of those); scaled to wei as Python ints below,
+        # since wei overflow int64 above 9.2 ether (a 4-sigma draw, a few times in a 30,000-transaction world)
+        eth_micro = (rng.lognormal(np.log(0.05), 1.3, size=n) * 1e6).astype(np.int64)
         tok_v = (rng.lognormal(np.log(300), 1.3, size=n)).astype(np.int64) * USDT + USDT
         gas_reserve = evm.max_fee(200_000)
         for ex in self.exchanges:     # exchanges sweep last tick's deposits
@@ -665,7 +667,7 @@ class Economy:
         for i in range(n):
             a, b = users[int(ui[i, 0])], users[int(ui[i, 1])]
             r = kind[i]
-            v, tv = int(eth_v[i]), int(tok_v[i])
+            v, tv = int(eth_micro[i]) * 10**12, int(tok_v[i])
             if r < 0.33:
                 if evm.balance(a) > v + gas_reserve:
                     evm.send(a, b, v, kind="payment")

@@ -74,7 +74,7 @@ def _whole_in(v: object, lo: int, hi: int) -> bool:
     if isinstance(v, bool):
         return False
     try:
-        n = operator.index(v)  # type: ignore[call-overload]
+        n = operator.index(v)  # type: ignore[arg-type]
     except TypeError:
         return False
     return lo <= n <= hi
