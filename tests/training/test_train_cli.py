@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from chainsleuth.cli.main import app
@@ -71,3 +72,20 @@ def test_errors_name_what_was_wrong(tmp_path: Path) -> None:
     assert r.returncode == 2 and "heist" in r.stderr
     r = run("grade", str(tmp_path / "nowhere"))
     assert r.returncode == 3 and "nowhere" in r.stderr
+
+
+@pytest.mark.slow
+def test_generate_refuses_options_outside_the_accepted_ranges(tmp_path: Path) -> None:
+    """Usage errors (exit 2) naming the option and the range, never a traceback; nothing is written. A seed
+    of -1 used to end in numpy's ValueError (exit 70) and a size of 0 silently meant the default size."""
+    cases = [(["--size", "0"], "size must be"), (["--size", "400001"], "400,000"), (["--seed", "-1"], "seed must be"),
+             (["--difficulty", "4"], "difficulty")]
+    for args, msg in cases:
+        out = tmp_path / "case"
+        r = subprocess.run([sys.executable, "-m", "chainsleuth.cli.main", "--workspace", str(tmp_path / "ws"),
+                            "train", "generate", "--typology", "ransomware", "--out", str(out), *args],
+                           capture_output=True, text=True, timeout=120, check=False)
+        text = " ".join((r.stdout + r.stderr).split())
+        assert r.returncode == 2, (args, text)
+        assert msg in text and "Traceback" not in text, (args, text)
+        assert not out.exists(), args

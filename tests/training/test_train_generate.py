@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,12 @@ from chainsleuth.training import LEVELS, TYPOLOGIES, AnswerKey, generate_world
 
 SEEDS = (1, 2)
 
+_spec = importlib.util.spec_from_file_location("_invariants", Path(__file__).with_name("_invariants.py"))
+assert _spec is not None and _spec.loader is not None
+_inv = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_inv)
+check_world = _inv.check_world
+
 
 @pytest.mark.parametrize("typology", TYPOLOGIES.names())
 @pytest.mark.parametrize("difficulty", sorted(LEVELS))
@@ -19,6 +26,7 @@ def test_every_typology_generates_at_every_difficulty(typology: str, difficulty:
     for seed in SEEDS:
         world, key = generate_world(typology, difficulty, seed, size=150)
         assert key.typology == typology and key.difficulty == difficulty
+        assert check_world(world) == [], (typology, difficulty, seed)
         assert key.cashouts, "proceeds must reach at least one cash-out"
         assert key.path and all(p.amount > 0 for p in key.path)
         txids = set(world.btc_txids) | {world.evm.tx_hash(t) for t in range(world.evm.n_txs)}
@@ -137,5 +145,6 @@ def test_seed_sweep_every_typology_and_level() -> None:
             for seed in range(200, 205):
                 world, key = generate_world(typology, difficulty, seed, size=100)
                 assert key.cashouts and all(c.amount > 0 for c in key.cashouts)
+                assert check_world(world) == [], (typology, difficulty, seed)
                 assert {p.txid for p in key.path} <= set(world.btc_txids) | {
                     world.evm.tx_hash(t) for t in range(world.evm.n_txs)}

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from chainsleuth.training.ledger_btc import BtcWallet
+from chainsleuth.training.ledger_evm import GAS_TOKEN
 from chainsleuth.training.world import WorldBuilder
 
 __all__ = [
@@ -69,6 +70,11 @@ WASABI1_MIN_PARTICIPANTS = 6
 DUST_SAFE = 1_000
 #: gas kept back when an exchange pays out ether (units of gas)
 GAS_GUARD = 60_000
+#: outputs of one opening-balance transaction at most (2,000 outputs: under 90,000 vB of any script type, a
+#: standard transaction)
+OPENING_OUTPUTS = 2_000
+#: ether the token treasury holds for gas at least (wei); more when the opening mints cost more
+MINTER_FLOAT = 10 * ETHER
 
 EXCHANGE_NAMES = ("Northwind Exchange", "Baht Digital", "Hanbit Coin", "Kestrel Markets", "Lotus Trade",
                   "Orca Exchange", "Sakura Bit", "Andes Exchange", "Meridian Coin", "Tigris Trade")
@@ -214,19 +220,30 @@ class Economy:
             holders.append(wal)
         # block 1's coinbase creates the world's money; block 2 hands it out (a premine, as on a test chain)
         issuer = BtcWallet(w.entity("issuer", "Opening balances", "unknown"), "p2wpkh")
+        # in transactions of at most OPENING_OUTPUTS outputs (each a standard size), chained through the
+        # issuer's change; the block writer spreads them over as many blocks as they fill
         total = sum(v for _, v in outs)
-        fan_fee = int(btc.vsize(["p2wpkh"], ["p2wpkh"] * len(outs)) * 2)
-        cb = btc.coinbase([(btc.new_address(issuer), total + fan_fee)], kind="opening")
+        chunks = [outs[i:i + OPENING_OUTPUTS] for i in range(0, len(outs), OPENING_OUTPUTS)]
+        fan_fees = [int(btc.vsize(["p2wpkh"], ["p2wpkh"] * (len(c) + (k < len(chunks) - 1))) * 2)
+                    for k, c in enumerate(chunks)]
+        cb = btc.coinbase([(btc.new_address(issuer), total + sum(fan_fees))], kind="opening")
         btc.credit(issuer, cb)
         self.close_tick()
-        t = btc.raw_tx(issuer, list(issuer.utxos), outs, kind="opening-split")
-        btc.credit_all(holders, t)
+        rest = total + sum(fan_fees)
+        for c, fan_fee in zip(chunks, fan_fees, strict=True):
+            rest -= sum(v for _, v in c) + fan_fee
+            change = [(btc.new_address(issuer), rest)] if rest else []
+            t = btc.raw_tx(issuer, list(issuer.utxos), c + change, kind="opening-split")
+            btc.credit_all(holders, t)
         # EVM genesis allocations and token float
         for ex in self.exchanges:
             evm.allocate(ex.eth_hot, int(rng.lognormal(np.log(4000), 0.3)) * ETHER)
         for u in self.eth_users:
             evm.allocate(u, int(rng.lognormal(np.log(2.0), 1.0) * 1e6) * 10**12)
-        evm.allocate(self.usdt_minter, 10 * ETHER)
+        # the treasury pays the gas of every opening mint (one per exchange, the DEX and each user) in the
+        # next block, whose base fee is already set: fund it with that bound, never less than its usual float
+        n_mints = len(self.exchanges) + 1 + len(self.eth_users)
+        evm.allocate(self.usdt_minter, max(MINTER_FLOAT, n_mints * evm.max_fee(GAS_TOKEN)))
         evm.allocate(self.dex, 20_000 * ETHER)
         evm.allocate(self.relayer, 50 * ETHER)
         evm.allocate(self.bridge, 5_000 * ETHER)
@@ -289,7 +306,7 @@ class Economy:
         # block intervals are exponential with a 10-minute mean (Poisson block arrivals)
         w.btc.close_block(self.pool_for_block(), interval=int(np.clip(self.rng.exponential(600.0), 15, 5400)))
         w.evm.close_block(self.validators[int(self.rng.integers(len(self.validators)))], interval=12)
-        w.evm.time = w.btc.time + 7
+        w.evm.time = max(w.evm.time, w.btc.time + 7)   # after the blocks a busy tick filled, if later
         w.tick += 1
 
     def _btc_tick(self) -> None:
@@ -638,7 +655,9 @@ class Economy:
         users = self.eth_users
         ui = rng.integers(0, len(users), size=(n, 2))
         kind = rng.random(n)
-        eth_v = (rng.lognormal(np.log(0.05), 1.3, size=n) * 1e6).astype(np.int64) * 10**12
+        # drawn in micro-ether (int64 holds 9.2 million ether of those); scaled to wei as Python ints below,
+        # since wei overflow int64 above 9.2 ether (a 4-sigma draw, a few times in a 30,000-transaction world)
+        eth_micro = (rng.lognormal(np.log(0.05), 1.3, size=n) * 1e6).astype(np.int64)
         tok_v = (rng.lognormal(np.log(300), 1.3, size=n)).astype(np.int64) * USDT + USDT
         gas_reserve = evm.max_fee(200_000)
         for ex in self.exchanges:     # exchanges sweep last tick's deposits
@@ -648,7 +667,7 @@ class Economy:
         for i in range(n):
             a, b = users[int(ui[i, 0])], users[int(ui[i, 1])]
             r = kind[i]
-            v, tv = int(eth_v[i]), int(tok_v[i])
+            v, tv = int(eth_micro[i]) * 10**12, int(tok_v[i])
             if r < 0.33:
                 if evm.balance(a) > v + gas_reserve:
                     evm.send(a, b, v, kind="payment")

@@ -19,6 +19,8 @@ import numpy as np
 
 __all__ = [
     "DUST",
+    "MAX_BLOCK_VBYTES",
+    "MAX_STANDARD_TX_VBYTES",
     "SCRIPT_TYPES",
     "SUBSIDY",
     "VBYTES_IN",
@@ -37,6 +39,11 @@ VBYTES_OUT = {"p2pkh": 34, "p2sh": 32, "p2wpkh": 31, "p2tr": 43}
 VBYTES_TX = 11
 #: change smaller than this goes to the fee (Bitcoin Core's dust limit for P2PKH is 546 sat)
 DUST = 546
+#: what one block may hold besides its coinbase (vB): the consensus limit of 4,000,000 weight units
+#: (1,000,000 vB) less room for the coinbase and the header
+MAX_BLOCK_VBYTES = 990_000
+#: the largest transaction Bitcoin Core relays (400,000 weight units), in vB
+MAX_STANDARD_TX_VBYTES = 100_000
 #: block subsidy of the world's chain: mainnet rules at heights below 210,000 (sat); worlds are far shorter
 SUBSIDY = 5_000_000_000
 
@@ -264,19 +271,51 @@ class BtcLedger:
         return t
 
     def close_block(self, pool: BtcWallet, *, interval: int) -> int:
-        """Close the block being filled: add its coinbase (subsidy + fees to ``pool``); return its index."""
-        if not self._open or self.tx_kind[self._open[0]] not in ("coinbase", "opening"):
-            a = self.receive_address(pool)
-            t = self._add_tx([], [(a, SUBSIDY + self._fees_open)], "coinbase", coinbase=True)
-            self.credit(pool, t)
-            self._open.insert(0, t)
-        self.blocks.append(self._open)
-        self.block_time.append(self.time)
-        self.block_pool.append(pool.entity)
+        """Close the block being filled: add its coinbase (subsidy + fees to ``pool``); return its index.
+
+        When the transactions waiting do not fit one block (:data:`MAX_BLOCK_VBYTES`), they fill as many
+        consecutive blocks as they need, in creation order (so every spend still follows what it spends),
+        each with its own coinbase claiming its own fees; ``interval`` is shared out between them.
+        """
+        if self._open and self.tx_kind[self._open[0]] in ("coinbase", "opening"):
+            groups = [self._open]
+        else:
+            groups = self._fill(self._open)
+        step = max(interval // len(groups), 1)
+        for k, group in enumerate(groups):
+            if not (group and self.tx_kind[group[0]] in ("coinbase", "opening")):
+                fees = self._fees_open if len(groups) == 1 else sum(self.tx_in_value(t) - self.tx_out_value(t)
+                                                                     for t in group)
+                a = self.receive_address(pool)
+                t = self._add_tx([], [(a, SUBSIDY + fees)], "coinbase", coinbase=True)
+                self.credit(pool, t)
+                group.insert(0, t)
+            b = len(self.blocks)
+            if k:
+                for t in group:
+                    self.tx_block[t] = b
+            self.blocks.append(group)
+            self.block_time.append(self.time)
+            self.block_pool.append(pool.entity)
+            self.time += step if k < len(groups) - 1 else interval - step * (len(groups) - 1)
         self._open = []
         self._fees_open = 0
-        self.time += interval
         return len(self.blocks) - 1
+
+    def _fill(self, txs: list[int]) -> list[list[int]]:
+        """``txs`` cut, in order, into runs that each fit a block beside its coinbase."""
+        sizes = [self.tx_vsize(t) for t in txs]
+        if sum(sizes) <= MAX_BLOCK_VBYTES:
+            return [list(txs)]
+        groups: list[list[int]] = [[]]
+        used = 0
+        for t, v in zip(txs, sizes, strict=True):
+            if used + v > MAX_BLOCK_VBYTES and groups[-1]:
+                groups.append([])
+                used = 0
+            groups[-1].append(t)
+            used += v
+        return groups
 
     # -- reading -------------------------------------------------------------------------------------------
     def tx_in_value(self, t: int) -> int:
@@ -284,6 +323,12 @@ class BtcLedger:
 
     def tx_out_value(self, t: int) -> int:
         return sum(self.out_value[o] for o in self.tx_outputs[t])
+
+    def tx_vsize(self, t: int) -> int:
+        """Virtual size of transaction ``t`` from its scripts (what the block writer serialises, about)."""
+        at, oa = self.addr_type, self.out_addr
+        return (VBYTES_TX + sum(VBYTES_IN[at[oa[o]]] for o in self.tx_inputs[t])
+                + sum(VBYTES_OUT[at[oa[o]]] for o in self.tx_outputs[t]))
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Columnar view for statistics and tests."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = [
+    "BLOCK_GAS_LIMIT",
     "GAS_CALL",
     "GAS_NATIVE",
     "GAS_TOKEN",
@@ -31,6 +32,8 @@ TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523
 GAS_NATIVE = 21_000
 GAS_TOKEN = 51_000
 GAS_CALL = 140_000
+#: gas one block may use (mainnet's limit through 2024); the ethereum-etl export writes it as ``gas_limit``
+BLOCK_GAS_LIMIT = 30_000_000
 _SEL_TRANSFER = "0xa9059cbb"
 
 
@@ -170,12 +173,28 @@ class EvmLedger:
         return gas_used * (self._base_fee + 3 * 10**9)
 
     def close_block(self, miner: int, *, interval: int = 12) -> int:
-        self.blocks.append(self._open)
-        self.block_time.append(self.time)
-        self.block_base_fee.append(self._base_fee)
-        self.block_miner.append(miner)
+        """Close the block being filled; return its index. Transactions that use more gas than one block
+        may (:data:`BLOCK_GAS_LIMIT`) fill as many consecutive blocks as they need, in creation order, all
+        at the base fee they were priced with, ``interval`` seconds apart."""
+        groups: list[list[int]] = [[]]
+        used = 0
+        for t in self._open:
+            g = self.txs[t].gas_used
+            if used + g > BLOCK_GAS_LIMIT and groups[-1]:
+                groups.append([])
+                used = 0
+            groups[-1].append(t)
+            used += g
+        for k, group in enumerate(groups):
+            if k:
+                for t in group:
+                    self.txs[t].block = len(self.blocks)
+            self.blocks.append(group)
+            self.block_time.append(self.time)
+            self.block_base_fee.append(self._base_fee)
+            self.block_miner.append(miner)
+            self.time += interval
         self._open = []
-        self.time += interval
         step = 1.0 + float(self.rng.normal(0.0, 0.03))
         self._base_fee = int(min(max(self._base_fee * step, 4 * 10**9), 60 * 10**9))
         return len(self.blocks) - 1

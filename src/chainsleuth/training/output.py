@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from chainsleuth.core.btc.builder import blk_files
 from chainsleuth.core.chains import get_chain
-from chainsleuth.training.ledger_evm import GAS_NATIVE, TRANSFER_TOPIC, EvmLedger
+from chainsleuth.training.ledger_evm import BLOCK_GAS_LIMIT, GAS_NATIVE, TRANSFER_TOPIC, EvmLedger
 
 if TYPE_CHECKING:
     from chainsleuth.training.world import World
@@ -122,7 +122,7 @@ def write_etl(evm: EvmLedger, d: Path) -> Path:
         miner = addr(evm.block_miner[b]) if evm.block_miner[b] >= 0 else _ZERO_ADDR
         w["blocks"].writerow([b, bh, parent, "0x0000000000000000", _EMPTY_UNCLES, _BLOOM, _h(evm, b"txr", b),
                               _h(evm, b"state", b), _h(evm, b"rcpt", b), miner, 0, 0, 600 + 150 * len(txs), "0x",
-                              30_000_000, gas_used_block, ts, len(txs), evm.block_base_fee[b] or "",
+                              BLOCK_GAS_LIMIT, gas_used_block, ts, len(txs), evm.block_base_fee[b] or "",
                               "", ""])
         if b == 0:
             for i, (a, wei) in enumerate(evm.genesis):

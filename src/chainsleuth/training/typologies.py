@@ -10,6 +10,7 @@ ordinary ones. The moves the stories share live in :class:`~chainsleuth.training
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -22,7 +23,17 @@ from chainsleuth.training.ledger_btc import BtcWallet
 from chainsleuth.training.scenario import LEVELS, Level, Scenario
 from chainsleuth.training.world import AnswerKey, Ref, World
 
-__all__ = ["LEVELS", "TYPOLOGIES", "Level", "Typology", "generate_world"]
+__all__ = [
+    "DEFAULT_SIZE",
+    "LEVELS",
+    "MAX_SEED",
+    "MAX_SIZE",
+    "MIN_SIZE",
+    "TYPOLOGIES",
+    "Level",
+    "Typology",
+    "generate_world",
+]
 
 
 Typology = Callable[..., tuple[World, AnswerKey]]
@@ -30,17 +41,43 @@ Typology = Callable[..., tuple[World, AnswerKey]]
 TYPOLOGIES: Registry[Typology] = Registry("scenario typology")
 
 DEFAULT_SIZE = 4000
+#: the sizes a world may have (background Bitcoin transactions, about): below the minimum the economy is too
+#: thin for the stories; the maximum is the largest size the seeded sweep checks (tests/training)
+MIN_SIZE = 100
+MAX_SIZE = 400_000
+#: seeds are non-negative and fit 63 bits (the range of class variant seeds, and of a signed 64-bit column)
+MAX_SEED = 2**63 - 1
 
 
 def generate_world(typology: str, difficulty: int, seed: int, *, size: int = DEFAULT_SIZE) -> tuple[World, AnswerKey]:
-    """Generate one world of ``typology`` at ``difficulty`` from an integer ``seed``."""
-    if difficulty not in LEVELS:
-        raise InvalidInput(f"difficulty must be 1, 2 or 3, not {difficulty}", field="difficulty", value=difficulty)
-    if size < 100:
-        raise InvalidInput(f"size must be at least 100 background transactions, not {size}", field="size",
-                           value=size)
+    """Generate one world of ``typology`` at ``difficulty`` from an integer ``seed``.
+
+    Raises :class:`~chainsleuth.errors.InvalidInput` (exit 2) for an unknown typology, a difficulty other
+    than 1-3, a size outside ``MIN_SIZE``-``MAX_SIZE`` or a seed outside 0-``MAX_SEED``.
+    """
     gen = TYPOLOGIES.get(typology)
+    if not _whole_in(difficulty, min(LEVELS), max(LEVELS)):
+        raise InvalidInput(f"difficulty must be 1, 2 or 3, not {difficulty!r}", field="difficulty",
+                           value=difficulty)
+    if not _whole_in(size, MIN_SIZE, MAX_SIZE):
+        raise InvalidInput(f"size must be a whole number of background transactions from {MIN_SIZE:,} to "
+                           f"{MAX_SIZE:,}, not {size!r}", field="size", value=size)
+    if not _whole_in(seed, 0, MAX_SEED):
+        raise InvalidInput(f"seed must be a whole number from 0 to {MAX_SEED:,} (2^63 - 1), not {seed!r}",
+                           field="seed", value=seed)
+    difficulty, size, seed = int(difficulty), int(size), int(seed)
     return gen(difficulty=difficulty, seed=np.random.default_rng(seed), size=size, seed_int=seed)
+
+
+def _whole_in(v: object, lo: int, hi: int) -> bool:
+    """Whether ``v`` is a whole number (a Python or numpy integer, not a bool) from ``lo`` to ``hi``."""
+    if isinstance(v, bool):
+        return False
+    try:
+        n = operator.index(v)  # type: ignore[arg-type]
+    except TypeError:
+        return False
+    return lo <= n <= hi
 
 
 # ---------------------------------------------------------------------------------------------------------

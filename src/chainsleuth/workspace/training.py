@@ -35,7 +35,8 @@ class TrainingService:
         from chainsleuth.training.session import generate
         from chainsleuth.training.typologies import DEFAULT_SIZE
 
-        res = generate(typology, difficulty, seed, Path(out), size=size or DEFAULT_SIZE, lang=lang)
+        size = DEFAULT_SIZE if size is None else size      # 0 is a size (refused), not the default
+        res = generate(typology, difficulty, seed, Path(out), size=size, lang=lang)
         if ingest:
             res["ingest"] = self.ingest_case(out)
         return res
@@ -58,7 +59,7 @@ class TrainingService:
         from chainsleuth.training.typologies import DEFAULT_SIZE
 
         return class_new(class_seed, trainees, Path(out), typology=typology, difficulty=difficulty,
-                         size=size or DEFAULT_SIZE, lang=lang)
+                         size=DEFAULT_SIZE if size is None else size, lang=lang)
 
     @staticmethod
     def read_trainees(path: str | Path | None, count: int | None) -> list[str]:
