@@ -23,7 +23,7 @@ LangOpt = Annotated[str, typer.Option("--lang", help="Language of what the train
 TypologyOpt = Annotated[str, typer.Option("--typology", "-t", help="ransomware, darknet_market, investment_scam, "
                                                                    "exchange_hack or sanctions_evasion.")]
 DifficultyOpt = Annotated[int, typer.Option("--difficulty", "-d", min=1, max=3, help="1 (direct) to 3 (hard).")]
-SizeOpt = Annotated[int | None, typer.Option("--size", help="About how many background Bitcoin transactions.")]
+SizeOpt = Annotated[int | None, typer.Option("--size", help="About how many background Bitcoin transactions, 100 to 400,000 (default 4,000).")]
 CaseArg = Annotated[Path, typer.Argument(help="Case folder (with trainee/ and answer_key.json) or a trainee/ folder.")]
 KeyOpt = Annotated[Path | None, typer.Option("--key", help="answer_key.json (default: beside trainee/).")]
 AnswersOpt = Annotated[Path | None, typer.Option("--answers", help="answers.json (default: trainee/answers.json).")]
