@@ -236,11 +236,13 @@ def test_deeply_nested_json_is_refused(tmp_path: Path, workspace: Workspace) -> 
 
 
 def test_malformed_csv_is_our_error(tmp_path: Path, workspace: Workspace) -> None:
-    from chainsleuth.errors import ParseError
+    from chainsleuth.errors import InvalidInput
 
     p = tmp_path / "tags.csv"
     p.write_text("address,label,category,source,confidence\n1BoatSLRHtKNngkdXEeobR76b53LETtpyT,\"" + "x" * 200_000
                  + "\",exchange,s,forensic\n")
-    with pytest.raises(ParseError, match="not CSV") as e:
+    # the csv module's own field limit (131,072 characters) is process-wide and raised by the ETL reader once
+    # it is imported; either way the row ends in our error naming line 2: 'not CSV' or the label's length limit
+    with pytest.raises(InvalidInput, match="not CSV|over the limit of 2,000") as e:
         workspace.attribution.import_tags([p])
     assert e.value.details["line"] == 2
