@@ -243,6 +243,6 @@ def test_malformed_csv_is_our_error(tmp_path: Path, workspace: Workspace) -> Non
                  + "\",exchange,s,forensic\n")
     # the csv module's own field limit (131,072 characters) is process-wide and raised by the ETL reader once
     # it is imported; either way the row ends in our error naming line 2: 'not CSV' or the label's length limit
-    with pytest.raises(InvalidInput, match="not CSV|over the limit of 2,000") as e:
+    with pytest.raises(InvalidInput, match=r"not CSV|over the limit of 2,000") as e:
         workspace.attribution.import_tags([p])
     assert e.value.details["line"] == 2
