@@ -59,6 +59,10 @@ def test_terminal_shows_utc_times_units_and_whole_hashes(btc: dict[str, Any]) ->
     r = run(btc["ws"], "trace", "forward", f"{btc['t1']}:1", expect=0)   # piped: the table is not cut to 80
     assert btc["a"] in r.stdout and "…" not in r.stdout
     assert "source 39.99999000 rBTC = endpoints 39.99998000 rBTC + fees 0.00001000 rBTC" in r.stdout
+    # each endpoint names the coin it rests on, the block and the UTC time of the transaction that paid it
+    import re
+
+    assert re.search(r"[0-9a-f]{64}:\d+ +│ +\d+ │ \d{4}-\d\d-\d\d \d\d:\d\d UTC", r.stdout), r.stdout
 
 
 def test_numeric_limits_out_of_range_are_usage_errors(btc: dict[str, Any]) -> None:
@@ -74,6 +78,7 @@ def test_path_prints_the_amount_in_its_unit(btc: dict[str, Any]) -> None:
     """path printed '1,000,000,000 BTC' for 10 BTC (satoshi labelled as whole coins)."""
     r = run(btc["ws"], "path", btc["a"], btc["x"], expect=0)
     assert "10.00000000 rBTC" in r.stdout and "1,000,000,000" not in r.stdout
+    assert btc["t1"] in r.stdout and " UTC" in r.stdout and "block " in r.stdout
 
 
 def test_trace_sources_that_cannot_parse_are_invalid_input(btc: dict[str, Any]) -> None:

@@ -25,8 +25,8 @@ __all__ = ["RichProgress", "amount", "err_console", "out_console", "print_json",
            "set_base_units", "to_jsonable"]
 
 # Piped into a file or another program, Rich would assume 80 columns and cut addresses and amounts in tables;
-# there, lay tables out 160 wide (COLUMNS still wins when set).
-_PIPE_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
+# there, lay tables out 250 wide, room for an address and a cited coin whole (COLUMNS still wins when set).
+_PIPE_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 250
 out_console = Console(highlight=False, soft_wrap=True, width=_PIPE_WIDTH)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 

@@ -44,18 +44,40 @@ def _amt(v: int | None, of: dict[str, Any]) -> str:
     return amount(v, of.get("asset", "BTC"), of.get("unit"), of.get("decimals"))
 
 
+def _utc(t: int | None) -> str:
+    from datetime import UTC, datetime
+
+    return "-" if t is None else datetime.fromtimestamp(t, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def _endpoint_table(doc: dict[str, Any], title: str) -> Table:
+    """Endpoints, largest first, each with the coin it rests on (the first, when several) and the block and
+    UTC time of the transaction that paid it there."""
     t = Table(title=title, title_justify="left")
-    for col in ("address", "entity", "category", "cluster", "amount", "hops", "why it stopped"):
-        t.add_column(col, justify="right" if col in ("amount", "hops", "cluster") else "left", overflow="fold")
+    paid = {e.get("outpoint") or e.get("transfer"): e for e in doc.get("edges", [])}
     rows = [(ep, ep["reason"]) for ep in doc["endpoints"]]
+    # addresses and coins are copied out of the table into requests and reports: whole on one line where
+    # the width allows (always when piped), folded rather than cut where it does not
+    widths = {"address": max([len(ep["address"] or "-") for ep, _ in rows[:_MAX_ROWS]] or [7]),
+              "coin": max([len(str((ep.get("coins") or [{}])[0].get("outpoint") or "")) + 5
+                           for ep, _ in rows[:_MAX_ROWS]] or [4])}
+    for col in ("address", "entity", "category", "cluster", "amount", "hops", "coin", "block", "time",
+                "why it stopped"):
+        t.add_column(col, justify="right" if col in ("amount", "hops", "cluster", "block") else "left",
+                     overflow="fold", min_width=widths.get(col))
     for ep, why in rows[:_MAX_ROWS]:
+        coins = ep.get("coins") or [{}]
+        cite = coins[0].get("outpoint") or coins[0].get("transfer") or coins[0].get("txid") or "-"
+        edge = paid.get(cite, {})
+        more = f" (+{len(coins) - 1})" if len(coins) > 1 else ""
         t.add_row(safe(ep["address"] or "-"), safe(ep["entity"] or ""), safe(ep["category"] or ""),
-                  "" if ep["cluster"] is None else str(ep["cluster"]), _amt(ep["amount"], ep), str(ep["hops"]), why)
+                  "" if ep["cluster"] is None else str(ep["cluster"]), _amt(ep["amount"], ep), str(ep["hops"]),
+                  safe(cite) + more, "-" if edge.get("height") is None else f"{edge['height']:,}",
+                  _utc(edge.get("time")), why)
     if len(rows) > _MAX_ROWS:
         rest = sum(ep["amount"] for ep, _ in rows[_MAX_ROWS:])
         t.add_row(f"... {len(rows) - _MAX_ROWS} more (--json or --csv for all)", "", "", "",
-                  _amt(rest, rows[_MAX_ROWS][0]), "", "")
+                  _amt(rest, rows[_MAX_ROWS][0]), "", "", "", "", "")
     return t
 
 
@@ -224,6 +246,6 @@ def path(src: Annotated[str, typer.Argument(metavar="FROM", help="Address or clu
         print_json(r)
         return
     for s in r["steps"]:
-        out_console.print(f"{s['hop']:>3} {s['txid']}  {s['from']} -> {s['to']}  {_amt(s['amount'], s)}  "
-                          f"height {s['height']}")
+        out_console.print(f"{s['hop']:>3} {s['txid']}  {safe(s['from'])} -> {safe(s['to'])}  "
+                          f"{_amt(s['amount'], s)}  block {s['height']}  {_utc(s.get('time'))}")
     sys.stdout.flush()
