@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import importlib.util
 import random
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -35,10 +37,9 @@ def _check(g: UtxoGraph, seeds: object, **kw: object) -> TraceResult:
     return r
 
 
-@pytest.mark.parametrize("seed", range(30))
-def test_trace_kernel_matches_reference_exactly(seed: int) -> None:
-    """Same edges and endpoints, same totals, hops and limit reports, under random limits (including
-    max_edges), stop masks and partial seed amounts."""
+def _sweep_cases(seed: int) -> Iterator[tuple[Any, np.ndarray, dict[str, Any]]]:
+    """The random sweep's traces for one seed: a graph, its seed rows, and per direction and policy the
+    trace's arguments (random limits including max_edges, stop masks, partial seed amounts)."""
     g = random_utxo_graph(2000 + seed, n_tx=60 + 3 * seed, max_in=3 + seed % 4, max_out=2 + seed % 6)
     rng = np.random.default_rng(seed)
     seeds = rng.choice(g.out_value.size, size=int(rng.integers(1, 5)), replace=False)
@@ -48,7 +49,16 @@ def test_trace_kernel_matches_reference_exactly(seed: int) -> None:
         for policy in POLICIES:
             lim = TraceLimits(max_hops=int(rng.integers(0, 12)), min_amount=int(rng.integers(0, 40)),
                               max_degree=int(rng.integers(2, 12)), max_edges=int(rng.integers(1, 200)))
-            _check(g, seeds, direction=direction, policy=policy, limits=lim, stop_mask=stop, seed_amounts=amounts)
+            yield g, seeds, {"direction": direction, "policy": policy, "limits": lim, "stop_mask": stop,
+                             "seed_amounts": amounts}
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_trace_kernel_matches_reference_exactly(seed: int) -> None:
+    """Same edges and endpoints, same totals, hops and limit reports, under random limits (including
+    max_edges), stop masks and partial seed amounts."""
+    for g, seeds, kw in _sweep_cases(seed):
+        _check(g, seeds, **kw)
 
 
 def test_the_sweep_reaches_every_limit_report() -> None:
@@ -56,20 +66,11 @@ def test_the_sweep_reaches_every_limit_report() -> None:
     kinds: set[int] = set()
     limits: set[str] = set()
     for seed in range(30):
-        g = random_utxo_graph(2000 + seed, n_tx=60 + 3 * seed, max_in=3 + seed % 4, max_out=2 + seed % 6)
-        rng = np.random.default_rng(seed)
-        seeds = rng.choice(g.out_value.size, size=int(rng.integers(1, 5)), replace=False)
-        amounts = None if seed % 3 else rng.integers(1, 5_000, seeds.size)
-        stop = rng.random(25) < 0.1 if seed % 2 else None
-        for direction in ("forward", "backward"):
-            for policy in POLICIES:
-                lim = TraceLimits(max_hops=int(rng.integers(0, 12)), min_amount=int(rng.integers(0, 40)),
-                                  max_degree=int(rng.integers(2, 12)), max_edges=int(rng.integers(1, 200)))
-                r = trace_utxo(g, seeds, direction=direction, policy=policy, limits=lim, stop_mask=stop,
-                               seed_amounts=amounts)
-                kinds.update(r.ep_kind.tolist())
-                limits.update(h["limit"] for h in r.limits_hit)
-                assert r.cut_off >= 0
+        for g, seeds, kw in _sweep_cases(seed):
+            r = trace_utxo(g, seeds, **kw)
+            kinds.update(r.ep_kind.tolist())
+            limits.update(h["limit"] for h in r.limits_hit)
+            assert r.cut_off >= 0
     assert limits == {"max_hops", "max_edges", "max_degree"}
     assert kinds == set(range(7))
 

@@ -21,7 +21,7 @@ from rich.table import Table
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
-__all__ = ["RichProgress", "amount", "err_console", "out_console", "print_json", "print_kv", "safe",
+__all__ = ["RichProgress", "amount", "coin", "err_console", "out_console", "print_json", "print_kv", "safe",
            "set_base_units", "to_jsonable"]
 
 # Piped into a file or another program, Rich would assume 80 columns and cut addresses and amounts in tables;
@@ -100,6 +100,19 @@ def safe(value: Any, *, newlines: bool = False, markup: bool = True) -> str:
     text = "" if value is None else str(value)
     text = (_UNSAFE_KEEP_NL if newlines else _UNSAFE).sub(_visible, text)
     return _markup_escape(text) if markup else text
+
+
+def coin(value: int | None, chain: str, asset: str | None = None) -> str:
+    """An amount of ``chain``'s native coin (``asset`` None, ``""`` or ``"native"``) or of token ``asset``,
+    through :func:`amount` in the unit :func:`chainsleuth.core.units.unit_of` gives it.
+
+    >>> coin(1_000_000_000, "btc"), coin(None, "eth")
+    ('10.00000000 BTC', '-')
+    """
+    from chainsleuth.core.units import unit_of
+
+    u = unit_of(chain, None if asset in (None, "", "native") else asset)
+    return amount(value, u["asset"], u["unit"], u.get("decimals"))
 
 
 def to_jsonable(obj: Any) -> Any:

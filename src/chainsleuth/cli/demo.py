@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from chainsleuth.cli.console import amount, err_console, out_console, print_json
+from chainsleuth.cli.console import amount, coin, err_console, out_console, print_json
 from chainsleuth.cli.context import open_workspace
 from chainsleuth.core.units import unit_of
 
@@ -20,8 +20,7 @@ def _amt(v: int, of: str | dict[str, Any]) -> str:
     if isinstance(of, dict):
         return amount(v, of.get("asset", "BTC"), of.get("unit"), of.get("decimals"))
     chain, _, asset = of.partition(":")
-    u = unit_of(chain, None if asset in ("", "native") else asset)
-    return amount(v, u["asset"], u["unit"], u.get("decimals"))
+    return coin(v, chain, asset)
 
 
 def demo(

@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from chainsleuth.cli.cluster import show_cluster
-from chainsleuth.cli.console import amount, out_console, print_json, print_kv, safe
+from chainsleuth.cli.console import coin, out_console, print_json, print_kv, safe
 from chainsleuth.cli.context import open_workspace
-from chainsleuth.core.units import unit_of
 
 if TYPE_CHECKING:
     from chainsleuth.core.models import AccountTxInfo
@@ -100,11 +99,8 @@ def address(addr: Annotated[str, typer.Argument(help="Address as the chain write
 
 
 def _coin(v: int | None, chain: str, asset: str | None = None) -> str:
-    """An amount of ``chain``'s coin (or of token ``asset``) in the unit people read (``--base-units``: sat, wei)."""
-    if v is None:
-        return "?"
-    u = unit_of(chain, None if asset in (None, "native") else asset)
-    return amount(v, u["asset"], u["unit"], u.get("decimals"))
+    """An amount in the unit people read (``--base-units``: sat, wei); ``?`` where it is not known."""
+    return "?" if v is None else coin(v, chain, asset)
 
 
 def _when(t: int | None) -> str:

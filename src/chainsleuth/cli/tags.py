@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from chainsleuth.cli.console import amount, err_console, out_console, print_json, print_kv, safe
+from chainsleuth.cli.console import coin, err_console, out_console, print_json, print_kv, safe
 from chainsleuth.cli.context import open_workspace
 
 __all__ = ["app", "screen"]
@@ -154,15 +154,8 @@ def screen(
 def _exposure_amount(a: Any, chain: str) -> str:
     """One amount of the chain's coin, or amounts per asset (account chains: native and tokens)."""
     if isinstance(a, dict):
-        return ", ".join(_coin(v, chain, None if k in ("native", "") else str(k)) for k, v in a.items())
-    return _coin(a, chain)
-
-
-def _coin(v: int, chain: str, asset: str | None = None) -> str:
-    from chainsleuth.core.units import unit_of
-
-    u = unit_of(chain, asset)
-    return amount(v, u["asset"], u["unit"], u.get("decimals"))
+        return ", ".join(coin(v, chain, str(k)) for k, v in a.items())
+    return coin(a, chain)
 
 
 def _print_tag(t: dict[str, Any]) -> None:

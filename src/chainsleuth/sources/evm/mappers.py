@@ -154,32 +154,27 @@ def quantity(obj: dict[str, Any], name: str, *, limit: int = MAX_COUNTER, requir
     return n
 
 
-def hash32(obj: dict[str, Any], name: str, *, required: bool = True) -> str | None:
-    """``obj[name]`` as a 32-byte hash (``0x`` and 64 hex digits), lower case."""
+def _fixed_hex(obj: dict[str, Any], name: str, match: Any, what: str, required: bool) -> str | None:
+    """``obj[name]`` as ``0x`` and a fixed number of hex digits (``match``), lower case; None when absent or
+    null and not ``required``; anything else raises InvalidInput naming the field, ``what`` it must be."""
     v = obj.get(name, _MISSING)
-    if type(v) is str and _HASH32(v):
+    if type(v) is str and match(v):
         return v.lower()
     if v is _MISSING or v is None:
         if required:
-            raise bad_field(name, v, "a 32-byte hash")
+            raise bad_field(name, v, what.split(" (")[0])
         return None
-    if not (isinstance(v, str) and len(v) == 66 and v[:2] == "0x" and _HEXDIGITS.issuperset(v[2:])):
-        raise bad_field(name, v, "not a 32-byte hash (0x and 64 hex digits)")
-    return v.lower()
+    raise bad_field(name, v, f"not {what}")
+
+
+def hash32(obj: dict[str, Any], name: str, *, required: bool = True) -> str | None:
+    """``obj[name]`` as a 32-byte hash (``0x`` and 64 hex digits), lower case."""
+    return _fixed_hex(obj, name, _HASH32, "a 32-byte hash (0x and 64 hex digits)", required)
 
 
 def address(obj: dict[str, Any], name: str, *, required: bool = False) -> str | None:
     """``obj[name]`` as an address (``0x`` and 40 hex digits), lower case; None when absent or null."""
-    v = obj.get(name, _MISSING)
-    if type(v) is str and _ADDRESS(v):
-        return v.lower()
-    if v is _MISSING or v is None:
-        if required:
-            raise bad_field(name, v, "an address")
-        return None
-    if not (isinstance(v, str) and len(v) == 42 and v[:2] == "0x" and _HEXDIGITS.issuperset(v[2:])):
-        raise bad_field(name, v, "not an address (0x and 40 hex digits)")
-    return v.lower()
+    return _fixed_hex(obj, name, _ADDRESS, "an address (0x and 40 hex digits)", required)
 
 
 def hex_data(obj: dict[str, Any], name: str) -> str:
