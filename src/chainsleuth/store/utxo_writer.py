@@ -306,7 +306,7 @@ class UtxoWriter:
         b_claim = blocks["bip34_height"].to_pylist()
         b_h = blocks["height"].to_pylist()
         b_src = blocks["height_source"].to_pylist()
-        claims = [c if c is not None else (h if s == "bip34" else None)
+        claims = [c if c is not None else (h if s in ("bip34", "node") else None)   # 'node': a node's height
                   for c, h, s in zip(b_claim, b_h, b_src, strict=True)]
         ch = st.tree.add([NewBlock(hashes[i], p, int(b), c) for i, p, b, c in
                           zip(new_rows.tolist(), b_prev, b_bits, claims, strict=True)])
