@@ -25,6 +25,8 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "rpc_max_wait": ("CHAINSLEUTH_RPC_MAX_WAIT",
                      "longest wait in seconds before retrying a node request, also when the node's "
                      "Retry-After asks for more (default 30)"),
+    "rpc_password": ("CHAINSLEUTH_RPC_PASSWORD",
+                     "password for a Bitcoin node's RPC with --rpc-user (never printed or stored; default none)"),
     "cluster_alert_size": ("CHAINSLEUTH_CLUSTER_ALERT_SIZE",
                            "alert when a clustering merge joins two clusters of at least this many addresses "
                            "(default 1000)"),
@@ -40,6 +42,7 @@ class Settings:
     rpc_timeout: float = 30.0
     rpc_retries: int = 5
     rpc_max_wait: float = 30.0
+    rpc_password: str | None = field(default=None, repr=False)
     cluster_alert_size: int = 1000
 
 
@@ -56,5 +59,6 @@ def load_settings(workspace: str | Path | None = None, env: dict[str, str] | Non
         rpc_timeout=float(e.get("CHAINSLEUTH_RPC_TIMEOUT", "30")),
         rpc_retries=int(e.get("CHAINSLEUTH_RPC_RETRIES", "5")),
         rpc_max_wait=float(e.get("CHAINSLEUTH_RPC_MAX_WAIT", "30")),
+        rpc_password=e.get("CHAINSLEUTH_RPC_PASSWORD") or None,
         cluster_alert_size=int(e.get("CHAINSLEUTH_CLUSTER_ALERT_SIZE", "1000")),
     )

@@ -12,7 +12,7 @@ from chainsleuth.cli.context import open_workspace
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Ingest chain data (Bitcoin blocks, EVM nodes, ETL exports).", no_args_is_help=True)
+app = typer.Typer(help="Ingest chain data (Bitcoin blocks and nodes, EVM nodes, ETL exports).", no_args_is_help=True)
 
 
 @app.command("btc-blocks")
@@ -61,6 +61,39 @@ def evm_rpc(
     with open_workspace() as ws:
         summary = ws.ingest.evm_rpc(url, chain=chain, from_=from_, to=to, traces=traces,
                                     confirmations=confirmations, rate_limit=rate_limit, max_batch=max_batch)
+    if json_:
+        print_json(summary)
+    else:
+        print_kv(f"ingested {summary.chain}", list(summary.model_dump().items()))
+
+
+@app.command("btc-rpc")
+def btc_rpc(
+    url: Annotated[str, typer.Argument(help="Bitcoin Core JSON-RPC URL (http://host:port/, user:password@ "
+                                            "allowed), or replay:DIR for bitcoin-etl's recorded responses.")],
+    chain: Annotated[str, typer.Option(help="btc, btc-testnet, btc-testnet4, btc-signet, btc-regtest: the "
+                                            "node's network must match.")] = "btc",
+    from_: Annotated[int | None, typer.Option("--from", help="First height (default: after the stored best "
+                                                             "tip, else 0).")] = None,
+    to: Annotated[int | None, typer.Option("--to", help="Last height (default: the node's tip minus "
+                                                        "--confirmations).")] = None,
+    confirmations: Annotated[int, typer.Option(help="Stay this many blocks below the node's tip.")] = 0,
+    follow: Annotated[bool, typer.Option("--follow", help="Keep polling for new blocks (reorgs followed) "
+                                                          "until interrupted.")] = False,
+    poll: Annotated[float, typer.Option(help="Seconds between polls with --follow.")] = 10.0,
+    rpc_cookie: Annotated[Path | None, typer.Option("--rpc-cookie", help="The node's .cookie file.")] = None,
+    rpc_user: Annotated[str | None, typer.Option("--rpc-user", help="RPC user; the password comes from "
+                                                                    "CHAINSLEUTH_RPC_PASSWORD.")] = None,
+    block_format: Annotated[str, typer.Option(help="'raw' (getblock 0, our parser), 'json' (getblock 3 or 2, "
+                                                   "checked field by field) or 'auto' (raw when served).")
+                            ] = "auto",
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Ingest blocks from a Bitcoin node. Resumable, reorg-safe; --follow keeps up with the chain."""
+    with open_workspace() as ws:
+        summary = ws.ingest.btc_rpc(url, chain=chain, from_=from_, to=to, confirmations=confirmations,
+                                    follow=follow, poll=poll, rpc_user=rpc_user, rpc_cookie=rpc_cookie,
+                                    block_format=block_format)
     if json_:
         print_json(summary)
     else:

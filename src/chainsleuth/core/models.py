@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "AccountIngestSummary",
+    "BtcNodeIngestSummary",
     "AccountTransfer",
     "AccountTxInfo",
     "AddressInfo",
@@ -208,6 +209,32 @@ class AccountIngestSummary(_Model):
     first_height: int | None
     last_height: int | None
     head: int | None
+    notes: list[str]
+    seconds: float
+
+
+class BtcNodeIngestSummary(_Model):
+    """What an ingest from a Bitcoin node did (all rounds of a ``--follow`` run together). ``stale_blocks``:
+    stored blocks that left the best chain because the node's branch has more work (a reorg)."""
+
+    chain: str
+    run_ids: list[int]
+    source: str
+    endpoint: str
+    network: str
+    block_format: str
+    blocks_seen: int
+    blocks_new: int
+    txs_new: int
+    outputs_new: int
+    inputs_new: int
+    inputs_resolved: int
+    stale_blocks: int
+    reorgs: int
+    first_height: int | None
+    last_height: int | None
+    head: int | None
+    tip: str | None
     notes: list[str]
     seconds: float
 

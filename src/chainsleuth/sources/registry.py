@@ -10,12 +10,17 @@ btc-blocks      utxo                      Bitcoin Core blk*.dat (xor.dat beside 
 etl             account                   an ethereum-etl export (CSV or JSON lines), one batch per partition
 evm-rpc         account   http, https     an EVM JSON-RPC node: blocks, receipts, traces, token metadata
 evm-replay      account   replay          recorded JSON-RPC responses (``replay:DIR``), same client code path
+btc-rpc         utxo      (by name)       a Bitcoin Core JSON-RPC node (``ingest btc-rpc URL``)
+btc-replay      utxo      (by name)       bitcoin-etl's recorded node responses (``ingest btc-rpc replay:DIR``)
 ==============  ========  ==============  ====================================================================
+
+The Bitcoin node kinds take no URI scheme (``http`` and ``replay`` already name the EVM ones): the
+``btc-rpc`` job opens them by name, ``btc-replay`` for a ``replay:`` URI.
 
 Opening a built-in imports its module only then, so listing the sources stays cheap.
 
 >>> SOURCES.names()
-['btc-blocks', 'etl', 'evm-replay', 'evm-rpc']
+['btc-blocks', 'btc-replay', 'btc-rpc', 'etl', 'evm-replay', 'evm-rpc']
 >>> source_for_uri("replay:tests/data").name, source_for_uri("HTTPS://node.example").name
 ('evm-replay', 'evm-rpc')
 """
@@ -98,10 +103,24 @@ def _replay(uri: str, chain: str, **options: Any) -> Any:
     return open_replay_source(uri, chain, **options)
 
 
+def _btc_node(uri: str, chain: str, **options: Any) -> Any:
+    from chainsleuth.sources.btc.rpc import open_btc_rpc_source
+
+    return open_btc_rpc_source(uri, chain, **options)
+
+
+def _btc_replay(uri: str, chain: str, **options: Any) -> Any:
+    from chainsleuth.sources.btc.rpc import open_btc_replay_source
+
+    return open_btc_replay_source(uri, chain, **options)
+
+
 for _kind in (
     SourceKind("btc-blocks", Model.UTXO, "Bitcoin Core blk*.dat files, raw or hex blocks", _block_files),
     SourceKind("etl", Model.ACCOUNT, "ethereum-etl exports", _etl_export),
     SourceKind("evm-rpc", Model.ACCOUNT, "EVM JSON-RPC nodes", _rpc_node, schemes=("http", "https")),
     SourceKind("evm-replay", Model.ACCOUNT, "recorded JSON-RPC responses", _replay, schemes=("replay",)),
+    SourceKind("btc-rpc", Model.UTXO, "Bitcoin Core JSON-RPC nodes", _btc_node),
+    SourceKind("btc-replay", Model.UTXO, "recorded Bitcoin node responses (bitcoin-etl naming)", _btc_replay),
 ):
     SOURCES.add(_kind.name, _kind)

@@ -95,6 +95,21 @@ class UtxoStore:
             d["chainwork"] = None     # work from the start of a detached segment is not the chain's work
         return d
 
+    def best_hashes(self, chain: str, lo: int, hi: int) -> dict[int, str]:
+        """height -> hash of the best chain's blocks at heights ``lo..hi`` (the genesis-rooted tree first)."""
+        rows = self.db.all(
+            "SELECT height, hash FROM blocks WHERE chain = ? AND best AND height BETWEEN ? AND ? "
+            "ORDER BY height, height_source = 'genesis', chainwork, hash", [chain, int(lo), int(hi)])
+        return {int(h): str(x) for h, x in rows}   # the last row of a height wins: genesis-rooted, most work
+
+    def best_tip(self, chain: str) -> tuple[int, str] | None:
+        """(height, hash) of the best chain's highest block with a known height; None when none is stored."""
+        row = self.db.one("SELECT max(height) FROM blocks WHERE chain = ? AND best", [chain])
+        if row is None or row[0] is None:
+            return None
+        h = int(row[0])
+        return h, self.best_hashes(chain, h, h)[h]
+
     def coverage(self, chain: str) -> dict[str, Any]:
         """Which heights of the best chain the data holds: ranges of consecutive heights and the gaps
         between them, blocks whose height is unknown (detached, pre-BIP34), stale blocks, and segments

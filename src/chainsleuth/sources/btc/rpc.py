@@ -38,6 +38,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 
+from chainsleuth.core.btc.addresses import script_columns
 from chainsleuth.core.chains import get_chain
 from chainsleuth.core.records import UtxoBatch
 from chainsleuth.errors import InvalidInput, NotFound, ParseError, SourceError, Unsupported
@@ -274,6 +275,8 @@ class BtcRpcSource:
         self._pool: ThreadPoolExecutor | None = None
         self._verbosity = 2           # the JSON verbosity: 3 on Bitcoin Core 23+ (with prevouts)
         self.prune_height: int | None = None
+        #: heights a recording answers getblockhash for (None for a live node)
+        self.recorded_heights: set[int] | None = None
         #: prevouts of the last verbosity-3 batch: (txid, n) -> (satoshi, script hex)
         self.prevouts: dict[tuple[str, int], tuple[int, str]] = {}
 
@@ -299,7 +302,14 @@ class BtcRpcSource:
     # -- node facts --------------------------------------------------------------------------------
     def info(self) -> NodeInfo:
         """``getblockchaininfo`` (and the node's software from ``getnetworkinfo`` when it has it)."""
-        r = self.client.call("getblockchaininfo")
+        try:
+            r = self.client.call("getblockchaininfo")
+        except Unsupported:
+            if self.recorded_heights is None:
+                raise
+            # a recording without it (bitcoin-etl records only blocks): the blocks' own checks remain
+            return NodeInfo(m.NETWORK_OF_CHAIN[self.chain], max(self.recorded_heights, default=0), "", False, None,
+                            "recorded responses (network not recorded)")
         with self._answer("getblockchaininfo", None):
             if not isinstance(r, dict) or not isinstance(r.get("chain"), str):
                 raise m.bad("chain", r, "missing: not a getblockchaininfo answer")
@@ -333,6 +343,8 @@ class BtcRpcSource:
                                field="--chain", value=self.chain, url=self.endpoint, network=info.network)
         net = get_chain(self.chain).btc_network
         assert net is not None
+        if self.recorded_heights is not None and 0 not in self.recorded_heights:
+            return
         genesis = self.hashes([0]).get(0)
         if genesis != net.genesis_hash:
             raise InvalidInput(f"the node at {self.endpoint} has block {genesis} at height 0, not the genesis block "
@@ -348,7 +360,12 @@ class BtcRpcSource:
                               value=self.prune_height)
 
     def head(self) -> int:
-        r = self.client.call("getblockcount")
+        try:
+            r = self.client.call("getblockcount")
+        except Unsupported:
+            if not self.recorded_heights:
+                raise
+            return max(self.recorded_heights)
         with self._answer("getblockcount", None):
             if isinstance(r, bool) or not isinstance(r, int) or r < 0:
                 raise m.bad("result", r, "not a block count")
@@ -370,6 +387,30 @@ class BtcRpcSource:
             with self._answer("getblockhash", h):
                 out[h] = m.check_block_hash(r, h)
         return out
+
+    def prevouts_by_txindex(self, outpoints: Sequence[tuple[str, int]]) -> dict[tuple[str, int], tuple[int, str, str | None]]:
+        """(txid, n) -> (satoshi, script type, address) of outputs the store does not hold, read with
+        ``getrawtransaction <txid> 1`` (a node with ``-txindex``), as bitcoin-etl's input enrichment does.
+        Each answer must be the transaction asked for, with that output."""
+        txids = sorted({t for t, _ in outpoints})
+        res = self.client.batch([("getrawtransaction", [t, 1]) for t in txids])
+        by_txid = dict(zip(txids, res, strict=True))
+        rows: list[tuple[tuple[str, int], int, bytes]] = []
+        for txid, n in outpoints:
+            doc = by_txid[txid]
+            with self._answer("getrawtransaction", None, txid):
+                if not isinstance(doc, dict) or doc.get("txid") != txid:
+                    raise m.bad("txid", doc.get("txid") if isinstance(doc, dict) else doc, f"not {txid}")
+                vout = doc.get("vout")
+                if not isinstance(vout, list) or not 0 <= n < len(vout) or not isinstance(vout[n], dict):
+                    raise m.bad(f"vout[{n}]", None, "missing")
+                rows.append(((txid, n), m.satoshi(vout[n].get("value"), f"vout[{n}].value"),
+                             bytes.fromhex(m.script_hex(vout[n].get("scriptPubKey"), f"vout[{n}].scriptPubKey"))))
+        net = get_chain(self.chain).btc_network
+        assert net is not None
+        types, addresses, _ = script_columns([r[2] for r in rows], net)
+        return {k: (v, str(t), a) for (k, v, _), t, a in zip(rows, types.to_pylist(), addresses.to_pylist(),
+                                                             strict=True)}
 
     # -- blocks ------------------------------------------------------------------------------------
     def _executor(self) -> ThreadPoolExecutor:
@@ -479,7 +520,17 @@ class EtlReplayTransport(httpx.BaseTransport):
     def name(method: str, params: Sequence[Any]) -> str:
         """>>> EtlReplayTransport.name("getblock", ["00ab", 2]), EtlReplayTransport.name("getblockcount", [])
         ('rpc_response_getblock_00ab_2.json', 'rpc_response_getblockcount.json')"""
+        if method == "getrawtransaction":   # bitcoin-etl names these by the txid alone
+            params = params[:1]
         return "rpc_response_" + "_".join([method, *(str(p) for p in params)]) + ".json"
+
+    def heights(self) -> set[int]:
+        """The heights ``getblockhash`` is recorded for."""
+        pre, out = "rpc_response_getblockhash_", set()
+        for n in self._names:
+            if n.startswith(pre) and n.endswith(".json") and n[len(pre):-5].isdigit():
+                out.add(int(n[len(pre):-5]))
+        return out
 
     def _answer(self, req: dict[str, Any]) -> str:
         method = str(req.get("method"))
@@ -527,4 +578,6 @@ def open_btc_replay_source(uri: str, chain: str, *, transport: httpx.BaseTranspo
                                                       "blocks_per_batch", "workers", "max_batch", "notify")}
     src = open_btc_rpc_source("http://replay.invalid/", chain, transport=transport, **keep)
     src.client.safe_url = src.endpoint = uri
+    if isinstance(transport, EtlReplayTransport):
+        src.recorded_heights = transport.heights()
     return src

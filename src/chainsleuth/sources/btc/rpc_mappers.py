@@ -34,11 +34,14 @@ __all__ = [
     "check_against_json",
     "check_block_hash",
     "check_hex_hash",
+    "bad",
     "check_raw_hex",
     "parse_cookie",
     "prevouts_of",
     "raw_block_of",
     "satoshi",
+    "script_hex",
+    "with_height",
 ]
 
 #: ``getblockchaininfo``'s ``chain`` for each workspace chain
@@ -152,7 +155,7 @@ def raw_block_of(doc: Any) -> bytes:
     return b"".join(parts)
 
 
-def _script_hex(spk: Any, field: str) -> str:
+def script_hex(spk: Any, field: str) -> str:
     h = spk.get("hex") if isinstance(spk, dict) else None
     if not isinstance(h, str):
         raise bad(field, h, "missing")
@@ -196,7 +199,7 @@ def check_against_json(batch: UtxoBatch, doc: dict[str, Any], height: int, block
                 raise bad(f, v, "not an object")
             if satoshi(v.get("value"), f"{f}.value") != outs["value"][o]:
                 raise bad(f"{f}.value", v.get("value"), f"but its hex gives {outs['value'][o]} satoshi")
-            if _script_hex(v.get("scriptPubKey"), f"{f}.scriptPubKey.hex") != outs["script"][o].hex():
+            if script_hex(v.get("scriptPubKey"), f"{f}.scriptPubKey.hex") != outs["script"][o].hex():
                 raise bad(f"{f}.scriptPubKey.hex", v["scriptPubKey"].get("hex"), "not the script in its hex")
             o += 1
         for j, v in enumerate(vin):
@@ -212,7 +215,7 @@ def check_against_json(batch: UtxoBatch, doc: dict[str, Any], height: int, block
                     if not isinstance(pv, dict):
                         raise bad(f"{f}.prevout", pv, "not an object")
                     satoshi(pv.get("value"), f"{f}.prevout.value")
-                    _script_hex(pv.get("scriptPubKey"), f"{f}.prevout.scriptPubKey.hex")
+                    script_hex(pv.get("scriptPubKey"), f"{f}.prevout.scriptPubKey.hex")
             elif ins["prev_txid"][i] is not None:
                 raise bad(f"{f}.coinbase", v.get("coinbase"), "but its hex spends an output")
             i += 1
@@ -228,7 +231,7 @@ def prevouts_of(doc: dict[str, Any]) -> dict[tuple[str, int], tuple[int, str]]:
             if isinstance(pv, dict):
                 f = f"tx[{k}].vin[{j}].prevout"
                 out[(str(v.get("txid")), int(v.get("vout", -1)))] = (
-                    satoshi(pv.get("value"), f"{f}.value"), _script_hex(pv.get("scriptPubKey"), f"{f}.scriptPubKey"))
+                    satoshi(pv.get("value"), f"{f}.value"), script_hex(pv.get("scriptPubKey"), f"{f}.scriptPubKey"))
     return out
 
 

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+import time
 from typing import TYPE_CHECKING, Any
 
 from chainsleuth.config import Settings
 from chainsleuth.core.chains import Chain, Model, get_chain
-from chainsleuth.core.models import AccountIngestSummary, IngestSummary
+from chainsleuth.core.models import AccountIngestSummary, BtcNodeIngestSummary, IngestSummary
 from chainsleuth.core.progress import Progress
 from chainsleuth.errors import InvalidInput, NotFound
 from chainsleuth.sources.registry import SOURCES, SourceKind, open_evm_source
 from chainsleuth.store import Store
 from chainsleuth.store.runs import POW_UNCHECKED_NOTE
+from chainsleuth.workspace.ingest._btc_node import BtcNodeJob
 from chainsleuth.workspace.ingest._jobs import AccountWriter, NodeJob, UtxoWriter, copy_batches
 from chainsleuth.workspace.ingest._run import RunRecorder
 
@@ -153,6 +155,61 @@ class IngestService:
                                                                *notes])
             run.announce(notes)
             return run.account_summary(chain_id=chain_id, traces=src.traces, reorged=reorged, head=head, notes=notes)
+        finally:
+            src.close()
+
+    def btc_rpc(self, url: str, *, chain: str = "btc", from_: int | None = None, to: int | None = None,
+                confirmations: int = 0, follow: bool = False, poll: float = 10.0, rpc_user: str | None = None,
+                rpc_cookie: str | Path | None = None, block_format: str = "auto", blocks_per_batch: int = 50,
+                workers: int = 4, transport: Any = None,
+                stop: Callable[[], bool] | None = None) -> BtcNodeIngestSummary:
+        """Ingest blocks ``from_..to`` of a Bitcoin network from a Bitcoin Core JSON-RPC node (``replay:DIR``:
+        bitcoin-etl's recorded responses).
+
+        Resumes after the stored best tip when ``from_`` is None (a tip the node no longer has is a reorg: the
+        node's branch is read from the fork up); stops ``confirmations`` blocks below the node's tip. With
+        ``follow`` it then polls every ``poll`` seconds and ingests new blocks until interrupted (or until
+        ``stop()`` is true), reorgs included; the workspace is released between polls. The node's network must
+        be the chain's, and a pruned node must still have the blocks asked for. Credentials: a cookie file,
+        ``user:password@`` in the URL, or ``rpc_user`` with the password from the settings
+        (``CHAINSLEUTH_RPC_PASSWORD``); they are never printed or stored (the endpoint recorded is the URL
+        without them). ``transport`` (an httpx transport) stands in for the network, as in tests.
+        """
+        kind = SOURCES.get("btc-replay" if url.lower().startswith("replay:") else "btc-rpc")
+        c = _chain_for(kind, chain)
+        for flag, v in (("--from", from_), ("--to", to), ("--confirmations", confirmations)):
+            if v is not None and v < 0:
+                raise InvalidInput(f"{flag} must be 0 or more", field=flag, value=v)
+        if from_ is not None and to is not None and from_ > to:
+            raise InvalidInput(f"--from {from_} is above --to {to}: nothing to ingest", field="--from", value=from_)
+        if poll <= 0:
+            raise InvalidInput("--poll must be above 0 seconds", field="--poll", value=poll)
+        t0 = time.perf_counter()
+        options: dict[str, Any] = dict(timeout=self._settings.rpc_timeout, retries=self._settings.rpc_retries,
+                                       max_wait=self._settings.rpc_max_wait, notify=self._progress.note,
+                                       block_format=block_format, blocks_per_batch=blocks_per_batch,
+                                       workers=workers, transport=transport)
+        if kind.name == "btc-rpc":
+            options.update(rpc_user=rpc_user, rpc_password=self._settings.rpc_password, rpc_cookie=rpc_cookie)
+        src = kind.open(url, c.name, **options)
+        try:
+            info = src.info()
+            src.check_network(info)
+            store = self._store()
+            job = BtcNodeJob(src, store, self._progress, confirmations=confirmations)
+            try:
+                job.run(from_=from_, to=to, follow=follow, poll=poll, stop=stop)
+            finally:
+                summary_of = job.totals
+            tip = store.utxo.best_tip(c.name)
+            t = summary_of
+            return BtcNodeIngestSummary(
+                chain=c.name, run_ids=t.run_ids, source=kind.name, endpoint=src.endpoint, network=info.network,
+                block_format=src.block_format, blocks_seen=t.blocks_seen, blocks_new=t.blocks_new, txs_new=t.txs_new,
+                outputs_new=t.outputs_new, inputs_new=t.inputs_new, inputs_resolved=t.inputs_resolved,
+                stale_blocks=t.stale_blocks, reorgs=t.reorgs, first_height=t.first_height, last_height=t.last_height,
+                head=job.head, tip=tip[1] if tip else None, notes=t.notes,
+                seconds=round(time.perf_counter() - t0, 3))
         finally:
             src.close()
 
