@@ -95,7 +95,7 @@ class RegtestNode:
                 f"-port={self.p2p_port}", "-bind=127.0.0.1", "-rpcbind=127.0.0.1", "-rpcallowip=127.0.0.1",
                 "-listen=0", "-server=1", "-txindex=1", f"-rpcuser={USER}", f"-rpcpassword={PASSWORD}",
                 "-excessiveblocksize=10000000000", "-maxstackmemoryusageconsensus=0", "-minminingtxfee=0.00000500",
-                "-printtoconsole=0", "-rpcthreads=8", "-rpcworkqueue=64", "-dnsseed=0", "-connect=0"]
+                "-printtoconsole=0", "-rpcthreads=8", "-rpcworkqueue=64", "-dnsseed=0", "-connect=0", "-disablesafemode=1"]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + timeout
         while True:

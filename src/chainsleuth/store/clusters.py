@@ -256,6 +256,13 @@ class ClusterStore:
                                          [chain, ref]))
         return _set_dict(rows[0]) if rows else None
 
+    def stale_at_or_below(self, chain: str, last_tx_id: int) -> bool:
+        """Whether a transaction at or below ``last_tx_id`` is off the best chain: a set built up to there may
+        hold links of a branch a reorg left (or lack a branch it brought back), so it cannot be extended."""
+        row = self.db.one("SELECT EXISTS (SELECT 1 FROM txs WHERE chain = ? AND NOT best AND tx_id <= ?)",
+                          [chain, int(last_tx_id)])
+        return bool(row and row[0])
+
     def _set_id(self, chain: str, set_id: int | None) -> int | None:
         if set_id is not None:
             return set_id

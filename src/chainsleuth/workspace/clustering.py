@@ -116,6 +116,8 @@ class ClusteringService:
         name = "+".join(names) + ("+coinjoins" if include_coinjoins else "")
         existing = cs.get_set(c, name)
         base = existing if incremental and existing is not None and supports_incremental(names) else None
+        if base is not None and cs.stale_at_or_below(c, int(base["last_tx_id"])):
+            base = None   # a reorg (or stale blocks) below the set's watermark: rebuilt on the best chain
         mode = "incremental" if base is not None else "batch"
         prior = None
         after = -1

@@ -190,7 +190,8 @@ class IngestService:
                                        block_format=block_format, blocks_per_batch=blocks_per_batch,
                                        workers=workers, transport=transport)
         if kind.name == "btc-rpc":
-            options.update(rpc_user=rpc_user, rpc_password=self._settings.rpc_password, rpc_cookie=rpc_cookie)
+            options.update(rpc_user=rpc_user, rpc_cookie=rpc_cookie,   # the password goes with --rpc-user only
+                           rpc_password=self._settings.rpc_password if rpc_user is not None else None)
         src = kind.open(url, c.name, **options)
         try:
             info = src.info()
