@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _node import WHY_MISSING, RegtestNode, find_bitcoind  # noqa: E402
+from _node import WHY_MISSING, RegtestNode, find_bitcoind
 
 
 @pytest.fixture(scope="session")

@@ -16,10 +16,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pytest
+from _node import PASSWORD, USER, RegtestNode
 from typer.testing import CliRunner
 
-from _node import PASSWORD, USER, RegtestNode
 from chainsleuth.cli.main import app
 from chainsleuth.config import load_settings
 from chainsleuth.core.progress import NullProgress
@@ -28,7 +27,7 @@ from chainsleuth.store import Store
 from chainsleuth.workspace import Workspace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "store"))
-from _canon import canonical_tables  # noqa: E402
+from _canon import canonical_tables
 
 CHAIN = "btc-regtest"
 ENV = {"CHAINSLEUTH_RPC_PASSWORD": PASSWORD}
@@ -159,7 +158,7 @@ def test_credentials(funded_node: RegtestNode, tmp_path: Path) -> None:
 
 def test_network_mismatch_is_refused(funded_node: RegtestNode, tmp_path: Path) -> None:
     for chain in ("btc", "btc-testnet", "btc-signet"):
-        code, out, err = _cli(tmp_path / "ws", "ingest", "btc-rpc", funded_node.url, "--chain", chain,
+        code, _, err = _cli(tmp_path / "ws", "ingest", "btc-rpc", funded_node.url, "--chain", chain,
                               "--rpc-user", USER)
         assert code == 2, (chain, err)
         assert "serves the 'regtest' network" in err and "--chain btc-regtest" in err
@@ -296,7 +295,7 @@ def test_kill_9_at_random_points_then_resume(funded_node: RegtestNode, tmp_path:
     killed = 0
     for _ in range(points):
         p = _ingest_proc(ws, node)
-        time.sleep(rng.uniform(0.3, full))
+        time.sleep(rng.uniform(0.3, 0.8 * full))
         if p.poll() is None:
             p.send_signal(signal.SIGKILL)
             killed += 1

@@ -87,13 +87,14 @@ def btc_rpc(
     block_format: Annotated[str, typer.Option(help="'raw' (getblock 0, our parser), 'json' (getblock 3 or 2, "
                                                    "checked field by field) or 'auto' (raw when served).")
                             ] = "auto",
+    blocks_per_batch: Annotated[int, typer.Option(help="Blocks per store transaction.")] = 50,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Ingest blocks from a Bitcoin node. Resumable, reorg-safe; --follow keeps up with the chain."""
     with open_workspace() as ws:
         summary = ws.ingest.btc_rpc(url, chain=chain, from_=from_, to=to, confirmations=confirmations,
                                     follow=follow, poll=poll, rpc_user=rpc_user, rpc_cookie=rpc_cookie,
-                                    block_format=block_format)
+                                    block_format=block_format, blocks_per_batch=blocks_per_batch)
     if json_:
         print_json(summary)
     else:

@@ -11,11 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "AccountIngestSummary",
-    "BtcNodeIngestSummary",
     "AccountTransfer",
     "AccountTxInfo",
     "AddressInfo",
     "BlockInfo",
+    "BtcNodeIngestSummary",
     "IngestSummary",
     "StoreStats",
     "TxInput",

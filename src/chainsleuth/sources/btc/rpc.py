@@ -462,21 +462,20 @@ class BtcRpcSource:
                         raw = m.check_raw_hex(r)
                         self._parse(parser, raw, h, bh, "getblock")
                         self.block_format = "raw"
-                return m.with_height(parser.flush(), heights)
+                with self._answer("getblock", heights[0]):
+                    return m.with_height(parser.flush(), heights)   # amounts checked in flush
         docs = self._getblocks(hashes, self._verbosity)
         self._check_errors(docs, heights, hashes, self._verbosity)
         self.prevouts = {}
         for h, bh, d in zip(heights, hashes, docs, strict=True):
             with self._answer("getblock", h, bh):
                 self._parse(parser, m.raw_block_of(d), h, bh, "getblock")
-        batch = parser.flush()
-        pos = 0
-        for h, bh, d in zip(heights, hashes, docs, strict=True):
-            one = _block_slice(batch, pos)
+        with self._answer("getblock", heights[0]):
+            batch = parser.flush()   # amounts checked here
+        for pos, (h, bh, d) in enumerate(zip(heights, hashes, docs, strict=True)):
             with self._answer("getblock", h, bh):
-                m.check_against_json(one, d, h, bh)
+                m.check_against_json(_block_slice(batch, pos), d, h, bh)
                 self.prevouts.update(m.prevouts_of(d))
-            pos += 1
         return m.with_height(batch, heights)
 
     def _parse(self, parser: BlockParser, raw: bytes, height: int, block_hash: str, method: str) -> None:

@@ -31,10 +31,10 @@ from chainsleuth.errors import InvalidInput
 
 __all__ = [
     "NETWORK_OF_CHAIN",
+    "bad",
     "check_against_json",
     "check_block_hash",
     "check_hex_hash",
-    "bad",
     "check_raw_hex",
     "parse_cookie",
     "prevouts_of",

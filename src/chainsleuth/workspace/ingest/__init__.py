@@ -7,9 +7,9 @@ Every kind runs through the same pipeline pieces (``_jobs``) and the same run bo
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-import time
 from typing import TYPE_CHECKING, Any
 
 from chainsleuth.config import Settings
