@@ -20,6 +20,7 @@ from chainsleuth.cli import trace as trace_cmds
 from chainsleuth.cli import train as train_cmds
 from chainsleuth.cli.console import RichProgress, err_console, print_json, print_kv, safe, set_base_units
 from chainsleuth.cli.context import open_workspace, state
+from chainsleuth.cli.help import WordsGroup
 from chainsleuth.config import load_settings
 from chainsleuth.errors import ChainsleuthError, InvalidInput
 
@@ -31,6 +32,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=WordsGroup,
 )
 app.add_typer(ingest_cmds.app, name="ingest")
 app.add_typer(show_cmds.app, name="show")
@@ -72,7 +74,9 @@ def _root(
 
 @app.command()
 def stats(json_: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False) -> None:
-    """What the workspace holds: blocks, transactions, addresses per chain."""
+    """What the workspace holds: blocks, transactions, addresses per chain.
+
+    Example: chainsleuth stats --json"""
     with open_workspace(read_only=True) as ws:
         result = ws.queries.stats()
     if json_:
