@@ -295,3 +295,15 @@ def test_show_address_lists_its_transactions_newest_first_in_pages(btc: dict[str
     r = run(btc["ws"], "show", "address", a, "--limit", "2", "--offset", "9", expect=0)
     assert "none after the first 9 of 3" in r.stdout
     assert run(btc["ws"], "show", "address", a, "--limit", "-1").returncode == 2
+
+
+def test_tables_print_no_python_values(btc: dict[str, Any], tmp_path: Path) -> None:
+    """Lists, mappings, None and booleans read as words ('none', 'key: value', '-', 'yes'), never as Python."""
+    python = ("[]", "{}", "None", "True", "False", "[[", "': ")
+    r = run(tmp_path / "ws", "ingest", "btc-blocks", "--allow-invalid-pow", str(btc["root"] / "blocks"), expect=0)
+    assert "│ skipped         │ none" in r.stdout and not [p for p in python if p in r.stdout], r.stdout
+    for args in (("stats",), ("show", "block", "1"), ("show", "address", btc["a"]), ("show", "tx", btc["t1"])):
+        out = run(btc["ws"], *args, expect=0).stdout
+        assert not [p for p in python if p in out], (args, out)
+    text = run(btc["ws"], "stats", expect=0).stdout
+    assert "heights" in text and "0-3" in text and "UTC to " in text and "unspent value" in text and " rBTC" in text
