@@ -18,7 +18,15 @@ from chainsleuth.cli import show as show_cmds
 from chainsleuth.cli import tags as tags_cmds
 from chainsleuth.cli import trace as trace_cmds
 from chainsleuth.cli import train as train_cmds
-from chainsleuth.cli.console import RichProgress, coin, err_console, print_json, print_kv, safe, set_base_units
+from chainsleuth.cli.console import (
+    RichProgress,
+    coin,
+    err_console,
+    print_json,
+    print_kv,
+    safe,
+    set_base_units,
+)
 from chainsleuth.cli.context import open_workspace, state
 from chainsleuth.cli.help import WordsGroup
 from chainsleuth.config import load_settings
