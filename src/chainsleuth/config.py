@@ -31,6 +31,12 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "cluster_alert_size": ("CHAINSLEUTH_CLUSTER_ALERT_SIZE",
                            "alert when a clustering merge joins two clusters of at least this many addresses "
                            "(default 1000)"),
+    "batch_txs": ("CHAINSLEUTH_BATCH_TXS",
+                  "transactions per store transaction when ingesting block files (default 50000; smaller batches "
+                  "use less memory and let readers in sooner, larger ones ingest faster)"),
+    "lock_wait": ("CHAINSLEUTH_LOCK_WAIT",
+                  "seconds a reading command waits for a running ingest to let it in before it fails naming the "
+                  "writer (default 30; the writer waits up to 10 times as long for readers to close)"),
 }
 
 
@@ -45,6 +51,8 @@ class Settings:
     rpc_retries: int = 5
     rpc_max_wait: float = 30.0
     cluster_alert_size: int = 1000
+    lock_wait: float = 30.0
+    batch_txs: int = 50_000
 
 
 def load_settings(workspace: str | Path | None = None, env: dict[str, str] | None = None) -> Settings:
@@ -62,4 +70,6 @@ def load_settings(workspace: str | Path | None = None, env: dict[str, str] | Non
         rpc_retries=int(e.get("CHAINSLEUTH_RPC_RETRIES", "5")),
         rpc_max_wait=float(e.get("CHAINSLEUTH_RPC_MAX_WAIT", "30")),
         cluster_alert_size=int(e.get("CHAINSLEUTH_CLUSTER_ALERT_SIZE", "1000")),
+        lock_wait=float(e.get("CHAINSLEUTH_LOCK_WAIT", "30")),
+        batch_txs=int(e.get("CHAINSLEUTH_BATCH_TXS", "50000")),
     )
