@@ -19,7 +19,10 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "workspace": ("CHAINSLEUTH_WORKSPACE", "workspace directory (DuckDB file and case files)"),
     "threads": ("CHAINSLEUTH_THREADS", "DuckDB worker threads (default: all cores)"),
     "memory_limit": ("CHAINSLEUTH_MEMORY_LIMIT", "DuckDB memory limit, e.g. '4GB' (default: DuckDB's own)"),
-    "progress": ("CHAINSLEUTH_PROGRESS", "'auto' (bar on a terminal), 'always' or 'never'"),
+    "progress": ("CHAINSLEUTH_PROGRESS", "'auto' (a bar on a terminal; when piped, a line every "
+                 "progress_interval seconds), 'always' (the bar) or 'never'"),
+    "progress_interval": ("CHAINSLEUTH_PROGRESS_INTERVAL",
+                          "seconds between progress lines when stderr is not a terminal (default 5)"),
     "rpc_timeout": ("CHAINSLEUTH_RPC_TIMEOUT", "seconds before a node request times out (default 30)"),
     "rpc_retries": ("CHAINSLEUTH_RPC_RETRIES", "retries of a failed node request (default 5)"),
     "rpc_max_wait": ("CHAINSLEUTH_RPC_MAX_WAIT",
@@ -30,6 +33,12 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "cluster_alert_size": ("CHAINSLEUTH_CLUSTER_ALERT_SIZE",
                            "alert when a clustering merge joins two clusters of at least this many addresses "
                            "(default 1000)"),
+    "batch_txs": ("CHAINSLEUTH_BATCH_TXS",
+                  "transactions per store transaction when ingesting block files (default 50000; smaller batches "
+                  "use less memory and let readers in sooner, larger ones ingest faster)"),
+    "lock_wait": ("CHAINSLEUTH_LOCK_WAIT",
+                  "seconds a reading command waits for a running ingest to let it in before it fails naming the "
+                  "writer (default 30; the writer waits up to 10 times as long for readers to close)"),
 }
 
 
@@ -39,11 +48,14 @@ class Settings:
     threads: int | None = None
     memory_limit: str | None = None
     progress: str = "auto"
+    progress_interval: float = 5.0
     rpc_timeout: float = 30.0
     rpc_retries: int = 5
     rpc_max_wait: float = 30.0
     rpc_password: str | None = field(default=None, repr=False)
     cluster_alert_size: int = 1000
+    lock_wait: float = 30.0
+    batch_txs: int = 50_000
 
 
 def load_settings(workspace: str | Path | None = None, env: dict[str, str] | None = None) -> Settings:
@@ -56,9 +68,12 @@ def load_settings(workspace: str | Path | None = None, env: dict[str, str] | Non
         threads=int(threads) if threads else None,
         memory_limit=e.get("CHAINSLEUTH_MEMORY_LIMIT") or None,
         progress=e.get("CHAINSLEUTH_PROGRESS", "auto"),
+        progress_interval=float(e.get("CHAINSLEUTH_PROGRESS_INTERVAL", "5")),
         rpc_timeout=float(e.get("CHAINSLEUTH_RPC_TIMEOUT", "30")),
         rpc_retries=int(e.get("CHAINSLEUTH_RPC_RETRIES", "5")),
         rpc_max_wait=float(e.get("CHAINSLEUTH_RPC_MAX_WAIT", "30")),
         rpc_password=e.get("CHAINSLEUTH_RPC_PASSWORD") or None,
         cluster_alert_size=int(e.get("CHAINSLEUTH_CLUSTER_ALERT_SIZE", "1000")),
+        lock_wait=float(e.get("CHAINSLEUTH_LOCK_WAIT", "30")),
+        batch_txs=int(e.get("CHAINSLEUTH_BATCH_TXS", "50000")),
     )

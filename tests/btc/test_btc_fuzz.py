@@ -33,6 +33,8 @@ def test_mutated_real_blocks_give_only_our_errors(shared_data: Path, seed: int) 
     assert kinds.get("ok", 0) > 0                                  # some mutations leave a valid block
     assert any("merkle" in k for k in kinds), kinds                # the checks are reached, not one early exit
     assert any(k.startswith("ParseError") and "merkle" not in k for k in kinds), kinds
+    python_words = ("index out of range", "unpack", "cannot fit", "buffer", "invalid literal", "Error:")
+    assert not [k for k in kinds if any(w in k.split(": ", 1)[-1] for w in python_words)], kinds
 
 
 @pytest.mark.shared_data

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import importlib.util
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -192,3 +193,21 @@ def test_full_disk_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         assert "MB free" in ei.value.message and ei.value.details["free_bytes"] > 0 and ei.value.exit_code == 7
         assert ws.queries.stats() == before
         assert 999 not in [r.run_id for r in ws.store.runs.list()]     # the batch's transaction rolled back
+
+
+def test_piped_progress_prints_a_line_every_interval_with_total_and_time_left(big_chain: tuple[Path, dict],
+                                                                             tmp_path: Path) -> None:
+    blocks, _ = big_chain
+    env = {**os.environ, "CHAINSLEUTH_PROGRESS_INTERVAL": "0.05"}
+    r = subprocess.run([sys.executable, "-m", "chainsleuth.cli.main", "--workspace", str(tmp_path / "ws"), "ingest",
+                        "btc-blocks", "--allow-invalid-pow", str(blocks)], capture_output=True, text=True,
+                       check=False, timeout=120, env=env)
+    assert r.returncode == 0, r.stderr
+    lines = [x for x in r.stderr.splitlines() if x.startswith("ingest ")]
+    assert len(lines) >= 3, r.stderr                           # a pipe sees the job move
+    assert all(" MB of " in x and "%" in x and "MB/s" in x and "elapsed" in x for x in lines)
+    assert any("left" in x for x in lines[:-1]) and lines[-1].split(": ", 1)[1].startswith("done, ")
+    quiet = subprocess.run([sys.executable, "-m", "chainsleuth.cli.main", "--workspace", str(tmp_path / "ws2"),
+                            "--progress", "never", "ingest", "btc-blocks", "--allow-invalid-pow", str(blocks)],
+                           capture_output=True, text=True, check=False, timeout=120, env=env)
+    assert quiet.returncode == 0 and not [x for x in quiet.stderr.splitlines() if x.startswith("ingest ")]

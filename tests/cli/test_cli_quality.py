@@ -174,6 +174,10 @@ def test_account_chain_tx_in_the_terminal_and_default_clustering(shared_data: Pa
     run(ws, "cluster", "--chain", "eth", expect=0)
     doc = json.loads(run(ws, "show", "cluster", holder.lower(), "--json", expect=0).stdout)
     assert doc["addresses"] == [holder]   # as the chain writes it (EIP-55), like show address
+    page = json.loads(run(ws, "show", "address", holder, "--json", "--limit", "50", expect=0).stdout)
+    assert page["transactions"] and len(page["transactions"]) == page["transactions_page"]["total"] == page["tx_count"]
+    heights = [(x["height"], x["index"]) for x in page["transactions"]]
+    assert heights == sorted(heights, reverse=True) and all(x["txid"].startswith("0x") for x in page["transactions"])
 
 
 def test_address_typos_are_invalid_input_and_unknown_addresses_not_found(btc: dict[str, Any]) -> None:
@@ -272,3 +276,34 @@ def test_train_generate_keeps_recorded_answers(tmp_path: Path) -> None:
     run(tmp_path / "ws", "train", "answer", str(case), "mixer", "Foo", expect=0)
     r = run(tmp_path / "ws", "train", "generate", "-t", "darknet_market", "--size", "120", "--out", str(case), expect=5)
     assert "answers.json" in r.stderr and (case / "trainee" / "answers.json").is_file()
+
+
+def test_show_address_lists_its_transactions_newest_first_in_pages(btc: dict[str, Any]) -> None:
+    a, cb, t1 = btc["a"], btc["cb"], btc["t1"]
+    doc = json.loads(run(btc["ws"], "show", "address", a, "--json", expect=0).stdout)
+    txs = doc["transactions"]
+    assert doc["transactions_page"] == {"limit": 10, "offset": 0, "total": 3}
+    assert [x["height"] for x in txs] == [3, 2, 1] and txs[1]["txid"] == t1 and txs[2]["txid"] == cb
+    assert txs[2]["received"] == COIN and txs[2]["sent"] == 0                # its coinbase
+    assert txs[1]["sent"] == COIN and txs[1]["received"] == COIN - 10 * 10**8 - 1000   # paid X, change back
+    assert sum(x["received"] - x["sent"] for x in txs) == doc["balance"]
+    page = json.loads(run(btc["ws"], "show", "address", a, "--json", "--limit", "1", "--offset", "1", expect=0).stdout)
+    assert [x["txid"] for x in page["transactions"]] == [t1]
+    r = run(btc["ws"], "show", "address", a, "--limit", "2", expect=0)
+    assert "newest first (1-2 of 3)" in r.stdout and t1 in r.stdout and cb not in r.stdout
+    assert "1 older: --offset 2" in r.stdout
+    r = run(btc["ws"], "show", "address", a, "--limit", "2", "--offset", "9", expect=0)
+    assert "none after the first 9 of 3" in r.stdout
+    assert run(btc["ws"], "show", "address", a, "--limit", "-1").returncode == 2
+
+
+def test_tables_print_no_python_values(btc: dict[str, Any], tmp_path: Path) -> None:
+    """Lists, mappings, None and booleans read as words ('none', 'key: value', '-', 'yes'), never as Python."""
+    python = ("[]", "{}", "None", "True", "False", "[[", "': ")
+    r = run(tmp_path / "ws", "ingest", "btc-blocks", "--allow-invalid-pow", str(btc["root"] / "blocks"), expect=0)
+    assert "│ skipped         │ none" in r.stdout and not [p for p in python if p in r.stdout], r.stdout
+    for args in (("stats",), ("show", "block", "1"), ("show", "address", btc["a"]), ("show", "tx", btc["t1"])):
+        out = run(btc["ws"], *args, expect=0).stdout
+        assert not [p for p in python if p in out], (args, out)
+    text = run(btc["ws"], "stats", expect=0).stdout
+    assert "heights" in text and "0-3" in text and "UTC to " in text and "unspent value" in text and " rBTC" in text

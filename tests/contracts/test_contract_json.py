@@ -51,7 +51,9 @@ TRANSFER_EXTRA = {"token_id", "trace_address", "log_index", "transfer", "unit", 
 TRANSFER_KINDS = {"native", "internal", "selfdestruct", "erc20", "erc721", "erc1155", "fee", "burn", "reward",
                   "withdrawal", "genesis", "daofork"}   # docs/evm.md
 ADDRESS_KEYS = {"address", "chain", "cluster", "tags", "received", "sent", "balance", "tx_count", "first_seen",
-                "last_seen", "in_data", "asset", "unit", "units", "script_types", "unspendable", "provenance"}
+                "last_seen", "in_data", "asset", "unit", "units", "script_types", "unspendable", "provenance",
+                "transactions", "transactions_page"}
+ADDRESS_TX_KEYS = {"txid", "height", "time", "index", "received", "sent"}
 CLUSTER_KEYS = {"id", "chain", "size", "addresses", "tags", "links"}
 CLUSTER_EXTRA = {"set", "page"}
 LINK_KEYS = {"txid", "heuristic", "confidence"}
@@ -162,6 +164,9 @@ def test_utxo_address_json(btc: dict[str, Any]) -> None:
     doc = cli(btc["ws"], "show", "address", btc["a"], "--json")
     assert set(doc) == ADDRESS_KEYS
     assert doc["address"] == btc["a"] and doc["chain"] == CHAIN
+    assert doc["transactions_page"] == {"limit": 10, "offset": 0, "total": doc["tx_count"]}
+    assert all(set(x) == ADDRESS_TX_KEYS and is_hex64(x["txid"]) and is_int(x["received"]) and is_int(x["sent"])
+               for x in doc["transactions"]) and len(doc["transactions"]) == doc["tx_count"]
     assert (doc["in_data"], doc["asset"], doc["unit"], doc["units"], doc["script_types"], doc["unspendable"]) == (
         True, "rBTC", "sat", None, ["p2wpkh"], 0)
     prov = doc["provenance"]

@@ -31,7 +31,9 @@ def cluster(
         help="Alert when a merge joins two clusters of at least this many addresses (default: the cluster_alert_size setting, 1000).")] = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Cluster addresses (co-spend by default, CoinJoins left out) and keep the evidence of every merge."""
+    """Cluster addresses (co-spend by default, CoinJoins left out) and keep the evidence of every merge.
+
+    Example: chainsleuth cluster --chain btc --heuristics co-spend,change-consensus"""
     if explain_tx is not None:
         with open_workspace(read_only=True) as ws:
             e = ws.clustering.explain_tx(explain_tx, chain=chain)
@@ -90,7 +92,9 @@ def show_cluster(
     offset: Annotated[int, typer.Option(min=0, max=10**12, help="Skip this many addresses and links.")] = 0,
     json_: JsonOpt = False,
 ) -> None:
-    """A cluster: its addresses, tags and the links (transactions and heuristics) that built it."""
+    """A cluster: its addresses, tags and the links (transactions and heuristics) that built it.
+
+    Example: chainsleuth show cluster 12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S --limit 50"""
     with open_workspace(read_only=True) as ws:
         c = ws.clustering.show_cluster(ref, chain=chain, why=why, cluster_set=cluster_set, limit=limit, offset=offset)
     if json_:

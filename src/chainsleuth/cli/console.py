@@ -139,25 +139,52 @@ def print_kv(title: str, rows: list[tuple[str, Any]]) -> None:
     t.add_column(style="bold")
     t.add_column(overflow="fold")   # hashes and addresses wrap, never cut to an ellipsis
     for k, v in rows:   # values may hold data: made safe here, once (callers pass plain text)
-        t.add_row(safe(k), safe(v, newlines=True))
+        t.add_row(safe(k), safe(_cell(v), newlines=True))
     out_console.print(t)
 
 
-class RichProgress:
-    """The Progress protocol as a Rich bar on stderr, with rate and ETA. Silent when disabled."""
+def _cell(v: Any) -> str:
+    """A value as a reader writes it, not as Python prints it: lists one item a line ('none' when empty),
+    mappings as 'key: value' lines, None as '-', booleans as yes/no, integers with thousands separators."""
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, (list, tuple, set, frozenset)):
+        return "\n".join(_cell(x) for x in v) if v else "none"
+    if isinstance(v, dict):
+        return "\n".join(f"{k}: {_cell(x)}" for k, x in v.items()) if v else "none"
+    return str(v)
 
-    def __init__(self, enabled: bool | None = None) -> None:
-        self.enabled = err_console.is_terminal if enabled is None else enabled
+
+class RichProgress:
+    """The Progress protocol on stderr: a Rich bar with the total, rate and time left on a terminal; when
+    stderr is piped (a log file, a scheduler), a plain line every ``interval`` seconds with the same figures,
+    so that a long job is seen to move (a job shorter than ``interval`` prints nothing). ``enabled``: None
+    picks by the terminal, True always draws the bar, False is silent."""
+
+    def __init__(self, enabled: bool | None = None, *, interval: float = 5.0) -> None:
+        self.mode = ("bar" if err_console.is_terminal else "lines") if enabled is None else (
+            "bar" if enabled else "off")
+        self.enabled = self.mode != "off"
+        self.interval = interval
         self._p: Progress | None = None
         self._task: TaskID | None = None
+        self._line: _Lines | None = None
         self.notes: list[str] = []
 
     def start(self, task: str, total: float | None = None, unit: str = "") -> None:
         self.finish()
-        if not self.enabled:
+        if self.mode == "lines":
+            self._line = _Lines(task, total, unit, self.interval)
+            return
+        if self.mode != "bar":
             return
         from rich.progress import (
             BarColumn,
+            DownloadColumn,
             MofNCompleteColumn,
             Progress,
             TextColumn,
@@ -167,16 +194,19 @@ class RichProgress:
         )
 
         cols: list[Any] = [TextColumn("[bold]{task.description}"), BarColumn()]
-        cols += [TransferSpeedColumn()] if unit == "B" else [MofNCompleteColumn()]
-        cols += [TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}")]
+        cols += [DownloadColumn(), TransferSpeedColumn()] if unit == "B" else [
+            MofNCompleteColumn(), TextColumn(unit)]
+        cols += [TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(), TextColumn("{task.fields[info]}")]
         self._p = Progress(*cols, console=err_console, transient=False)
         self._p.start()
-        self._task = self._p.add_task(task, total=total, info="")
+        self._task = self._p.add_task(safe(task), total=total, info="")
 
     def advance(self, amount: float = 1, **info: object) -> None:
+        text = "  ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}" for k, v in info.items())
         if self._p is not None and self._task is not None:
-            text = "  ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}" for k, v in info.items())
-            self._p.update(self._task, advance=amount, info=text)
+            self._p.update(self._task, advance=amount, info=safe(text))
+        elif self._line is not None:
+            self._line.advance(amount, text)
 
     def note(self, message: str) -> None:
         self.notes.append(message)
@@ -186,5 +216,59 @@ class RichProgress:
     def finish(self) -> None:
         if self._p is not None:
             self._p.stop()
+        if self._line is not None:
+            self._line.finish()
         self._p = None
         self._task = None
+        self._line = None
+
+
+def _quantity(v: float, unit: str) -> str:
+    if unit == "B":
+        return f"{v / 1e6:,.1f} MB"
+    return f"{v:,.0f} {unit}".rstrip()
+
+
+def _duration(seconds: float) -> str:
+    s = int(seconds + 0.5)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+class _Lines:
+    """Progress as plain lines for a pipe: done of total (percent), rate, elapsed and time left."""
+
+    def __init__(self, task: str, total: float | None, unit: str, interval: float) -> None:
+        import time
+
+        self._clock = time.monotonic
+        self.task, self.total, self.unit, self.interval = task, total, unit, interval
+        self.t0 = self.last = self._clock()
+        self.done = 0.0
+        self.info = ""
+        self.printed = False
+
+    def advance(self, amount: float, info: str) -> None:
+        self.done += amount
+        self.info = info or self.info
+        now = self._clock()
+        if now - self.last >= self.interval:
+            self.last = now
+            self._print(now)
+
+    def _print(self, now: float, final: bool = False) -> None:
+        elapsed = max(now - self.t0, 1e-9)
+        rate = self.done / elapsed
+        parts = [_quantity(self.done, self.unit)]
+        if self.total:
+            parts[0] += f" of {_quantity(self.total, self.unit)} ({100 * self.done / self.total:.0f}%)"
+        parts.append(f"{_quantity(rate, self.unit)}/s")
+        parts.append(f"{_duration(elapsed)} elapsed")
+        if self.total and not final and rate > 0:
+            parts.append(f"about {_duration(max(self.total - self.done, 0) / rate)} left")
+        line = f"{self.task}: {'done, ' if final else ''}{', '.join(parts)}" + (f"  {self.info}" if self.info else "")
+        err_console.print(safe(line, markup=False), markup=False, highlight=False, soft_wrap=True)
+        self.printed = True
+
+    def finish(self) -> None:
+        if self.printed:   # a job that said it was moving also says it ended
+            self._print(self._clock(), final=True)

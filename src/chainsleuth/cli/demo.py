@@ -36,7 +36,9 @@ def demo(
 ) -> None:
     """Generate a training case, ingest it through the real adapters, import its tags, cluster, trace the
     proceeds from the case's starting point under haircut and FIFO, and show where they went and the exposure.
-    (Terminal form: serving the web workbench is not implemented yet.)"""
+    (Terminal form: serving the web workbench is not implemented yet.)
+
+    Example: chainsleuth demo --seed 7"""
     with open_workspace() as ws:
         r = ws.demo.run(typology=typology, difficulty=difficulty, seed=seed, size=size)
     if json_:

@@ -26,7 +26,9 @@ def clustering(
                                                "e.g. docs/heuristics.")] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
-    """Cluster generated worlds with each heuristic set and score against the answer key."""
+    """Cluster generated worlds with each heuristic set and score against the answer key.
+
+    Example: chainsleuth eval clustering --seeds 1,2,3 --typology all"""
     try:
         seed_list = [int(s) for s in seeds.split(",") if s.strip()]
     except ValueError:

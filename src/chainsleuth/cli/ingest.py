@@ -30,7 +30,9 @@ def btc_blocks(
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Ingest raw Bitcoin blocks, each validated (proof of work, merkle root, weight, amounts).
-    Re-ingesting the same files changes nothing."""
+    Re-ingesting the same files changes nothing.
+
+    Example: chainsleuth ingest btc-blocks ~/.bitcoin/blocks/blk00000.dat"""
     with open_workspace() as ws:
         summary = ws.ingest.btc_blocks(paths, chain=chain, skip_bad=skip_bad, allow_invalid_pow=allow_invalid_pow)
     if json_:
@@ -57,7 +59,9 @@ def evm_rpc(
                                                 "refuses one).")] = 100,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
-    """Ingest blocks, receipts, token and internal transfers from an EVM node. Resumable and reorg-safe."""
+    """Ingest blocks, receipts, token and internal transfers from an EVM node. Resumable and reorg-safe.
+
+    Example: chainsleuth ingest evm-rpc http://127.0.0.1:8545 --chain eth --from 0 --to 1000"""
     with open_workspace() as ws:
         summary = ws.ingest.evm_rpc(url, chain=chain, from_=from_, to=to, traces=traces,
                                     confirmations=confirmations, rate_limit=rate_limit, max_batch=max_batch)
@@ -108,7 +112,9 @@ def etl(
     chain: Annotated[str, typer.Option(help="Chain the export comes from.")] = "eth",
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
-    """Ingest an ethereum-etl export. Re-ingesting the same files changes nothing."""
+    """Ingest an ethereum-etl export. Re-ingesting the same files changes nothing.
+
+    Example: chainsleuth ingest etl ./ethereum-etl-export --chain eth"""
     with open_workspace() as ws:
         summary = ws.ingest.etl(path, chain=chain)
     if json_:

@@ -18,8 +18,17 @@ from chainsleuth.cli import show as show_cmds
 from chainsleuth.cli import tags as tags_cmds
 from chainsleuth.cli import trace as trace_cmds
 from chainsleuth.cli import train as train_cmds
-from chainsleuth.cli.console import RichProgress, err_console, print_json, print_kv, safe, set_base_units
+from chainsleuth.cli.console import (
+    RichProgress,
+    coin,
+    err_console,
+    print_json,
+    print_kv,
+    safe,
+    set_base_units,
+)
 from chainsleuth.cli.context import open_workspace, state
+from chainsleuth.cli.help import WordsGroup
 from chainsleuth.config import load_settings
 from chainsleuth.errors import ChainsleuthError, InvalidInput
 
@@ -31,6 +40,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=WordsGroup,
 )
 app.add_typer(ingest_cmds.app, name="ingest")
 app.add_typer(show_cmds.app, name="show")
@@ -67,12 +77,14 @@ def _root(
     if mode not in ("auto", "always", "never"):
         raise InvalidInput(f"unknown progress mode {mode!r}; choose auto, always or never",
                            field="--progress" if progress else "CHAINSLEUTH_PROGRESS", value=mode)
-    state.progress = RichProgress(None if mode == "auto" else mode == "always")
+    state.progress = RichProgress(None if mode == "auto" else mode == "always", interval=settings.progress_interval)
 
 
 @app.command()
 def stats(json_: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False) -> None:
-    """What the workspace holds: blocks, transactions, addresses per chain."""
+    """What the workspace holds: blocks, transactions, addresses per chain.
+
+    Example: chainsleuth stats --json"""
     with open_workspace(read_only=True) as ws:
         result = ws.queries.stats()
     if json_:
@@ -80,7 +92,35 @@ def stats(json_: Annotated[bool, typer.Option("--json", help="Print one JSON doc
         return
     print_kv("workspace", [("schema version", result.schema_version), ("chains", len(result.chains))])
     for chain, s in result.chains.items():
-        print_kv(chain, list(s.items()))
+        print_kv(chain, _chain_stats(chain, s))
+
+
+def _chain_stats(chain: str, s: dict[str, object]) -> list[tuple[str, object]]:
+    """A chain's figures as a reader wants them: heights covered as ranges with their gaps, the time span in
+    UTC, amounts in the coin; the rest as they come (names with spaces)."""
+    from datetime import UTC, datetime
+
+    def when(t: object) -> str:
+        return "-" if not isinstance(t, int) else datetime.fromtimestamp(t, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+    cov = s.get("coverage") if isinstance(s.get("coverage"), dict) else {}
+    assert isinstance(cov, dict)
+    spans = ", ".join(f"{lo:,}-{hi:,}" for lo, hi in cov.get("ranges", [])) or "none"
+    gaps = cov.get("gaps") or []
+    rows: list[tuple[str, object]] = []
+    for k, v in s.items():
+        if k in ("asset", "unit", "decimals", "min_height", "max_height"):
+            continue
+        if k == "coverage":
+            rows.append(("heights", spans + (f" (gaps: {', '.join(f'{a:,}-{b:,}' for a, b in gaps)})" if gaps else "")))
+            rows.append(("time span", f"{when(cov.get('first_time'))} to {when(cov.get('last_time'))}"))
+            if cov.get("blocks_without_height"):
+                rows.append(("blocks without height", cov["blocks_without_height"]))
+        elif k == "unspent_value" and isinstance(v, int):
+            rows.append(("unspent value", coin(v, chain)))
+        else:
+            rows.append((k.replace("_", " "), v))
+    return rows
 
 
 #: the signal that stopped this run (SIGINT, SIGTERM), once one has arrived

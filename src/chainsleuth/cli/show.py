@@ -6,13 +6,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.table import Table
 
 from chainsleuth.cli.cluster import show_cluster
 from chainsleuth.cli.console import coin, out_console, print_json, print_kv, safe
 from chainsleuth.cli.context import open_workspace
 
 if TYPE_CHECKING:
-    from chainsleuth.core.models import AccountTxInfo
+    from chainsleuth.core.models import AccountTxInfo, AddressInfo
 
 __all__ = ["app"]
 
@@ -25,7 +26,9 @@ ChainOpt = Annotated[str | None, typer.Option(help="Chain to look in (default: w
 @app.command()
 def block(ref: Annotated[str, typer.Argument(help="Block hash or height.")], chain: ChainOpt = None,
           json_: JsonOpt = False) -> None:
-    """A block's header facts."""
+    """A block's header facts.
+
+    Example: chainsleuth show block 170"""
     with open_workspace(read_only=True) as ws:
         b = ws.queries.show_block(ref, chain=chain)
     if json_:
@@ -41,7 +44,9 @@ def tx(txid: Annotated[str, typer.Argument(help="Transaction id (hex).")], chain
        include_stale: Annotated[bool, typer.Option(
            "--include-stale", help="Also show a transaction that is only in a stale block (off the best chain).")]
        = False, json_: JsonOpt = False) -> None:
-    """A transaction with its inputs (resolved prevouts) and outputs."""
+    """A transaction with its inputs (resolved prevouts) and outputs.
+
+    Example: chainsleuth show tx f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16"""
     with open_workspace(read_only=True) as ws:
         t = ws.queries.show_tx(txid, chain=chain, include_stale=include_stale)
     if json_:
@@ -72,11 +77,18 @@ def tx(txid: Annotated[str, typer.Argument(help="Transaction id (hex).")], chain
 
 
 @app.command()
-def address(addr: Annotated[str, typer.Argument(help="Address as the chain writes it.")], chain: ChainOpt = None,
+def address(addr: Annotated[str, typer.Argument(help="Address as the chain writes it.", metavar="ADDRESS")],
+            chain: ChainOpt = None,
+            limit: Annotated[int, typer.Option(min=0, max=100_000, help="Recent transactions per page (0: none).")
+                             ] = 10,
+            offset: Annotated[int, typer.Option(min=0, max=10**12, help="Skip this many of the newest "
+                                                "transactions (the next page: --offset 10).")] = 0,
             json_: JsonOpt = False) -> None:
-    """An address: received, sent, balance, activity, cluster and tags."""
+    """An address: received, sent, balance, activity, cluster and tags, and its recent transactions.
+
+    Example: chainsleuth show address 12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S --limit 20"""
     with open_workspace(read_only=True) as ws:
-        a = ws.queries.show_address(addr, chain=chain)
+        a = ws.queries.show_address(addr, chain=chain, limit=limit, offset=offset)
     if json_:
         print_json(a)
         return
@@ -96,6 +108,28 @@ def address(addr: Annotated[str, typer.Argument(help="Address as the chain write
         if a.unspendable:
             rows.append(("unspendable", f"{_amounts(a.unspendable, a.chain)} of the balance can never be spent"))
     print_kv(f"address {a.address}", rows)
+    if a.in_data and limit:
+        _address_txs(a)
+
+
+def _address_txs(a: AddressInfo) -> None:
+    """One page of the address's transactions, newest first, and how to get the next one."""
+    page, txs = a.transactions_page, a.transactions
+    shown = f"{page['offset'] + 1:,}-{page['offset'] + len(txs):,} of {page['total']:,}" if txs else \
+        f"none after the first {page['offset']:,} of {page['total']:,}"
+    t = Table(title=f"transactions, newest first ({shown})", title_justify="left")
+    for col, just in (("time (UTC)", "left"), ("block", "right"), ("txid", "left"), ("received", "right"),
+                      ("sent", "right")):
+        t.add_column(col, justify=just, overflow="fold")   # type: ignore[arg-type]
+    for x in txs:
+        status = "  (failed)" if x.get("status") == 0 else ""
+        t.add_row(_when(x["time"]).removesuffix(" UTC"), "-" if x["height"] is None else f"{x['height']:,}",
+                  safe(x["txid"]) + status, _coin(x["received"], a.chain) if x["received"] else "",
+                  _coin(x["sent"], a.chain) if x["sent"] else "")
+    out_console.print(t)
+    rest = page["total"] - page["offset"] - len(txs)
+    if rest > 0:
+        out_console.print(f"{rest:,} older: --offset {page['offset'] + len(txs)}", markup=False)
 
 
 def _coin(v: int | None, chain: str, asset: str | None = None) -> str:

@@ -34,7 +34,9 @@ def import_(
     workers: Annotated[int, typer.Option(help="Processes parsing packs ahead while earlier ones are stored.")] = 1,
     json_: JsonOpt = False,
 ) -> None:
-    """Import tags. Each pack is one transaction; re-importing the same pack changes nothing."""
+    """Import tags. Each pack is one transaction; re-importing the same pack changes nothing.
+
+    Example: chainsleuth tags import ./graphsense-tagpacks/packs/"""
     with open_workspace() as ws:
         r = ws.attribution.import_tags(paths, tlp=tlp, workers=workers)
     if json_:
@@ -61,7 +63,9 @@ def import_(
 @app.command("list")
 def list_(addr: Annotated[str, typer.Argument(help="Address (any case for EVM) or tx hash.")],
           chain: ChainOpt = None, json_: JsonOpt = False) -> None:
-    """Every tag of an address with its source, creator, confidence and pack (and cluster-inherited ones)."""
+    """Every tag of an address with its source, creator, confidence and pack (and cluster-inherited ones).
+
+    Example: chainsleuth tags list 12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S"""
     with open_workspace(read_only=True) as ws:
         tags = ws.attribution.list_tags(addr, chain=chain)
     if json_:
@@ -93,7 +97,10 @@ def add(
     tx: Annotated[bool, typer.Option("--tx", help="ADDR is a transaction hash.")] = False,
     json_: JsonOpt = False,
 ) -> None:
-    """Add an investigator tag (validated against the taxonomy); the same tag again replaces it."""
+    """Add an investigator tag (validated against the taxonomy); the same tag again replaces it.
+
+    Example: chainsleuth tags add 12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S --label 'suspect wallet'
+    --source 'case 2026-114' --confidence forensic_investigation --creator 'Unit 3'"""
     with open_workspace() as ws:
         r = ws.attribution.add_tag(addr, label=label, source=source, confidence=confidence, creator=creator,
                                    chain=chain, category=category, abuse=abuse, actor=actor, tlp=tlp,
@@ -113,7 +120,9 @@ def export(
     title: Annotated[str | None, typer.Option(help="TagPack title.")] = None,
     creator: Annotated[str | None, typer.Option(help="TagPack creator.")] = None,
 ) -> None:
-    """Export tags as a TagPack (YAML) to share with partners; importing it again gives the same tags."""
+    """Export tags as a TagPack (YAML) to share with partners; importing it again gives the same tags.
+
+    Example: chainsleuth tags export --out shared.yaml --max-tlp green"""
     with open_workspace(read_only=True) as ws:
         text = ws.attribution.export_tags(out, all_tags=all_, pack=pack, max_tlp=max_tlp, title=title, creator=creator)
     if out is None:
@@ -128,7 +137,9 @@ def screen(
                                               "or a CSV with an 'address' column.")],
     json_: JsonOpt = False,
 ) -> None:
-    """Screen addresses: tags on each (hits) and direct exposure to tagged categories in the workspace data."""
+    """Screen addresses: tags on each (hits) and direct exposure to tagged categories in the workspace data.
+
+    Example: chainsleuth screen suspects.csv"""
     with open_workspace(read_only=True) as ws:
         r = ws.attribution.screen(file)
     if json_:

@@ -169,7 +169,10 @@ def forward(source: SourceArg, policy: PolicyOpt = "haircut", max_hops: HopsOpt 
                                                                   "(nodes per hop and entity).")] = False,
             json_: JsonOpt = False, chain: ChainOpt = None, asset: AssetOpt = None, max_degree: DegreeOpt = 5000,
             max_edges: EdgesOpt = 1_000_000) -> None:
-    """Where did the money go: follow value from SOURCE to where it stops (services, unspent, hop limit)."""
+    """Where did the money go: follow value from SOURCE to where it stops (services, unspent, hop limit).
+
+    Example: chainsleuth trace forward f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16:0
+    --policy fifo"""
     _run("forward", source, policy, max_hops, min_amount, stop_at, compare_policies, csv_path, sankey, json_, chain,
          asset, max_degree, max_edges)
 
@@ -185,7 +188,9 @@ def backward(source: SourceArg, policy: PolicyOpt = "haircut", max_hops: HopsOpt
                                                                    "diagram.")] = False,
              json_: JsonOpt = False, chain: ChainOpt = None, asset: AssetOpt = None, max_degree: DegreeOpt = 5000,
              max_edges: EdgesOpt = 1_000_000) -> None:
-    """Where did the money come from: follow value back from SOURCE to its origins."""
+    """Where did the money come from: follow value back from SOURCE to its origins.
+
+    Example: chainsleuth trace backward 12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S --max-hops 5"""
     _run("backward", source, policy, max_hops, min_amount, stop_at, compare_policies, csv_path, sankey, json_, chain,
          asset, max_degree, max_edges)
 
@@ -196,7 +201,9 @@ def exposure(source: SourceArg,
                                                          "of funds).")] = "forward",
              policy: PolicyOpt = "haircut", max_hops: HopsOpt = 6, json_: JsonOpt = False,
              chain: ChainOpt = None) -> None:
-    """Direct and indirect exposure to attributed services, by category and entity."""
+    """Direct and indirect exposure to attributed services, by category and entity.
+
+    Example: chainsleuth trace exposure 12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S"""
     with open_workspace(read_only=True) as ws:
         r = ws.tracing.exposure(source, direction, policy, max_hops=max_hops, chain=chain)
     if json_:
@@ -220,7 +227,9 @@ def peel(source: Annotated[str, typer.Argument(metavar="SOURCE", help="TXID:VOUT
          max_hops: Annotated[int, typer.Option("--max-hops", min=0, max=1_000_000,
                                                help="Follow at most this many steps.")] = 100,
          json_: JsonOpt = False, chain: ChainOpt = None) -> None:
-    """Follow a peel chain: at each transaction keep to the change output, with the evidence for it."""
+    """Follow a peel chain: at each transaction keep to the change output, with the evidence for it.
+
+    Example: chainsleuth trace peel f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16:1"""
     with open_workspace(read_only=True) as ws:
         r = ws.tracing.peel_chain(source, max_hops=max_hops, chain=chain)
     if json_:
@@ -239,7 +248,9 @@ def path(src: Annotated[str, typer.Argument(metavar="FROM", help="Address or clu
          max_degree: Annotated[int, typer.Option("--max-degree", min=1, help="Skip transactions/addresses with more "
                                                                        "links than this (hubs).")] = 1000,
          json_: JsonOpt = False, chain: ChainOpt = None) -> None:
-    """The shortest money-flow path from FROM to TO, with its transactions."""
+    """The shortest money-flow path from FROM to TO, with its transactions.
+
+    Example: chainsleuth path 1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa 12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S"""
     with open_workspace(read_only=True) as ws:
         r = ws.tracing.find_path(src, dst, max_depth=max_depth, max_degree=max_degree, chain=chain)
     if json_:

@@ -36,7 +36,9 @@ def generate(typology: TypologyOpt, difficulty: DifficultyOpt = 2,
              size: SizeOpt = None, lang: LangOpt = "en",
              ingest: Annotated[bool, typer.Option("--ingest", help="Also ingest it into the workspace.")] = False,
              json_: JsonOpt = False) -> None:
-    """Generate one case: trainee/ (blocks, exports, tags, brief, questions) and answer_key.json."""
+    """Generate one case: trainee/ (blocks, exports, tags, brief, questions) and answer_key.json.
+
+    Example: chainsleuth train generate --typology ransomware --difficulty 2 --seed 7 --out case-7"""
     _keep_answers(out)
     with open_workspace() as ws:
         res = ws.training.generate(typology, difficulty, seed, out, size=size, lang=lang, ingest=ingest)
@@ -66,7 +68,9 @@ def class_new(typology: TypologyOpt, difficulty: DifficultyOpt = 2,
               count: Annotated[int | None, typer.Option("--count", help="Or just a number of trainees.")] = None,
               out: Annotated[Path, typer.Option("--out", "-o", help="Class folder.")] = Path("training-class"),
               size: SizeOpt = None, lang: LangOpt = "en", json_: JsonOpt = False) -> None:
-    """One variant per trainee from a class seed; roster.json maps trainees to their variant seeds."""
+    """One variant per trainee from a class seed; roster.json maps trainees to their variant seeds.
+
+    Example: chainsleuth train class new --typology ransomware --count 30 --class-seed 7 --out class-1"""
     _keep_answers(out)
     with open_workspace() as ws:
         from_file = ws.training.read_trainees(trainees, count)
@@ -83,7 +87,9 @@ def class_new(typology: TypologyOpt, difficulty: DifficultyOpt = 2,
 def brief(case: CaseArg, lang: Annotated[str | None, typer.Option("--lang", help="Show in another language "
                                                                                  "(needs the answer key).")] = None,
           json_: JsonOpt = False) -> None:
-    """Print the case brief and the questions."""
+    """Print the case brief and the questions.
+
+    Example: chainsleuth train brief case-7"""
     with open_workspace() as ws:
         res = ws.training.brief(case, lang=lang)
     if json_:
@@ -97,7 +103,9 @@ def answer(case: CaseArg, question: Annotated[str, typer.Argument(help="Question
            values: Annotated[list[str] | None, typer.Argument(help="Answer value(s).")] = None,
            hint: Annotated[bool, typer.Option("--hint", help="Reveal the next hint (costs points).")] = False,
            json_: JsonOpt = False) -> None:
-    """Record an answer in trainee/answers.json, or reveal a hint."""
+    """Record an answer in trainee/answers.json, or reveal a hint.
+
+    Example: chainsleuth train answer case-7 q1 1BoatSLRHtKNngkdXEeobR76b53LETtpyT"""
     with open_workspace() as ws:
         res = ws.training.answer(case, question, values or [], hint=hint)
     if json_:
@@ -110,7 +118,9 @@ def answer(case: CaseArg, question: Annotated[str, typer.Argument(help="Question
 def grade(case: CaseArg, key: KeyOpt = None, answers: AnswersOpt = None,
           lang: Annotated[str | None, typer.Option("--lang", help="Language of the feedback.")] = None,
           json_: JsonOpt = False) -> None:
-    """Grade the recorded answers against the answer key (a class folder: every trainee, one row each)."""
+    """Grade the recorded answers against the answer key (a class folder: every trainee, one row each).
+
+    Example: chainsleuth train grade case-7"""
     with open_workspace() as ws:
         res = ws.training.grade(case, key=key, answers=answers, lang=lang)
     if json_:
@@ -128,7 +138,9 @@ def grade(case: CaseArg, key: KeyOpt = None, answers: AnswersOpt = None,
 def debrief(case: CaseArg, key: KeyOpt = None, answers: AnswersOpt = None,
             lang: Annotated[str | None, typer.Option("--lang", help="Language of the feedback.")] = None,
             json_: JsonOpt = False) -> None:
-    """What the trainee found beside the truth: answers, the laundering path, cash-outs, hops."""
+    """What the trainee found beside the truth: answers, the laundering path, cash-outs, hops.
+
+    Example: chainsleuth train debrief case-7"""
     with open_workspace() as ws:
         res = ws.training.debrief(case, key=key, answers=answers, lang=lang)
     if json_:

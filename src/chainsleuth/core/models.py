@@ -153,7 +153,9 @@ class AddressInfo(_Model):
     ``unit``) or per asset (account chains, each key's unit in ``units``); None when the workspace holds no
     transaction of the address (``in_data`` false: it is known from tags only). ``balance`` is what the data
     leaves unspent (``provenance.coverage`` says which blocks the data holds); ``unspendable`` is the part of
-    it that can never be spent (the genesis coinbase)."""
+    it that can never be spent (the genesis coinbase). ``transactions`` is one page of its transactions,
+    newest first (``transactions_page``: limit, offset, total), each with what the address received and sent in
+    it (base units of ``asset``; native coin on account chains, fees included)."""
 
     address: str
     chain: str
@@ -172,6 +174,8 @@ class AddressInfo(_Model):
     script_types: list[str] = Field(default_factory=list)
     unspendable: int | None = None
     provenance: dict[str, Any] = Field(default_factory=dict)
+    transactions: list[dict[str, Any]] = Field(default_factory=list)
+    transactions_page: dict[str, int] = Field(default_factory=dict)
 
 
 class IngestSummary(_Model):

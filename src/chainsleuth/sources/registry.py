@@ -79,10 +79,11 @@ def open_evm_source(uri: str, chain: str, *, transport: Any = None, **options: A
 
 
 def _block_files(paths: Sequence[Path], *, chain: str | None = None, skip_bad: bool = False,
-                 allow_invalid_pow: bool = False) -> Any:
+                 allow_invalid_pow: bool = False, batch_txs: int = 50_000) -> Any:
     from chainsleuth.sources.btc.files import BlockFileSource
 
-    return BlockFileSource(list(paths), chain=chain, skip_bad=skip_bad, allow_invalid_pow=allow_invalid_pow)
+    return BlockFileSource(list(paths), chain=chain, skip_bad=skip_bad, allow_invalid_pow=allow_invalid_pow,
+                           batch_txs=batch_txs)
 
 
 def _etl_export(path: Path, chain: str) -> Any:

@@ -6,11 +6,12 @@ transaction; readers never write.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from chainsleuth.store.db import Database
+from chainsleuth.store.db import DEFAULT_LOCK_WAIT, Database
 from chainsleuth.store.lookups import KeyLookups
 from chainsleuth.store.runs import RunStore
 
@@ -23,8 +24,10 @@ class Store:
     """All the parts of one workspace database."""
 
     def __init__(self, path: str | Path, *, read_only: bool = False, threads: int | None = None,
-                 memory_limit: str | None = None) -> None:
-        self.db = Database(path, read_only=read_only, threads=threads, memory_limit=memory_limit)
+                 memory_limit: str | None = None, lock_wait: float = DEFAULT_LOCK_WAIT) -> None:
+        self.db = Database(path, read_only=read_only, threads=threads, memory_limit=memory_limit,
+                           lock_wait=lock_wait)
+        self._last_idle = time.monotonic()
         self.runs = RunStore(self.db)
         if not read_only:
             self.runs.mark_killed()
@@ -56,6 +59,29 @@ class Store:
                 yield
             finally:
                 self.keys.compact()
+
+    @contextmanager
+    def idle(self) -> Iterator[None]:
+        """The database file closed for the duration, so that readers in other processes can open it (a
+        writer between polls or batches; no transaction may be open). On leaving, the file is opened again
+        (waiting, bounded, for the readers in it to close it) and the writer's in-memory state is checked to
+        be still valid (dropped and rebuilt when the file changed meanwhile). The writer lock stays held
+        throughout: no other writer gets in. See :meth:`Database.idle`."""
+        with self.db.idle():
+            yield
+        self._last_idle = time.monotonic()
+
+    def yield_to_readers(self, *, every: float = 1.0) -> bool:
+        """Between batches of a long write: when a reader in another process waits, let it in (:meth:`idle`),
+        at most once every ``every`` seconds. Returns whether it did. Costs one system call when no reader
+        waits; a no-op inside a transaction or on a read-only store."""
+        if self.db.read_only or self.db.in_transaction or time.monotonic() - self._last_idle < every:
+            return False
+        if not self.db.readers_waiting():
+            return False
+        with self.idle():
+            pass
+        return True
 
     def schema_version(self) -> int:
         return self.db.schema_version()

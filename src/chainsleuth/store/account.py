@@ -306,6 +306,27 @@ class AccountStore:
             "tx_count": int(act[0]), "first_seen": act[1], "last_seen": act[2],
         }
 
+    def address_txs(self, chain: str, address_id: int, *, limit: int, offset: int = 0) -> list[dict[str, Any]]:
+        """The transactions moving value from or to an address, newest first (block, then index), a page of
+        ``limit`` after ``offset``: hash, block, time, status, native coin received and sent (fees included) and
+        how many token transfers it made. Block rewards and withdrawals (no transaction) are not listed."""
+        rows = self.db.execute(
+            "WITH x AS (SELECT tx_id, CASE WHEN asset_id IS NULL AND to_id = ? THEN coalesce(value, value_big::HUGEINT) "
+            "           ELSE 0 END AS r, CASE WHEN asset_id IS NULL AND from_id = ? THEN "
+            "           coalesce(value, value_big::HUGEINT) ELSE 0 END AS s, asset_id IS NOT NULL AS tok "
+            "           FROM transfers WHERE chain = ? AND tx_id IS NOT NULL AND (from_id = ? OR to_id = ?)), "
+            "ids AS (SELECT tx_id, sum(r) AS r, sum(s) AS s, count(*) FILTER (WHERE tok) AS tokens FROM x GROUP BY tx_id "
+            "        UNION ALL SELECT tx_id, 0, 0, 0 FROM account_txs WHERE chain = ? AND (from_id = ? OR to_id = ?) "
+            "        AND tx_id NOT IN (SELECT tx_id FROM x)) "
+            "SELECT t.hash, t.block_number, b.time, t.tx_index, t.status, ids.r, ids.s, ids.tokens FROM ids "
+            "JOIN account_txs t ON t.chain = ? AND t.tx_id = ids.tx_id "
+            "JOIN account_blocks b ON b.chain = t.chain AND b.number = t.block_number AND b.hash = t.block_hash "
+            "ORDER BY t.block_number DESC, t.tx_index DESC LIMIT ? OFFSET ?",
+            [address_id, address_id, chain, address_id, address_id, chain, address_id, address_id, chain, limit,
+             offset]).fetchall()
+        return [{"txid": h, "height": int(n), "time": tm, "index": int(ix), "status": st, "received": int(r or 0),
+                 "sent": int(sn or 0), "token_transfers": int(k)} for h, n, tm, ix, st, r, sn, k in rows]
+
     def tokens_info(self, chain: str, addresses: list[str]) -> dict[str, tuple[str | None, int | None, str | None]]:
         """(symbol, decimals, standard) of token contracts (lower-case address text) known to the workspace."""
         if not addresses:

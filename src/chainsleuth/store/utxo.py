@@ -287,6 +287,22 @@ class UtxoStore:
                 "script_types": list(facts[0] or []), "ingest_runs": list(facts[1] or []),
                 "first_height": facts[2], "last_height": facts[3], "unspendable": int(facts[4])}
 
+    def address_txs(self, chain: str, address_id: int, *, limit: int, offset: int = 0) -> list[dict[str, Any]]:
+        """The best-chain transactions of an address, newest first (height, then position in the block), a page
+        of ``limit`` after ``offset``: txid, height, time, what it received and what it spent in each."""
+        rows = self.db.execute(
+            "WITH o AS (SELECT tx_id, sum(value) AS v FROM outputs WHERE chain = ? AND address_id = ? AND best "
+            "GROUP BY tx_id), "
+            "i AS (SELECT tx_id, sum(value) AS v FROM inputs WHERE chain = ? AND address_id = ? AND best GROUP BY tx_id), "
+            "ids AS (SELECT coalesce(o.tx_id, i.tx_id) AS tx_id, coalesce(o.v, 0) AS received, coalesce(i.v, 0) AS sent "
+            "        FROM o FULL JOIN i ON i.tx_id = o.tx_id) "
+            "SELECT t.txid, b.height, b.time, t.block_index, ids.received, ids.sent FROM ids "
+            "JOIN txs t ON t.chain = ? AND t.tx_id = ids.tx_id JOIN blocks b ON b.chain = t.chain AND b.hash = t.block_hash "
+            "ORDER BY b.height DESC NULLS LAST, t.block_index DESC, t.tx_id DESC LIMIT ? OFFSET ?",
+            [chain, address_id, chain, address_id, chain, limit, offset]).fetchall()
+        return [{"txid": txid, "height": None if h is None else int(h), "time": tm, "index": int(ix),
+                 "received": int(r), "sent": int(sn)} for txid, h, tm, ix, r, sn in rows]
+
     def stats(self) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
         for chain, nb, stale, hmin, hmax, ntx, segments in self.db.execute(

@@ -160,6 +160,7 @@ class UtxoWriter:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._states: dict[str, _ChainState] = {}
+        db.on_outside_change.append(self._states.clear)   # the file changed while closed (Database.idle)
 
     def memory_bytes(self) -> int:
         return sum(s.nbytes for s in self._states.values())

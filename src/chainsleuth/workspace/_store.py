@@ -34,7 +34,7 @@ class StoreOpener:
                                        "--workspace DIR with a directory you can write", file=str(self.path),
                                        field="--workspace") from None
             self._store = Store(self.path / DB_FILENAME, read_only=self.read_only, threads=self._settings.threads,
-                                memory_limit=self._settings.memory_limit)
+                                memory_limit=self._settings.memory_limit, lock_wait=self._settings.lock_wait)
         return self._store
 
     def close(self) -> None:

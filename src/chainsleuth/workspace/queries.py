@@ -96,8 +96,13 @@ class QueryService:
         row["outputs"] = [{**o, "asset": u["asset"], "unit": u["unit"]} for o in row["outputs"]]
         return UtxoTxInfo(**row, asset=u["asset"], unit=u["unit"])
 
-    def show_address(self, address: str, *, chain: str | None = None) -> AddressInfo:
-        """Received, sent, balance, activity, cluster and tags of an address (per asset on account chains)."""
+    def show_address(self, address: str, *, chain: str | None = None, limit: int = 10,
+                     offset: int = 0) -> AddressInfo:
+        """Received, sent, balance, activity, cluster and tags of an address (per asset on account chains), and
+        a page of its transactions, newest first: ``limit`` of them after ``offset``."""
+        if limit < 0 or offset < 0:
+            raise InvalidInput("--limit and --offset must be 0 or more", field="--limit" if limit < 0 else "--offset",
+                               value=limit if limit < 0 else offset)
         if chain is not None and is_address(address) and get_chain(chain).model is not Model.ACCOUNT:
             raise InvalidInput(f"{address} is an EVM address, not a {chain} address: pass an account chain "
                                "(--chain eth, ...) or leave --chain out", field="--chain", value=chain)
@@ -106,7 +111,7 @@ class QueryService:
                                f"{len(address) - 2} characters after 0x)", value=address)
         if (get_chain(chain).model is Model.ACCOUNT) if chain else is_address(address):
             try:
-                return self._account_address(address, chain)
+                return self._account_address(address, chain, limit, offset)
             except NotFound:
                 low = normalize_address(address, field="ADDRESS")
                 tagged = self._tags_only(low, chain, [n for n, c in CHAINS.items() if c.model is Model.ACCOUNT])
@@ -131,7 +136,9 @@ class QueryService:
                            balance=s["balance"], tx_count=s["tx_count"], first_seen=s["first_seen"],
                            last_seen=s["last_seen"], asset=u["asset"], unit=u["unit"], script_types=s["script_types"],
                            unspendable=s["unspendable"],
-                           provenance=self._provenance(c, s["ingest_runs"], s["first_height"], s["last_height"]))
+                           provenance=self._provenance(c, s["ingest_runs"], s["first_height"], s["last_height"]),
+                           transactions=store.utxo.address_txs(c, s["address_id"], limit=limit, offset=offset),
+                           transactions_page={"limit": limit, "offset": offset, "total": s["tx_count"]})
 
     def _provenance(self, chain: str, runs: list[int], first: int | None, last: int | None) -> dict[str, Any]:
         """Where an address's figures come from: the ingest runs that stored its transactions, the heights
@@ -208,7 +215,7 @@ class QueryService:
         row.pop("tx_index")
         return AccountTxInfo(**row, asset=native["asset"], unit=native["unit"])
 
-    def _account_address(self, address: str, chain: str | None) -> AddressInfo:
+    def _account_address(self, address: str, chain: str | None, limit: int, offset: int) -> AddressInfo:
         store = self._store()
         low = normalize_address(address, field="ADDRESS")
         c = self._chains.address_chain(low, chain=chain, model=Model.ACCOUNT)
@@ -239,4 +246,6 @@ class QueryService:
                            sent=keyed(s["sent"]), balance=keyed(s["balance"]), tx_count=s["tx_count"],
                            first_seen=s["first_seen"], last_seen=s["last_seen"], units=units,
                            provenance=self._provenance(c, [] if aid is None else store.account.address_runs(c, aid),
-                                                       None, None))
+                                                       None, None),
+                           transactions=store.account.address_txs(c, s["address_id"], limit=limit, offset=offset),
+                           transactions_page={"limit": limit, "offset": offset, "total": s["tx_count"]})

@@ -79,6 +79,16 @@ _AR = np.arange(32, dtype=np.int64)
 _HDR = struct.Struct("<i32s32sIII").unpack_from
 
 
+def _plain(e: Exception) -> str:
+    """What a low-level read error means in a block, in the reader's words (not Python's)."""
+    text = str(e)
+    if isinstance(e, OverflowError) or "cannot fit" in text or "too large" in text:
+        return "a length or count field holds a number too large for any block"
+    if isinstance(e, (IndexError, struct.error)):
+        return "a length or count field points past the end of the data (the bytes end inside a field)"
+    return "a field holds a value that cannot be read"
+
+
 @dataclass(frozen=True)
 class BlockHeader:
     hash: str
@@ -286,7 +296,7 @@ class BlockParser:
             return end
         except (IndexError, struct.error, ValueError) as e:
             self._rollback(marks)
-            raise ParseError(f"block bytes end early or are malformed: {e}", file=source_file,
+            raise ParseError(f"block bytes are malformed: {_plain(e)}", file=source_file,
                              offset=source_offset) from None
         except ParseError:
             self._rollback(marks)
@@ -401,7 +411,7 @@ class BlockParser:
             self._segment(buf)
         except (IndexError, struct.error, ValueError) as e:
             self._rollback(marks)
-            raise ParseError(f"transaction bytes end early or are malformed: {e}", file=source_file,
+            raise ParseError(f"transaction bytes are malformed: {_plain(e)}", file=source_file,
                              offset=0) from None
         except ParseError:
             self._rollback(marks)

@@ -79,7 +79,7 @@ class IngestService:
         if chain is not None:
             _chain_for(kind, chain)
         src: BlockFileSource = kind.open([Path(p) for p in paths], chain=chain, skip_bad=skip_bad,
-                                         allow_invalid_pow=allow_invalid_pow)
+                                         allow_invalid_pow=allow_invalid_pow, batch_txs=self._settings.batch_txs)
         if src.total_bytes == 0:   # an empty file, or folders without blk*.dat / .raw / .hex / .blk files
             names = ", ".join(str(p) for p in paths)
             raise InvalidInput(f"no block data in {names}: give blk*.dat files, raw or hex block files "

@@ -58,7 +58,9 @@ class UtxoWriter:
         return self._store.bulk_load()
 
     def write(self, batch: UtxoBatch, run_id: int) -> WriteResult:
-        return self._store.utxo.write_batch(batch, run_id)
+        res = self._store.utxo.write_batch(batch, run_id)
+        self._store.yield_to_readers()   # readers in other processes wait at most about one batch
+        return res
 
 
 class AccountWriter:
@@ -72,7 +74,9 @@ class AccountWriter:
         return self._store.bulk_load()
 
     def write(self, batch: AccountBatch, run_id: int) -> AccountWriteResult:
-        return self._store.account.write_batch(batch, run_id, endpoint=self._endpoint)
+        res = self._store.account.write_batch(batch, run_id, endpoint=self._endpoint)
+        self._store.yield_to_readers()   # readers in other processes wait at most about one batch
+        return res
 
 
 def copy_batches(batches: Iterable[B], writer: BatchWriter[B], run: RunRecorder, run_id: int, *,
