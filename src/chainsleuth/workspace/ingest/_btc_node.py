@@ -22,9 +22,8 @@ import hashlib
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
 from chainsleuth.core.progress import Progress
 from chainsleuth.core.records import UtxoBatch
@@ -75,7 +74,7 @@ class FollowTotals:
 class BtcNodeJob:
     """One ingest from a Bitcoin node: :meth:`run` catches up to ``head - confirmations`` and, with
     ``follow``, keeps up until interrupted (or until ``stop()`` says so), sleeping ``poll`` seconds between
-    polls with the workspace released to other processes (``Store.idle`` where the store has it)."""
+    polls with the workspace released to other processes (``Store.idle``)."""
 
     def __init__(self, src: BtcRpcSource, store: Store, progress: Progress, *, confirmations: int = 0,
                  sleep: Callable[[float], None] = time.sleep) -> None:
@@ -182,6 +181,7 @@ class BtcNodeJob:
                         n = fork + 1
                         continue
                     res: WriteResult = self.store.utxo.write_batch(batch, run_id)
+                    self.store.yield_to_readers()   # readers in other processes wait at most about one batch
                     for h in hashes:
                         digest.update(h.encode())
                     run.count(res, blocks_seen=batch.n_blocks, advance=len(heights), first=heights[0],
@@ -212,7 +212,7 @@ class BtcNodeJob:
                 self._check_tip(end)
             if not follow or (to is not None and end >= to) or (stop is not None and stop()):
                 return
-            with _idle(self.store):
+            with self.store.idle():   # other processes may read the workspace while this one sleeps
                 self._sleep(poll)
             start = self.resume_height()
 
@@ -239,10 +239,3 @@ def _prefetcher() -> Iterator[ThreadPoolExecutor]:
         yield ahead
     finally:
         ahead.shutdown(wait=True, cancel_futures=True)
-
-
-def _idle(store: Store) -> AbstractContextManager[Any]:
-    """The workspace released while the job sleeps between polls (other processes may read it), where the
-    store offers it."""
-    idle = getattr(store, "idle", None)
-    return idle() if callable(idle) else nullcontext()
