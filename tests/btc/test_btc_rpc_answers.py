@@ -114,7 +114,7 @@ def test_wrong_height_and_bad_hex(case: Path, tmp_path: Path) -> None:
         doc["tx"][2]["hex"] = h[:-10] + ("0" if h[-10] != "0" else "1") + h[-9:]
         return doc
     _edit(case, f"rpc_response_getblock_{H1}_2.json", f)
-    with pytest.raises(SourceError, match="getblock block 50001.*merkle"):
+    with pytest.raises(SourceError, match=r"getblock block 50001.*merkle"):
         _ingest(case, tmp_path).close()
 
 
@@ -124,7 +124,7 @@ def test_pruned_node_and_network(case: Path, tmp_path: Path) -> None:
     with pytest.raises(Unsupported, match="pruned: it keeps blocks from height 50002 on, so block 50001"):
         _ingest(case, tmp_path).close()
     (case / "rpc_response_getblockchaininfo.json").write_text(json.dumps({**info, "chain": "test"}))
-    with pytest.raises(InvalidInput, match="serves the 'test' network .ingest it with --chain btc-testnet."):
+    with pytest.raises(InvalidInput, match=r"serves the 'test' network .ingest it with --chain btc-testnet."):
         _ingest(case, tmp_path).close()
 
 
@@ -143,7 +143,7 @@ class _Flaky(BaseHTTPRequestHandler):
 
     calls = 0
 
-    def do_POST(self) -> None:   # noqa: N802
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["content-length"])))
         type(self).calls += 1
         n = type(self).calls
