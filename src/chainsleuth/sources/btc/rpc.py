@@ -517,8 +517,11 @@ class EtlReplayTransport(httpx.BaseTransport):
 
     @staticmethod
     def name(method: str, params: Sequence[Any]) -> str:
-        """>>> EtlReplayTransport.name("getblock", ["00ab", 2]), EtlReplayTransport.name("getblockcount", [])
-        ('rpc_response_getblock_00ab_2.json', 'rpc_response_getblockcount.json')"""
+        """The recording's file name.
+
+        >>> EtlReplayTransport.name("getblock", ["00ab", 2]), EtlReplayTransport.name("getblockcount", [])
+        ('rpc_response_getblock_00ab_2.json', 'rpc_response_getblockcount.json')
+        """
         if method == "getrawtransaction":   # bitcoin-etl names these by the txid alone
             params = params[:1]
         return "rpc_response_" + "_".join([method, *(str(p) for p in params)]) + ".json"

@@ -53,8 +53,9 @@ _HEX = frozenset("0123456789abcdef")
 
 
 def bad(field: str, value: Any, why: str) -> InvalidInput:
-    text = repr(value) if not isinstance(value, str) else value
-    return InvalidInput(f"field {field!r} is {text[:80]}, {why}", field=field, value=str(value)[:80])
+    text = format(value, "f") if isinstance(value, Decimal) and value.is_finite() else \
+        (value if isinstance(value, str) else repr(value))
+    return InvalidInput(f"field {field!r} is {text[:80]}, {why}", field=field, value=text[:80])
 
 
 def satoshi(value: Any, field: str) -> int:
@@ -62,11 +63,11 @@ def satoshi(value: Any, field: str) -> int:
 
     >>> satoshi(Decimal("50.00000000"), "value"), satoshi(Decimal("0.00000001"), "value"), satoshi(3, "value")
     (5000000000, 1, 300000000)
-    >>> satoshi(Decimal("0.000000001"), "vout[0].value")
-    Traceback (most recent call last):
-    ...
-    chainsleuth.errors.InvalidInput: field 'vout[0].value' is 0.000000001, not a whole number of satoshi \
-(field=vout[0].value, value=0.000000001)
+    >>> try:
+    ...     satoshi(Decimal("0.000000001"), "vout[0].value")
+    ... except InvalidInput as e:
+    ...     print(e.message)
+    field 'vout[0].value' is 0.000000001, not a whole number of satoshi
     """
     if isinstance(value, bool) or not isinstance(value, (Decimal, int)):
         raise bad(field, value, "not a number")
