@@ -94,7 +94,9 @@ def btc_rpc(
     blocks_per_batch: Annotated[int, typer.Option(help="Blocks per store transaction.")] = 50,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
-    """Ingest blocks from a Bitcoin node. Resumable, reorg-safe; --follow keeps up with the chain."""
+    """Ingest blocks from a Bitcoin node. Resumable, reorg-safe; --follow keeps up with the chain.
+
+    Example: chainsleuth ingest btc-rpc http://127.0.0.1:8332 --rpc-cookie ~/.bitcoin/.cookie --follow"""
     with open_workspace() as ws:
         summary = ws.ingest.btc_rpc(url, chain=chain, from_=from_, to=to, confirmations=confirmations,
                                     follow=follow, poll=poll, rpc_user=rpc_user, rpc_cookie=rpc_cookie,
