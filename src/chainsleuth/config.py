@@ -25,6 +25,9 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "rpc_max_wait": ("CHAINSLEUTH_RPC_MAX_WAIT",
                      "longest wait in seconds before retrying a node request, also when the node's "
                      "Retry-After asks for more (default 30)"),
+    "esplora_url": ("CHAINSLEUTH_ESPLORA_URL",
+                    "base URL of an Esplora-compatible API (e.g. https://blockstream.info/api); when set, show and "
+                    "trace fetch what the workspace lacks from it before answering (--esplora URL wins)"),
     "cluster_alert_size": ("CHAINSLEUTH_CLUSTER_ALERT_SIZE",
                            "alert when a clustering merge joins two clusters of at least this many addresses "
                            "(default 1000)"),
@@ -41,6 +44,7 @@ class Settings:
     rpc_retries: int = 5
     rpc_max_wait: float = 30.0
     cluster_alert_size: int = 1000
+    esplora_url: str | None = None
 
 
 def load_settings(workspace: str | Path | None = None, env: dict[str, str] | None = None) -> Settings:
@@ -57,4 +61,5 @@ def load_settings(workspace: str | Path | None = None, env: dict[str, str] | Non
         rpc_retries=int(e.get("CHAINSLEUTH_RPC_RETRIES", "5")),
         rpc_max_wait=float(e.get("CHAINSLEUTH_RPC_MAX_WAIT", "30")),
         cluster_alert_size=int(e.get("CHAINSLEUTH_CLUSTER_ALERT_SIZE", "1000")),
+        esplora_url=e.get("CHAINSLEUTH_ESPLORA_URL") or None,
     )
