@@ -17,7 +17,7 @@ CREATE TABLE source_fetches (
     url         VARCHAR NOT NULL,
     fetched_at  BIGINT NOT NULL,       -- unix seconds, UTC
     sha256      VARCHAR NOT NULL,
-    kind        VARCHAR NOT NULL       -- 'tx', 'outspends', 'block', 'block_txids', 'address_txs'
+    kind        VARCHAR NOT NULL       -- 'tx', 'outspends', 'block', 'block_txids', 'address_txs', 'genesis'
 );
 
 -- How far the history of an address was fetched: to its end (`complete`), or up to `last_seen_txid` (the

@@ -85,7 +85,8 @@ class EsploraFetcher:
         self._heights: list[int] = []
         self._sha = hashlib.sha256()
         self.notes: list[str] = []
-        self._pending_fetches: list[Fetch] = []
+        self._pending_fetches: list[Fetch] = []   # answers of the step under way (a failed step's are dropped)
+        self._genesis: Fetch | None = None
 
     @property
     def endpoint(self) -> str:
@@ -101,7 +102,8 @@ class EsploraFetcher:
     def chain(self) -> str:
         """The chain the API serves (asked once, from its genesis block, when not given)."""
         if self._chain is None or not self._chain_checked:
-            h, _ = self.client.get("/block-height/0", "block", text=True)
+            h, f = self.client.get("/block-height/0", "genesis", text=True)
+            self._genesis = f     # the chain's identity rests on it: its provenance is stored with the next step
             found = [c.name for c in CHAINS.values() if c.btc_network is not None and c.btc_network.genesis_hash == h]
             if not found:
                 raise SourceError(f"{self.client.url_of('/block-height/0')} names genesis block {h!r}, which is "
@@ -133,6 +135,7 @@ class EsploraFetcher:
                 sorted(set(want) - self._store().fetched.stored_txids(c, want))
         if not want:
             return 0
+        self._pending_fetches = []
         docs = self.client.get_many(want, lambda t: self._get_tx(t))
         return self._store_txs(docs, [])
 
@@ -143,6 +146,7 @@ class EsploraFetcher:
             h = self._store().fetched.address_history(c, address)
             if h is not None and h["complete"]:
                 return h
+        self._pending_fetches = []
         path = f"/address/{address}/txs"
         docs: list[tuple[dict[str, Any], str]] = []
         fetches: list[Fetch] = []
@@ -192,6 +196,7 @@ class EsploraFetcher:
             assert n is not None
             return t, check_outspends(body, f.url, n), f
 
+        self._pending_fetches = []
         got = self.client.get_many(want, one)
         rows = [(t, n, s, sp, vin, f.fetched_at) for t, outs, f in got for n, (s, sp, vin) in enumerate(outs)]
         spenders = list(dict.fromkeys(sp for _, _, s, sp, _, _ in rows if s and sp is not None))
@@ -250,9 +255,9 @@ class EsploraFetcher:
                    outspends: Sequence[tuple[str, int, bool, str | None, int | None, int]] = (),
                    addresses: Sequence[dict[str, Any]] = ()) -> int:
         """Check, map and store fetched transactions with their blocks and the provenance; stored count."""
-        fetches = [*fetches, *self._pending_fetches]
-        self._pending_fetches = []
         c = self.chain
+        fetches = [*([self._genesis] if self._genesis else []), *fetches, *self._pending_fetches]
+        self._pending_fetches = []
         uniq: dict[str, tuple[dict[str, Any], str]] = {}
         unconfirmed = 0
         for d, url in docs:
@@ -287,6 +292,7 @@ class EsploraFetcher:
         store = self._store()
         run_id = self._run()
         res = store.fetched.write(store.utxo, c, run_id, batch, fetches, outspends=outspends, addresses=addresses)
+        self._genesis = None
         for f in fetches:
             self._sha.update(f.sha256.encode())
         if res is not None:
@@ -360,9 +366,10 @@ def fetch_refs(store: Callable[[], Store], settings: Settings, progress: Progres
                 txids.append(ref[0])
             else:
                 f.ensure_address(r.strip())
-                txids += store().fetched.address_txids(f.chain, r.strip())
+                c = f.known_chain()
+                txids += store().fetched.address_txids(c, r.strip()) if c is not None else []
             progress.advance(1)
-        f.ensure_txs(txids, f.chain)
+        f.ensure_txs(txids, f.known_chain())
         if hops:
             f.expand(txids, hops)
         progress.finish()
