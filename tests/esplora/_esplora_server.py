@@ -99,6 +99,7 @@ class EsploraWorld:
         self.block_txids: dict[str, list[str]] = {}
         self.txs: dict[str, dict[str, Any]] = {}
         self.by_height: list[str] = []
+        self.page = 25           # transactions per page of an address's history, as Esplora serves them
         height: dict[str, int] = {}
         for f in sorted(Path(blk_dir).glob("blk*.dat")):
             data = f.read_bytes()
@@ -200,7 +201,7 @@ class EsploraWorld:
                     ts = ts[ts.index(parts[4]) + 1:] if parts[4] in ts else []
                 elif len(parts) != 3:
                     return 404, "not found"
-                return 200, [self.tx_json(t) for t in ts[:25]]
+                return 200, [self.tx_json(t) for t in ts[:self.page]]
         except (KeyError, IndexError, ValueError):
             return 404, "not found"
         return 404, "not found"
@@ -211,7 +212,7 @@ class EsploraServer:
 
     Attributes set by tests: ``latency`` (seconds added to each answer), ``rate`` (requests per second above
     which it answers 429 with ``Retry-After: retry_after``), ``stall`` (a predicate on the path: the answer
-    never comes within the client's timeout), ``garbage`` (path predicate -> a function turning the JSON into
+    never comes within the client's timeout), ``refuse_first`` (that many requests answered 429), ``garbage`` (path substring -> a function turning the JSON into
     garbage). ``hits`` counts requests per path.
     """
 
@@ -219,6 +220,7 @@ class EsploraServer:
         self.world = world
         self.latency = 0.0
         self.rate: float | None = None
+        self.refuse_first = 0          # answer the next this many requests 429, whatever the rate
         self.retry_after = "1"
         self.stall: Callable[[str], bool] | None = None
         self.stall_seconds = 3.0
@@ -256,6 +258,11 @@ class EsploraServer:
         return sum(self.hits.values())
 
     def _limited(self) -> bool:
+        with self._lock:
+            if self.refuse_first > 0:
+                self.refuse_first -= 1
+                self.refused += 1
+                return True
         if self.rate is None:
             return False
         with self._lock:

@@ -100,9 +100,10 @@ class QueryService:
                                "pass --include-stale to see it", value=t)
             raise NotFound(f"transaction {t} is not in this workspace on {c}", value=t)
         u = unit_of(c)
-        told = store.fetched.unspent_at_source(c, [(t, o["n"]) for o in row["outputs"] if o["spent_by"] is None])
-        for o in row["outputs"]:      # unspent as the explorer API said, at that time
-            if (t, o["n"]) in told:
+        told = store.fetched.unspent_at_source(c, [(t, o["n"]) for o in row["outputs"]
+                                                   if o["status"] == "unknown_beyond_data"])
+        for o in row["outputs"]:      # blocks after it are missing, but the explorer API said it was unspent
+            if (t, o["n"]) in told and o["status"] == "unknown_beyond_data":
                 o["status"] = "unspent_at_source"
         row["inputs"] = [{**i, "asset": u["asset"], "unit": u["unit"]} for i in row["inputs"]]
         row["outputs"] = [{**o, "asset": u["asset"], "unit": u["unit"]} for o in row["outputs"]]

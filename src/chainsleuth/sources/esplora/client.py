@@ -153,7 +153,9 @@ class EsploraClient:
                 if resp.status_code == 404:
                     raise NotFound(f"{shown} answered 404: {resp.text[:120]!r}", url=shown)
                 if resp.status_code in _RETRY_STATUS:
-                    problem = f"answered HTTP {resp.status_code}"
+                    problem = f"answered HTTP {resp.status_code}" + (
+                        " (too many requests: the server limits its clients; lower --rate-limit)"
+                        if resp.status_code == 429 else "")
                     retry_after = retry_after_seconds(resp.headers.get("retry-after"))
                 elif resp.status_code >= 400:
                     raise SourceError(f"{shown} answered HTTP {resp.status_code}: {resp.text[:200]!r}", url=shown,

@@ -200,7 +200,7 @@ class TracingService:
                     why = "unknown_beyond_data"
             out.append(why)
         # outputs an explorer API said were unspent when it was asked (on-demand lookups)
-        open_ = [i for i, w in enumerate(out) if w in ("unspent_in_data", "unknown_beyond_data")]
+        open_ = [i for i, w in enumerate(out) if w == "unknown_beyond_data"]
         if open_ and store.fetched.fetch_count(chain):
             items = [int(r.ep_item[i]) for i in open_]
             txids = store.graph.txids(chain, [int(g.out_tx[x]) for x in items])
