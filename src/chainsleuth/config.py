@@ -30,6 +30,9 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
                      "Retry-After asks for more (default 30)"),
     "rpc_password": ("CHAINSLEUTH_RPC_PASSWORD",
                      "password for a Bitcoin node's RPC with --rpc-user (never printed or stored; default none)"),
+    "esplora_url": ("CHAINSLEUTH_ESPLORA_URL",
+                    "base URL of an Esplora-compatible API (e.g. https://blockstream.info/api); when set, show and "
+                    "trace fetch what the workspace lacks from it before answering (--esplora URL wins)"),
     "cluster_alert_size": ("CHAINSLEUTH_CLUSTER_ALERT_SIZE",
                            "alert when a clustering merge joins two clusters of at least this many addresses "
                            "(default 1000)"),
@@ -56,6 +59,7 @@ class Settings:
     cluster_alert_size: int = 1000
     lock_wait: float = 30.0
     batch_txs: int = 50_000
+    esplora_url: str | None = None
 
 
 def load_settings(workspace: str | Path | None = None, env: dict[str, str] | None = None) -> Settings:
@@ -76,4 +80,5 @@ def load_settings(workspace: str | Path | None = None, env: dict[str, str] | Non
         cluster_alert_size=int(e.get("CHAINSLEUTH_CLUSTER_ALERT_SIZE", "1000")),
         lock_wait=float(e.get("CHAINSLEUTH_LOCK_WAIT", "30")),
         batch_txs=int(e.get("CHAINSLEUTH_BATCH_TXS", "50000")),
+        esplora_url=e.get("CHAINSLEUTH_ESPLORA_URL") or None,
     )

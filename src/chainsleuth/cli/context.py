@@ -29,6 +29,8 @@ state = _State()
 @contextmanager
 def open_workspace(*, read_only: bool = False) -> Iterator[Workspace]:
     settings = state.settings or load_settings()
+    if read_only and settings.esplora_url:   # on-demand lookups store what they fetch
+        read_only = False
     if settings.workspace.exists() and not settings.workspace.is_dir():
         raise InvalidInput(f"the workspace {settings.workspace} is a file; a workspace is a directory (pass "
                            "--workspace DIR)", file=str(settings.workspace))

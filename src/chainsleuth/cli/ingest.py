@@ -12,7 +12,8 @@ from chainsleuth.cli.context import open_workspace
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Ingest chain data (Bitcoin blocks and nodes, EVM nodes, ETL exports).", no_args_is_help=True)
+app = typer.Typer(help="Ingest chain data (Bitcoin blocks and nodes, EVM nodes, ETL exports, Esplora APIs).",
+                  no_args_is_help=True)
 
 
 @app.command("btc-blocks")
@@ -101,6 +102,33 @@ def btc_rpc(
         summary = ws.ingest.btc_rpc(url, chain=chain, from_=from_, to=to, confirmations=confirmations,
                                     follow=follow, poll=poll, rpc_user=rpc_user, rpc_cookie=rpc_cookie,
                                     block_format=block_format, blocks_per_batch=blocks_per_batch)
+    if json_:
+        print_json(summary)
+    else:
+        print_kv(f"ingested {summary.chain}", list(summary.model_dump().items()))
+
+
+@app.command("esplora")
+def esplora(
+    url: Annotated[str, typer.Argument(help="Base URL of an Esplora-compatible API, e.g. "
+                                            "https://blockstream.info/api or http://127.0.0.1:3000.")],
+    refs: Annotated[list[str], typer.Argument(metavar="ADDRESS|TXID...", help="Addresses (their whole history) "
+                                              "and transaction ids to fetch.")],
+    hops: Annotated[int, typer.Option(help="Also fetch this many hops around them: funding transactions of "
+                                           "their inputs and spending transactions of their outputs.")] = 0,
+    chain: Annotated[str | None, typer.Option(help="btc, btc-testnet, btc-signet, ...; default: from the API's "
+                                                   "genesis block.")] = None,
+    rate_limit: Annotated[float | None, typer.Option(help="At most this many requests per second (public "
+                                                          "explorers limit clients).")] = None,
+    parallel: Annotated[int, typer.Option(help="Requests in flight at once, within the rate limit.")] = 8,
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Fetch addresses and transactions from a block explorer API (Esplora) into the workspace, with
+    provenance per answer. Fetching again asks only for what is not stored.
+
+    Example: chainsleuth ingest esplora https://blockstream.info/api 12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S --hops 2"""
+    with open_workspace() as ws:
+        summary = ws.ingest.esplora(url, refs, hops=hops, chain=chain, rate_limit=rate_limit, parallel=parallel)
     if json_:
         print_json(summary)
     else:

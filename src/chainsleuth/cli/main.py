@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import sys
 from pathlib import Path
@@ -69,9 +70,14 @@ def _root(
                                              "instead of whole coins. JSON always carries base units.")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
+    esplora: Annotated[str | None, typer.Option("--esplora", metavar="URL", help="Esplora API (e.g. "
+                       "https://blockstream.info/api): show and trace fetch what the workspace lacks from it "
+                       "(default $CHAINSLEUTH_ESPLORA_URL).")] = None,
 ) -> None:
     set_base_units(base_units)
     settings = load_settings(workspace)
+    if esplora:
+        settings = dataclasses.replace(settings, esplora_url=esplora)
     state.settings = settings
     mode = progress or settings.progress
     if mode not in ("auto", "always", "never"):

@@ -71,6 +71,7 @@ def tx(txid: Annotated[str, typer.Argument(help="Transaction id (hex).")], chain
     for o in t.outputs:
         spent = {"spent": f"spent by {o.spent_by}", "unspent_in_data": "unspent in the data",
                  "unknown_beyond_data": "not spent in the data (blocks after it are missing)",
+                 "unspent_at_source": "unspent, as the explorer API said",
                  "unspendable": f"unspendable: {o.unspendable}"}.get(o.status, o.status)
         out_console.print(f"  out #{o.n:<4} {o.address or '(' + o.script_type + ')':<62} {_coin(o.value, t.chain):>20}  {spent}",
                           markup=False)

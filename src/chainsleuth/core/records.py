@@ -18,6 +18,7 @@ __all__ = [
     "BLOCK_SCHEMA",
     "INPUT_SCHEMA",
     "OUTPUT_SCHEMA",
+    "PREVOUT_SCHEMA",
     "SCRIPT_TYPES",
     "TX_SCHEMA",
     "UtxoBatch",
@@ -90,6 +91,16 @@ INPUT_SCHEMA = pa.schema([
 ])
 
 
+#: what a source says of the output each input spends (Esplora's ``prevout``), one row per input row;
+#: null ``value`` where it says nothing (the coinbase input). The store uses it for inputs whose spent
+#: output it does not hold; once that output is stored, the stored output wins (they must agree).
+PREVOUT_SCHEMA = pa.schema([
+    ("value", pa.int64()),
+    ("script_type", pa.string()),
+    ("address", pa.string()),
+])
+
+
 @dataclass(frozen=True)
 class UtxoBatch:
     """One batch of parsed UTXO-chain data. All four tables follow the schemas above."""
@@ -99,6 +110,11 @@ class UtxoBatch:
     outputs: pa.Table
     inputs: pa.Table
     skipped: tuple[str, ...] = field(default_factory=tuple)   # human-readable notes on skipped records
+    #: a source's word on the outputs the inputs spend (PREVOUT_SCHEMA, aligned with ``inputs``), or None
+    prevouts: pa.Table | None = None
+    #: blocks whose transactions are not all in the batch (single transactions from an explorer API): their
+    #: ``tx_count`` is the header's, and their rows are the transactions fetched, at their ``block_index``
+    loose: bool = False
 
     @property
     def n_blocks(self) -> int:

@@ -48,6 +48,9 @@ class Store:
         from chainsleuth.store.graph import GraphStore
 
         self.graph = GraphStore(self.db)
+        from chainsleuth.store.fetched import FetchedStore
+
+        self.fetched = FetchedStore(self.db)
 
     @contextmanager
     def bulk_load(self) -> Iterator[None]:

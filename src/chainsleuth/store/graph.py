@@ -49,7 +49,7 @@ class GraphStore:
         over the best chain (stale transactions keep their ids but have no inputs or outputs).
 
         Keys: ``n_tx`` (0-d), ``in_tx``, ``in_value`` (0 when its output is not on the best chain in the
-        data), ``in_prev`` (output row, -1), ``in_addr`` (-1), ``out_tx``, ``out_n``, ``out_value``,
+        data; the source's value when the data does not hold the output but its source told the value), ``in_prev`` (output row, -1), ``in_addr`` (-1), ``out_tx``, ``out_n``, ``out_value``,
         ``out_addr`` (-1), ``tx_height`` (-1 unknown), ``tx_time``, ``is_coinbase``, ``tx_best``.
         """
         tx = _np(self.db.execute(
@@ -71,7 +71,8 @@ class GraphStore:
             "ORDER BY tx_id, n", [chain]))
         ins = _np(self.db.execute(
             "SELECT tx_id, coalesce(value, 0) AS value, coalesce(prev_tx_id, -1) AS prev_tx, "
-            "coalesce(prev_n, -1) AS prev_n, coalesce(address_id, -1) AS addr "
+            "coalesce(prev_n, -1) AS prev_n, coalesce(address_id, -1) AS addr, "
+            "prev_tx_id IS NULL AND value IS NOT NULL AS told "
             "FROM inputs WHERE chain = ? AND best ORDER BY tx_id, n", [chain]))
         out_tx = outs["tx_id"].astype(np.int64)
         out_n = outs["n"].astype(np.int64)
@@ -86,7 +87,8 @@ class GraphStore:
         ok &= cand < np.where(ok, ptr[np.minimum(np.maximum(prev_tx, 0) + 1, n_tx)], 0)
         ok[ok] &= out_n[cand[ok]] == prev_n[ok]
         row[ok] = cand[ok]
-        value = np.where(row >= 0, ins["value"].astype(np.int64), 0)
+        # an input whose output the data does not hold keeps the value its source told (an explorer API's prevout)
+        value = np.where((row >= 0) | ins["told"].astype(bool), ins["value"].astype(np.int64), 0)
         return {
             "n_tx": np.asarray(n_tx), "in_tx": ins["tx_id"].astype(np.int64), "in_value": value, "in_prev": row,
             "in_addr": ins["addr"].astype(np.int64), "out_tx": out_tx, "out_n": out_n,

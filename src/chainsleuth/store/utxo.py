@@ -305,15 +305,17 @@ class UtxoStore:
 
     def stats(self) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
-        for chain, nb, stale, hmin, hmax, ntx, segments in self.db.execute(
+        for chain, nb, stale, hmin, hmax, ntx, segments, partial in self.db.execute(
                 "SELECT chain, count(*) FILTER (WHERE best), count(*) FILTER (WHERE NOT best), "
                 "min(height) FILTER (WHERE best), max(height) FILTER (WHERE best), "
-                "coalesce(sum(tx_count) FILTER (WHERE best), 0), count(DISTINCT root) "
+                "coalesce(sum(tx_count) FILTER (WHERE best), 0), count(DISTINCT root), "
+                "count(*) FILTER (WHERE partial) "
                 "FROM blocks GROUP BY chain ORDER BY chain").fetchall():
             no, utxo = self.db.execute(
                 "SELECT count(*), coalesce(sum(value), 0) FROM outputs WHERE chain = ? AND best", [chain]).fetchall()[0]
             ni, nres, spent = self.db.execute(
-                "SELECT count(*) FILTER (WHERE prev_txid IS NOT NULL), count(value), coalesce(sum(value), 0) "
+                "SELECT count(*) FILTER (WHERE prev_txid IS NOT NULL), count(value), "
+                "coalesce(sum(value) FILTER (WHERE prev_tx_id IS NOT NULL), 0) "
                 "FROM inputs WHERE chain = ? AND best", [chain]).fetchall()[0]
             na = self.db.execute("SELECT count(*) FROM addresses WHERE chain = ?", [chain]).fetchall()[0]
             out[chain] = {
@@ -322,6 +324,10 @@ class UtxoStore:
                 "inputs_resolved": int(nres), "addresses": int(na[0]) if na else 0,
                 "unspent_value": int(utxo) - int(spent),
             }
+            if partial:     # blocks fetched one transaction at a time (Esplora): not every transaction is stored
+                stored = self.db.one("SELECT count(*) FROM txs WHERE chain = ? AND best", [chain])
+                out[chain]["partial_blocks"] = int(partial)
+                out[chain]["txs_stored"] = int(stored[0]) if stored else 0
         return out
 
     def canonical_tx_ids(self, chain: str, tx_ids: np.ndarray, best: np.ndarray) -> np.ndarray:

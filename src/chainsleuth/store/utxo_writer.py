@@ -90,6 +90,7 @@ class _ChainState:
         self.p_tx = _Column(np.int64)
         self.p_n = _Column(np.int64)
         self.p_prev_n = _Column(np.int64)
+        self.partial: set[str] = set()     # stored blocks whose transactions are not all stored
 
     @property
     def nbytes(self) -> int:
@@ -162,6 +163,10 @@ class UtxoWriter:
         self._states: dict[str, _ChainState] = {}
         db.on_outside_change.append(self._states.clear)   # the file changed while closed (Database.idle)
 
+    def forget(self, chain: str) -> None:
+        """Drop the in-memory state of ``chain`` (an outer transaction holding a batch rolled back)."""
+        self._states.pop(chain, None)
+
     def memory_bytes(self) -> int:
         return sum(s.nbytes for s in self._states.values())
 
@@ -179,8 +184,9 @@ class UtxoWriter:
         st = _ChainState(chain)
         con = self.db.con
         rows = con.execute(
-            "SELECT hash, prev_hash, bits, bip34_height, first_tx_id, tx_count, chainwork, root, depth, height, "
-            "height_source, best FROM blocks WHERE chain = ? ORDER BY first_tx_id NULLS LAST, hash",
+            "SELECT hash, prev_hash, bits, coalesce(bip34_height, source_height), first_tx_id, tx_count, chainwork, "
+            "root, depth, height, height_source, best, partial FROM blocks WHERE chain = ? "
+            "ORDER BY first_tx_id NULLS LAST, hash",
             [chain]).fetchall()
         if rows:
             cols = list(zip(*rows, strict=True))
@@ -188,6 +194,7 @@ class UtxoWriter:
                               for h, p, b, c in zip(cols[0], cols[1], cols[2], cols[3], strict=True)])
             del ch
             st.block_first_tx.extend(np.asarray([-1 if x is None else x for x in cols[4]], dtype=np.int64))
+            st.partial = {h for h, p in zip(cols[0], cols[12], strict=True) if p}
             st.block_ntx.extend(np.asarray(cols[5], dtype=np.int64))
             t = st.tree
             wrong = [i for i, r in enumerate(rows) if
@@ -251,7 +258,14 @@ class UtxoWriter:
 
     # -- writing --------------------------------------------------------------------------------------
     def write_batch(self, batch: UtxoBatch, run_id: int) -> WriteResult:
-        """Write one batch in one transaction (see the module docstring)."""
+        """Write one batch in one transaction (see the module docstring).
+
+        A *loose* batch (``batch.loose``: single transactions of an explorer API) holds, per block, the
+        transactions fetched at their ``block_index``; its blocks are stored as ``partial`` until all their
+        transactions are, and transactions already stored are skipped (a transaction seen both ways is one
+        transaction). A whole block whose stored copy is partial is not skipped: its missing transactions are
+        added and the block is complete. A partial block's transactions have no consecutive tx ids: its
+        ``first_tx_id`` is null and its rows' best flags are found by block hash."""
         if batch.n_blocks == 0:
             return WriteResult(0, 0, 0, 0, 0, None, None)
         chains = pc.unique(batch.blocks["chain"]).to_pylist()
@@ -270,10 +284,11 @@ class UtxoWriter:
         blocks, txs, outs, ins = batch.blocks, batch.txs, batch.outputs, batch.inputs
         # 1. which block occurrences are new: not stored, and the first copy inside the batch
         hashes = blocks["hash"].to_pylist()
+        loose = batch.loose
         seen: set[str] = set()
         keep_b = np.zeros(len(hashes), dtype=bool)
         for i, h in enumerate(hashes):                  # per block, not per row
-            if h not in st.tree.number and h not in seen:
+            if (h not in st.tree.number or h in st.partial or loose) and h not in seen:
                 keep_b[i] = True
             seen.add(h)
         if not keep_b.any():
@@ -281,37 +296,64 @@ class UtxoWriter:
         # rows of each block occurrence: a block's transactions come together, its first at block_index 0,
         # and outputs and inputs follow their transactions in order
         block_index = np.asarray(txs["block_index"], dtype=np.int64)
-        occ = np.cumsum(block_index == 0) - 1
+        if loose:      # one run of rows per block, in the order of the blocks
+            tb = txs["block_hash"]
+            start = np.ones(txs.num_rows, dtype=bool)
+            if txs.num_rows > 1:
+                start[1:] = np.asarray(pc.not_equal(tb.slice(1), tb.slice(0, txs.num_rows - 1)), dtype=bool)
+            occ = np.cumsum(start) - 1
+        else:
+            occ = np.cumsum(block_index == 0) - 1
         n_out = np.asarray(txs["n_out"], dtype=np.int64)
         n_in = np.asarray(txs["n_in"], dtype=np.int64)
         ntx_b = np.asarray(blocks["tx_count"], dtype=np.int64)
+        per_block = np.bincount(occ, minlength=len(hashes)) if occ.size else ntx_b * 0
         if (occ.size and (occ[-1] != len(hashes) - 1 or occ[0] != 0)) or \
-                not np.array_equal(np.bincount(occ, minlength=len(hashes)) if occ.size else ntx_b * 0, ntx_b) or \
+                not (np.all(per_block <= ntx_b) if loose else np.array_equal(per_block, ntx_b)) or \
+                (loose and occ.size and not np.array_equal(txs["block_hash"].take(pa.array(np.flatnonzero(np.r_[
+                    True, occ[1:] != occ[:-1]]))).to_pylist(), hashes)) or \
                 int(n_out.sum()) != outs.num_rows or int(n_in.sum()) != ins.num_rows:
             raise InternalError("a UTXO batch's rows do not follow its blocks (one run of transactions per "
                                 "block, outputs and inputs in transaction order)", blocks=len(hashes))
         keep_t = keep_b[occ]
+        known_b = np.asarray([h in st.tree.number for h in hashes], dtype=bool)   # stored partial blocks
+        if loose or known_b.any():     # their transactions already stored are the same transactions
+            tk, _ = _keys_of_hex(txs["txid"])
+            stored = st.txids.lookup(tk) >= 0
+            first = np.zeros(txs.num_rows, dtype=bool)
+            first[np.unique(np.asarray(txs["txid"].to_pylist(), dtype=object), return_index=True)[1]] = True
+            keep_t &= ~((loose | known_b[occ]) & (stored | ~first))
         keep_o = np.repeat(keep_t, n_out)
         keep_i = np.repeat(keep_t, n_in)
+        prevouts = batch.prevouts
         if not keep_t.all():
             txs, outs, ins = (t.filter(pa.array(m)) for t, m in ((txs, keep_t), (outs, keep_o), (ins, keep_i)))
             n_out, n_in, occ = n_out[keep_t], n_in[keep_t], occ[keep_t]
+            prevouts = None if prevouts is None else prevouts.filter(pa.array(keep_i))
+        if loose:      # blocks stored already (partial or not) and no transaction of theirs new: nothing to do
+            keep_b &= (np.bincount(occ, minlength=len(hashes)) > 0) | ~known_b
+            if not keep_b.any():
+                return WriteResult(0, 0, 0, 0, 0, None, None)
         new_rows = np.flatnonzero(keep_b)
+        known_b = known_b[new_rows]
         blocks = blocks.take(pa.array(new_rows))
+        hashes = [hashes[i] for i in new_rows.tolist()]
         k = txs.num_rows
 
         # 2. the block tree: link, merge, heights, best chain
         b_prev = blocks["prev_hash"].to_pylist()
         b_bits = blocks["bits"].to_pylist()
-        # a block's own claim (its coinbase's BIP34 height): heights come from the tree, not from the parse
+        # a block's own claim (its coinbase's BIP34 height, or the height the API reported for a loose
+        # block): heights come from the tree, not from the parse
         b_claim = blocks["bip34_height"].to_pylist()
         b_h = blocks["height"].to_pylist()
         b_src = blocks["height_source"].to_pylist()
-        claims = [c if c is not None else (h if s in ("bip34", "node") else None)   # 'node': a node's height
+        claims = [c if c is not None else (h if s in ("bip34", "node", "source") else None)   # node or API heights
                   for c, h, s in zip(b_claim, b_h, b_src, strict=True)]
         ch = st.tree.add([NewBlock(hashes[i], p, int(b), c) for i, p, b, c in
-                          zip(new_rows.tolist(), b_prev, b_bits, claims, strict=True)])
-        nb = np.asarray(ch.new, dtype=np.int64)             # block numbers of the new blocks, in batch order
+                          zip(range(len(hashes)), b_prev, b_bits, claims, strict=True) if not known_b[i]])
+        nb = np.asarray([st.tree.number[h] for h in hashes], dtype=np.int64)   # block numbers, in batch order
+        fresh = np.asarray(ch.new, dtype=np.int64)
 
         # 3. tx ids, per block ranges
         base = st.n_tx
@@ -321,9 +363,10 @@ class UtxoWriter:
         tx_ids = np.arange(base, base + k, dtype=np.int64)
         local_block = np.searchsorted(new_rows, occ)         # which new block each kept tx belongs to
         first_tx = np.full(len(new_rows), -1, dtype=np.int64)
-        if k:
+        if k and not loose:
             starts = np.flatnonzero(np.r_[True, local_block[1:] != local_block[:-1]])
             first_tx[local_block[starts]] = tx_ids[starts]
+        first_tx[known_b] = -1          # a partial block's transactions do not have consecutive ids
         tx_best = st.tree.best[nb][local_block] if k else np.zeros(0, dtype=bool)
 
         # 4. txids into the index (first copy of a txid keeps the entry; later copies are noted)
@@ -351,8 +394,8 @@ class UtxoWriter:
         st.out_addr.extend(addr_ids)
         st.out_stype.extend(_stype_codes(outs["script_type"]))
         st.n_tx += k
-        st.block_first_tx.extend(first_tx)
-        st.block_ntx.extend(np.asarray(blocks["tx_count"], dtype=np.int64))
+        st.block_first_tx.extend(first_tx[~known_b])
+        st.block_ntx.extend(np.asarray(blocks["tx_count"], dtype=np.int64)[~known_b])
 
         # 7. inputs: resolve against every stored output and this batch's
         in_tx = np.repeat(tx_ids, n_in)
@@ -368,6 +411,21 @@ class UtxoWriter:
         in_stype = st.out_stype.a[rowc]
         resolved = int(ok.sum())
         unresolved = ~ok & ~coinbase
+        known = ok.copy()          # value, address and script type known: resolved, or told by the source
+        new_pv_addr_rows = np.empty(0, dtype=np.int64)
+        pv_addr_ids = np.empty(0, dtype=np.int64)
+        if prevouts is not None and prevouts.num_rows:
+            told = unresolved & ~np.asarray(pc.is_null(prevouts["value"]), dtype=bool)
+            if told.any():
+                n_addr_pv = len(st.addrs)
+                pv_told = pc.if_else(pa.array(told), prevouts["address"], pa.scalar(None, pa.string()))
+                pv_addr_ids = st.addrs.insert(arrow_string_buffers(pv_told))
+                new_pv_addr_rows = np.flatnonzero((pv_addr_ids >= n_addr_pv) &
+                                                  (np.arange(pv_addr_ids.size) == _first_index(pv_addr_ids)))
+                in_value = np.where(told, np.asarray(pc.fill_null(prevouts["value"], 0), dtype=np.int64), in_value)
+                in_addr = np.where(told, pv_addr_ids, in_addr)
+                in_stype = np.where(told, _stype_codes(prevouts["script_type"]), in_stype)
+                known |= told
         waiting = unresolved & (in_entries < 0)
         if waiting.any():
             st.add_pending(in_keys.take(np.flatnonzero(waiting)), in_tx[waiting],
@@ -379,8 +437,9 @@ class UtxoWriter:
             if (n_in < 1).any():
                 raise InvalidInput("a transaction without inputs", field="n_in", value=0)
             in_start = np.cumsum(n_in) - n_in
-            input_value = np.add.reduceat(np.where(ok, in_value, 0), in_start) if ins.num_rows else input_value
-            tx_open = np.add.reduceat(unresolved.astype(np.int64), in_start) > 0 if ins.num_rows else tx_open
+            input_value = np.add.reduceat(np.where(known, in_value, 0), in_start) if ins.num_rows else input_value
+            tx_open = (np.add.reduceat((~known & ~coinbase).astype(np.int64), in_start) > 0 if ins.num_rows
+                       else tx_open)
 
         # 8. inputs stored earlier that waited for a txid of this batch
         late_tx, late_n, l_prev, l_row = st.take_pending(tx_keys.take(np.flatnonzero(fresh_first)),
@@ -388,7 +447,8 @@ class UtxoWriter:
         l_ok = l_row >= 0
         resolved += int(l_ok.sum())
         # 9. write
-        self._insert_blocks(con, chain, st, blocks, nb, first_tx, run_id)
+        self._insert_blocks(con, chain, st, blocks.filter(pa.array(~known_b)), fresh, first_tx[~known_b], run_id,
+                            loose=loose)
         self._write_block_fields(con, chain, st, sorted(ch.changed))
         self._flag_rows(con, chain, st, sorted(ch.best_flipped))
         con.register("b_txs", txs.select(["chain", "txid", "wtxid", "block_hash", "block_index", "version", "locktime",
@@ -408,6 +468,13 @@ class UtxoWriter:
             con.execute("INSERT INTO addresses (chain, id, address) SELECT ?, id, address FROM b_addr", [chain])
             KeyLookups.append_addresses(con, chain, "b_addr")
             con.unregister("b_addr")
+        if new_pv_addr_rows.size:
+            assert prevouts is not None
+            con.register("b_addr", pa.table({"id": pa.array(pv_addr_ids[new_pv_addr_rows]),
+                                             "address": prevouts["address"].take(pa.array(new_pv_addr_rows))}))
+            con.execute("INSERT INTO addresses (chain, id, address) SELECT ?, id, address FROM b_addr", [chain])
+            KeyLookups.append_addresses(con, chain, "b_addr")
+            con.unregister("b_addr")
         out_best = np.repeat(tx_best, n_out)
         con.register("b_out", pa.table({"tx_id": pa.array(out_tx), "n": outs["n"], "value": outs["value"],
                                         "script_type": outs["script_type"],
@@ -419,9 +486,9 @@ class UtxoWriter:
         in_best = np.repeat(tx_best, n_in)
         con.register("b_in", pa.table({
             "tx_id": pa.array(in_tx), "n": ins["n"], "prev_txid": ins["prev_txid"], "prev_n": ins["prev_n"],
-            "prev_tx_id": pa.array(prev_tx, mask=~ok), "address_id": pa.array(in_addr, mask=~ok | (in_addr < 0)),
-            "value": pa.array(in_value, mask=~ok), "script_type": _STYPE.take(pa.array(in_stype.astype(np.int64),
-                                                                                     mask=~ok | (in_stype < 0))),
+            "prev_tx_id": pa.array(prev_tx, mask=~ok), "address_id": pa.array(in_addr, mask=~known | (in_addr < 0)),
+            "value": pa.array(in_value, mask=~known), "script_type": _STYPE.take(pa.array(
+                in_stype.astype(np.int64), mask=~known | (in_stype < 0))),
             "sequence": ins["sequence"], "script_sig_size": ins["script_sig_size"],
             "witness_items": ins["witness_items"], "best": pa.array(in_best)}))
         con.execute("INSERT INTO inputs (chain, tx_id, n, prev_txid, prev_n, prev_tx_id, address_id, value, "
@@ -429,7 +496,7 @@ class UtxoWriter:
                     "SELECT ?, tx_id, n, prev_txid, prev_n, prev_tx_id, address_id, value, script_type, sequence, "
                     "script_sig_size, witness_items, best FROM b_in", [chain])
         con.execute("INSERT INTO unresolved_inputs (chain, tx_id, n, prev_txid, prev_n) "
-                    "SELECT ?, tx_id, n, prev_txid, prev_n FROM b_in WHERE prev_txid IS NOT NULL AND value IS NULL",
+                    "SELECT ?, tx_id, n, prev_txid, prev_n FROM b_in WHERE prev_txid IS NOT NULL AND prev_tx_id IS NULL",
                     [chain])
         con.unregister("b_in")
         if copies.any():
@@ -458,8 +525,16 @@ class UtxoWriter:
                         "WHERE txs.chain = ? AND txs.tx_id BETWEEN ? AND ? AND txs.tx_id = s.tx_id",
                         [chain, lo, hi, chain, lo, hi])
             con.unregister("b_late")
+        touched = [h for h, kb in zip(hashes, known_b.tolist(), strict=True) if kb or loose]
+        if touched:      # partial blocks: complete once every transaction of theirs is stored
+            con.execute("UPDATE blocks SET partial = (SELECT count(*) FROM txs t WHERE t.chain = blocks.chain AND "
+                        "t.block_hash = blocks.hash) < blocks.tx_count WHERE chain = ? AND hash IN (SELECT unnest(?))",
+                        [chain, touched])
+            still = {str(r[0]) for r in con.execute("SELECT hash FROM blocks WHERE chain = ? AND partial AND hash IN "
+                                                    "(SELECT unnest(?))", [chain, touched]).fetchall()}
+            st.partial = (st.partial - set(touched)) | still
         heights = [int(st.tree.height[n]) for n in ch.new if st.tree.height[n] >= 0]
-        stale_new = int((~st.tree.best[nb]).sum())
+        stale_new = int((~st.tree.best[fresh]).sum()) if fresh.size else 0
         return WriteResult(
             blocks_new=len(ch.new), txs_new=k, outputs_new=outs.num_rows, inputs_new=ins.num_rows,
             inputs_resolved=resolved, first_height=min(heights) if heights else None,
@@ -469,16 +544,20 @@ class UtxoWriter:
     # -- block rows -----------------------------------------------------------------------------------
     @staticmethod
     def _insert_blocks(con: Any, chain: str, st: _ChainState, blocks: pa.Table, nb: np.ndarray,
-                       first_tx: np.ndarray, run_id: int) -> None:
+                       first_tx: np.ndarray, run_id: int, *, loose: bool = False) -> None:
         t = st.tree
         ns = nb.tolist()
+        if not ns:
+            return
         tbl = blocks.select(["chain", "hash", "prev_hash", "merkle_root", "time", "version", "bits", "nonce",
                              "tx_count", "size", "stripped_size", "weight", "source_file", "source_offset"])
         claims = [None if t.claim[n] < 0 or t.hash[n] == t.genesis_hash else int(t.claim[n]) for n in ns]
         extra = {
             "height": pa.array([None if t.height[n] < 0 else int(t.height[n]) for n in ns], pa.int64()),
             "height_source": pa.array([t.height_source(n) for n in ns], pa.string()),
-            "bip34_height": pa.array(claims, pa.int64()),
+            "bip34_height": pa.array([None] * len(ns) if loose else claims, pa.int64()),
+            "source_height": pa.array(claims if loose else [None] * len(ns), pa.int64()),
+            "partial": pa.array([loose] * len(ns), pa.bool_()),
             "chainwork": pa.array([t.chainwork_hex(n) for n in ns], pa.string()),
             "root": pa.array([t.hash[int(t.root[n])] for n in ns], pa.string()),
             "depth": pa.array(t.depth[nb], pa.int64()),
@@ -492,10 +571,11 @@ class UtxoWriter:
         con.execute(
             "INSERT INTO blocks (chain, hash, height, height_source, prev_hash, merkle_root, time, version, bits, "
             "nonce, tx_count, size, stripped_size, weight, run_id, source_file, source_offset, chainwork, root, "
-            "depth, best, first_tx_id, bip34_height) "
+            "depth, best, first_tx_id, bip34_height, source_height, partial) "
             "SELECT chain, hash, height, height_source, prev_hash, merkle_root, time, version, bits, nonce, "
             "tx_count, size, stripped_size, weight, run_id, source_file, source_offset, chainwork, root, depth, "
-            "best, first_tx_id, bip34_height FROM b_blocks")
+            "best, CASE WHEN first_tx_id < 0 THEN NULL ELSE first_tx_id END, bip34_height, source_height, partial "
+            "FROM b_blocks")
         con.unregister("b_blocks")
 
     @staticmethod
@@ -524,9 +604,11 @@ class UtxoWriter:
         if not flipped:
             return
         ranges: list[list[int]] = []       # [lo, hi) of consecutive blocks with the same new flag
+        scattered: dict[bool, list[str]] = {True: [], False: []}
         for n in sorted(flipped, key=lambda x: int(st.block_first_tx.a[x])):
             lo = int(st.block_first_tx.a[n])
-            if lo < 0:
+            if lo < 0:      # a block once partial: its transactions are found by block hash
+                scattered[bool(st.tree.best[n])].append(st.tree.hash[n])
                 continue
             hi = lo + int(st.block_ntx.a[n])
             flag = int(st.tree.best[n])
@@ -538,6 +620,12 @@ class UtxoWriter:
             for table in ("txs", "outputs", "inputs"):
                 con.execute(f"UPDATE {table} SET best = ? WHERE chain = ? AND tx_id >= ? AND tx_id < ?",
                             [bool(flag), chain, lo, hi])
+        for flag_, hs in scattered.items():
+            if hs:
+                ids = "(SELECT tx_id FROM txs WHERE chain = ? AND block_hash IN (SELECT unnest(?)))"
+                for table in ("outputs", "inputs", "txs"):
+                    con.execute(f"UPDATE {table} SET best = ? WHERE chain = ? AND tx_id IN {ids}",
+                                [flag_, chain, chain, hs])
 
 
 def _first_index(entries: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ attribute              service              what it does
 =====================  ===================  ===========================================================
 ``ws.chains``          ChainLocator         which chain holds a txid or address (shared look-up)
 ``ws.ingest``          IngestService        Bitcoin block files, EVM nodes (live or replayed), ETL exports
+``ws.esplora``         EsploraFetcher       on-demand lookups from an Esplora API (``esplora_url``), or None
 ``ws.attribution``     AttributionService   tags: import, list, add, export, cluster inheritance, screening
 ``ws.clustering``      ClusteringService    cluster sets with evidence, comparisons, explanations
 ``ws.queries``         QueryService         show block / tx / address, stats
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from chainsleuth.workspace.demo import DemoService
     from chainsleuth.workspace.evaluation import EvaluationService
     from chainsleuth.workspace.ingest import IngestService
+    from chainsleuth.workspace.ingest.esplora import EsploraFetcher
     from chainsleuth.workspace.queries import QueryService
     from chainsleuth.workspace.tracing import TraceGraphCache, TraceSourceResolver, TracingService
     from chainsleuth.workspace.training import TrainingService
@@ -122,10 +124,18 @@ class Workspace:
                                  attribution=self.attribution, workspace=self.path)
 
     @cached_property
+    def esplora(self) -> EsploraFetcher | None:
+        """On-demand lookups from the Esplora API of the ``esplora_url`` setting; None when it is not set."""
+        if not self.settings.esplora_url:
+            return None
+        from chainsleuth.workspace.ingest.esplora import EsploraFetcher
+        return EsploraFetcher(self._opener, self.settings, self.progress, self.settings.esplora_url)
+
+    @cached_property
     def queries(self) -> QueryService:
         from chainsleuth.workspace.queries import QueryService
         return QueryService(self._opener, chains=self.chains, clustering=self.clustering,
-                            attribution=self.attribution)
+                            attribution=self.attribution, fetcher=lambda: self.esplora)
 
     @cached_property
     def _trace_graphs(self) -> TraceGraphCache:
@@ -141,7 +151,8 @@ class Workspace:
     @cached_property
     def tracing(self) -> TracingService:
         from chainsleuth.workspace.tracing import TracingService
-        return TracingService(self._opener, graphs=self._trace_graphs, sources=self.trace_sources)
+        return TracingService(self._opener, graphs=self._trace_graphs, sources=self.trace_sources,
+                              fetcher=lambda: self.esplora)
 
     @cached_property
     def training(self) -> TrainingService:
@@ -171,7 +182,12 @@ class Workspace:
         return self._opener()
 
     def close(self) -> None:
-        self._opener.close()
+        fetcher = self.__dict__.pop("esplora", None)
+        try:
+            if fetcher is not None:
+                fetcher.close()
+        finally:
+            self._opener.close()
 
     def __enter__(self) -> Self:
         return self

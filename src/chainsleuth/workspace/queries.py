@@ -33,14 +33,18 @@ class QueryService:
         An address's cluster (id and size).
     attribution : AttributionService
         An address's tags, its own and those its cluster inherits.
+    fetcher : callable returning EsploraFetcher or None, optional
+        On-demand lookups (the ``esplora_url`` setting): what ``show tx`` / ``show address`` would read is
+        fetched first when the store lacks it.
     """
 
     def __init__(self, store: Callable[[], Store], *, chains: ChainLocator, clustering: ClusteringService,
-                 attribution: AttributionService) -> None:
+                 attribution: AttributionService, fetcher: Callable[[], Any] | None = None) -> None:
         self._store = store
         self._chains = chains
         self._clustering = clustering
         self._attribution = attribution
+        self._fetcher = fetcher or (lambda: None)
 
     def show_block(self, ref: str, *, chain: str | None = None) -> BlockInfo:
         """A block by hash (64 hex) or height."""
@@ -84,6 +88,10 @@ class QueryService:
             raise InvalidInput(f"{txid!r} is not a transaction id (64 hex digits)", value=txid)
         if (get_chain(chain).model is Model.ACCOUNT) if chain else bool(store.account.find_tx_chains("0x" + t)):
             return self._account_tx("0x" + t, chain)
+        fetcher = self._fetcher()
+        if fetcher is not None:      # on demand: the transaction and who spends its outputs
+            fetcher.ensure_txs([t], chain)
+            fetcher.ensure_outspends([t])
         c = self._chains.tx_chain(t, chain=chain, model=Model.UTXO)
         row = store.utxo.tx(c, t, include_stale=include_stale)
         if row is None:
@@ -92,6 +100,11 @@ class QueryService:
                                "pass --include-stale to see it", value=t)
             raise NotFound(f"transaction {t} is not in this workspace on {c}", value=t)
         u = unit_of(c)
+        told = store.fetched.unspent_at_source(c, [(t, o["n"]) for o in row["outputs"]
+                                                   if o["status"] == "unknown_beyond_data"])
+        for o in row["outputs"]:      # blocks after it are missing, but the explorer API said it was unspent
+            if (t, o["n"]) in told and o["status"] == "unknown_beyond_data":
+                o["status"] = "unspent_at_source"
         row["inputs"] = [{**i, "asset": u["asset"], "unit": u["unit"]} for i in row["inputs"]]
         row["outputs"] = [{**o, "asset": u["asset"], "unit": u["unit"]} for o in row["outputs"]]
         return UtxoTxInfo(**row, asset=u["asset"], unit=u["unit"])
@@ -119,6 +132,9 @@ class QueryService:
                     return tagged.model_copy(update={"address": to_checksum_address(low)})
                 raise
         store = self._store()
+        fetcher = self._fetcher()
+        if fetcher is not None:      # on demand: the address's history, unless fetched to its end before
+            fetcher.ensure_address(address, chain)
         try:
             c = self._chains.address_chain(address, chain=chain, model=Model.UTXO)
             s = store.utxo.address_summary(c, address)
@@ -136,9 +152,18 @@ class QueryService:
                            balance=s["balance"], tx_count=s["tx_count"], first_seen=s["first_seen"],
                            last_seen=s["last_seen"], asset=u["asset"], unit=u["unit"], script_types=s["script_types"],
                            unspendable=s["unspendable"],
-                           provenance=self._provenance(c, s["ingest_runs"], s["first_height"], s["last_height"]),
+                           provenance=self._provenance(c, s["ingest_runs"], s["first_height"], s["last_height"])
+                           | self._history(c, address),
                            transactions=store.utxo.address_txs(c, s["address_id"], limit=limit, offset=offset),
                            transactions_page={"limit": limit, "offset": offset, "total": s["tx_count"]})
+
+    def _history(self, chain: str, address: str) -> dict[str, Any]:
+        """How far the address's history was fetched from an explorer API, when it was: a result resting on
+        a history not fetched to its end says so (``partial``)."""
+        h = self._store().fetched.address_history(chain, address)
+        if h is None:
+            return {}
+        return {"history": {"source": "esplora", **h, "partial": not h["complete"]}}
 
     def _provenance(self, chain: str, runs: list[int], first: int | None, last: int | None) -> dict[str, Any]:
         """Where an address's figures come from: the ingest runs that stored its transactions, the heights

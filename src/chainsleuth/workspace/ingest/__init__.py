@@ -214,6 +214,16 @@ class IngestService:
         finally:
             src.close()
 
+    def esplora(self, url: str, refs: Sequence[str], *, hops: int = 0, chain: str | None = None,
+                rate_limit: float | None = None, parallel: int = 8, transport: Any = None) -> IngestSummary:
+        """Fetch addresses (their whole history) and transactions from an Esplora API, and with ``hops`` their
+        neighbourhood backward and forward (:class:`~.esplora.EsploraFetcher`). Idempotent: what is stored
+        is not asked for again."""
+        from chainsleuth.workspace.ingest.esplora import fetch_refs
+
+        return fetch_refs(self._store, self._settings, self._progress, url, refs, hops=hops, chain=chain,
+                          rate_limit=rate_limit, parallel=parallel, transport=transport)
+
     def etl(self, path: str | Path, *, chain: str = "eth") -> AccountIngestSummary:
         """Ingest an ethereum-etl export (a directory or files: blocks, transactions, receipts, logs,
         token_transfers, traces as CSV or JSON lines). Idempotent like every ingest."""

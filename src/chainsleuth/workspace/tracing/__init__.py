@@ -42,12 +42,18 @@ class TracingService:
         The flow graphs, owned by this service (and lent to the resolver, whose seeds index them).
     sources : TraceSourceResolver
         Trace sources and path ends as seeds and address ids.
+    fetcher : callable returning EsploraFetcher or None, optional
+        On-demand lookups (the ``esplora_url`` setting): each hop of a trace fetches what the store lacks
+        (:mod:`._ondemand`).
     """
 
-    def __init__(self, store: Callable[[], Store], *, graphs: TraceGraphCache, sources: TraceSourceResolver) -> None:
+    def __init__(self, store: Callable[[], Store], *, graphs: TraceGraphCache, sources: TraceSourceResolver,
+                 fetcher: Callable[[], Any] | None = None) -> None:
         self._store = store
         self._graphs = graphs
         self._sources = sources
+        self._fetcher = fetcher or (lambda: None)
+        self._filling = False
 
     @property
     def graphs(self) -> TraceGraphCache:
@@ -75,6 +81,18 @@ class TracingService:
             raise InvalidInput("--max-hops and --min-amount must be >= 0, --max-degree and --max-edges >= 1",
                                value=f"{max_hops}/{min_amount}/{max_degree}/{max_edges}")
         stop = normalise_stop_at(stop_at if stop_at is None or isinstance(stop_at, str) else tuple(stop_at))
+        fetcher = self._fetcher()
+        if fetcher is not None and not self._filling and (chain is None or get_chain(chain).model is Model.UTXO):
+            from chainsleuth.workspace.tracing._ondemand import fill_for_trace
+
+            self._filling = True
+            try:
+                fill_for_trace(fetcher, lambda: self._run(
+                    source, direction=direction, policy=policy, max_hops=max_hops, min_amount=min_amount,
+                    stop_at=stop_at, chain=chain, asset=asset, max_degree=max_degree, max_edges=max_edges)[0],
+                    source, direction=direction, max_hops=max_hops, chain=chain)
+            finally:
+                self._filling = False
         seeds = self._sources.resolve(source, chain=chain, asset=asset)
         c, flow, utxo = seeds.chain, seeds.flow, isinstance(seeds.flow, UtxoFlow)
         store = self._store()
@@ -158,7 +176,8 @@ class TracingService:
     def _utxo_reasons(self, chain: str, flow: UtxoFlow, r: Any) -> list[str]:
         """Endpoint reasons as the document states them: value left in an output nothing in the data spends
         is ``unspent_in_data`` where the data holds every block after it, ``unknown_beyond_data`` where blocks
-        after it are missing (a spend may be there), ``unspendable`` where it can never be spent (OP_RETURN,
+        after it are missing (a spend may be there), ``unspent_at_source`` where an explorer API said it was
+        unspent when asked (on-demand lookups), ``unspendable`` where it can never be spent (OP_RETURN,
         the genesis coinbase, a coinbase overwritten under BIP30)."""
         from chainsleuth.algorithms.tracing import ENDPOINT_KINDS
 
@@ -180,6 +199,16 @@ class TracingService:
                 else:
                     why = "unknown_beyond_data"
             out.append(why)
+        # outputs an explorer API said were unspent when it was asked (on-demand lookups)
+        open_ = [i for i, w in enumerate(out) if w == "unknown_beyond_data"]
+        if open_ and store.fetched.fetch_count(chain):
+            items = [int(r.ep_item[i]) for i in open_]
+            txids = store.graph.txids(chain, [int(g.out_tx[x]) for x in items])
+            ops = [(txids.get(int(g.out_tx[x]), ""), int(flow.out_n[x])) for x in items]
+            told = store.fetched.unspent_at_source(chain, ops)
+            for i, op in zip(open_, ops, strict=True):
+                if op in told:
+                    out[i] = "unspent_at_source"
         return out
 
     def _unseen_inputs(self, chain: str, flow: UtxoFlow, r: Any, policy: str,
