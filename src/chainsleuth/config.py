@@ -30,6 +30,8 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
                      "Retry-After asks for more (default 30)"),
     "rpc_password": ("CHAINSLEUTH_RPC_PASSWORD",
                      "password for a Bitcoin node's RPC with --rpc-user (never printed or stored; default none)"),
+    "esplora_parallel": ("CHAINSLEUTH_ESPLORA_PARALLEL",
+                         "requests in flight at once to the Esplora API in on-demand lookups (default 8)"),
     "esplora_url": ("CHAINSLEUTH_ESPLORA_URL",
                     "base URL of an Esplora-compatible API (e.g. https://blockstream.info/api); when set, show and "
                     "trace fetch what the workspace lacks from it before answering (--esplora URL wins)"),
@@ -60,6 +62,7 @@ class Settings:
     lock_wait: float = 30.0
     batch_txs: int = 50_000
     esplora_url: str | None = None
+    esplora_parallel: int = 8
 
 
 def load_settings(workspace: str | Path | None = None, env: dict[str, str] | None = None) -> Settings:
@@ -81,4 +84,5 @@ def load_settings(workspace: str | Path | None = None, env: dict[str, str] | Non
         lock_wait=float(e.get("CHAINSLEUTH_LOCK_WAIT", "30")),
         batch_txs=int(e.get("CHAINSLEUTH_BATCH_TXS", "50000")),
         esplora_url=e.get("CHAINSLEUTH_ESPLORA_URL") or None,
+        esplora_parallel=int(e.get("CHAINSLEUTH_ESPLORA_PARALLEL", "8")),
     )

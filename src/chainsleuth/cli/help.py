@@ -79,7 +79,7 @@ class _WordsArgument(TyperArgument):
     def _usage_display_name(self) -> str:
         name = self.display_name_raw
         name = name if self.required else f"[{name}]"
-        return f"{name}..." if self.nargs != 1 else name
+        return f"{name}..." if self.nargs != 1 and not name.endswith("...") else name
 
 
 def _commands(cmd: Any) -> Iterator[Any]:

@@ -129,7 +129,8 @@ class Workspace:
         if not self.settings.esplora_url:
             return None
         from chainsleuth.workspace.ingest.esplora import EsploraFetcher
-        return EsploraFetcher(self._opener, self.settings, self.progress, self.settings.esplora_url)
+        return EsploraFetcher(self._opener, self.settings, self.progress, self.settings.esplora_url,
+                              parallel=self.settings.esplora_parallel)
 
     @cached_property
     def queries(self) -> QueryService:
