@@ -309,3 +309,41 @@ def test_kill_9_at_random_points_then_resume(funded_node: RegtestNode, tmp_path:
     assert p.returncode == 0, err.decode()[-2000:]
     assert killed >= points // 2
     assert _canon(ws) == _canon(ref)
+
+
+def test_reads_are_never_refused_while_follow_mode_runs(regtest_node: RegtestNode, tmp_path: Path) -> None:
+    """Another process looks things up while ``ingest btc-rpc --follow`` keeps up with a node that mines
+    blocks: every read waits at most briefly (Store.idle between polls, readers retrying) and none is refused."""
+    node = regtest_node
+    node.mine(3)
+    ws = tmp_path / "ws"
+    follower = subprocess.Popen(
+        [sys.executable, "-c", "from chainsleuth.cli.main import main; main()", "--workspace", str(ws),
+         "ingest", "btc-rpc", node.url, "--chain", CHAIN, "--rpc-user", USER, "--follow", "--poll", "0.3"],
+        env={**os.environ, **ENV}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (ws / "chainsleuth.duckdb").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        heights: list[int] = []
+        for i in range(12):
+            if i % 3 == 0:
+                node.mine(2)
+            code, out, err = _main(ws, "stats", "--json")
+            assert code == 0, f"read {i} refused during follow mode: {err}"
+            chains = json.loads(out)["chains"]
+            heights.append(chains[CHAIN]["max_height"] if CHAIN in chains else -1)
+        assert follower.poll() is None, follower.communicate()[1]       # still following
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:     # the follower catches up with what was mined meanwhile
+            code, out, _ = _main(ws, "stats", "--json")
+            if code == 0 and json.loads(out)["chains"][CHAIN]["max_height"] == node.rpc("getblockcount"):
+                break
+            time.sleep(0.3)
+        else:
+            raise AssertionError("the follower never reached the node's tip")
+        assert heights == sorted(heights) and heights[-1] > heights[0] >= -1   # readers saw it grow
+    finally:
+        follower.send_signal(signal.SIGTERM)
+        _, err = follower.communicate(timeout=60)
+    assert follower.returncode == 143, err
