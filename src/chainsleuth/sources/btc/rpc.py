@@ -44,7 +44,7 @@ from chainsleuth.core.records import UtxoBatch
 from chainsleuth.errors import InvalidInput, NotFound, ParseError, SourceError, Unsupported
 from chainsleuth.sources.btc import rpc_mappers as m
 from chainsleuth.sources.btc.parser import BlockParser
-from chainsleuth.sources.evm.rpc import _retry_after, describe_call, redact_url
+from chainsleuth.sources.evm.rpc import describe_call, redact_url, retry_after_seconds
 
 __all__ = ["BLOCK_FORMATS", "BitcoinRpcClient", "BtcRpcSource", "EtlReplayTransport", "NodeInfo",
            "open_btc_replay_source", "open_btc_rpc_source", "split_credentials"]
@@ -186,7 +186,7 @@ class BitcoinRpcClient:
                         return results
                 elif status in _RETRY_STATUS:
                     problem = f"answered HTTP {status}"
-                    retry_after = _retry_after(resp.headers.get("retry-after"))
+                    retry_after = retry_after_seconds(resp.headers.get("retry-after"))
                 else:
                     raise SourceError(f"the node at {self.safe_url} answered HTTP {status} to {first}: "
                                       f"{resp.text[:200]!r}", url=self.safe_url, method=chunk[0][0], status=status)

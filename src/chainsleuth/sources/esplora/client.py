@@ -11,8 +11,6 @@ so recorded responses (:mod:`.replay`) and tests run the very same code. Errors 
 
 from __future__ import annotations
 
-import datetime
-import email.utils
 import hashlib
 import json
 import threading
@@ -25,7 +23,7 @@ from typing import Any, TypeVar
 import httpx
 
 from chainsleuth.errors import NotFound, SourceError
-from chainsleuth.sources.evm.rpc import redact_url
+from chainsleuth.sources.evm.rpc import redact_url, retry_after_seconds
 
 __all__ = ["EsploraClient", "Fetch"]
 
@@ -41,29 +39,6 @@ class Fetch:
     fetched_at: int
     sha256: str
     kind: str
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """Seconds a ``Retry-After`` header asks for (a number or an HTTP date); None when absent or unreadable.
-
-    >>> retry_after_seconds("2"), retry_after_seconds("later"), retry_after_seconds(None)
-    (2.0, None, None)
-    """
-    if not value:
-        return None
-    try:
-        secs = float(value.strip())
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=datetime.UTC)
-        secs = (when - datetime.datetime.now(datetime.UTC)).total_seconds()
-    if secs != secs or secs == float("inf"):
-        return None
-    return max(0.0, secs)
 
 
 class EsploraClient:

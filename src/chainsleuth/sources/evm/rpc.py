@@ -23,7 +23,7 @@ import httpx
 
 from chainsleuth.errors import SourceError, Unsupported
 
-__all__ = ["JsonRpcClient", "RpcCall", "RpcErrorResult", "describe_call", "redact_url"]
+__all__ = ["JsonRpcClient", "RpcCall", "RpcErrorResult", "describe_call", "redact_url", "retry_after_seconds"]
 
 RpcCall = tuple[str, list[Any]]
 
@@ -76,10 +76,10 @@ def describe_call(method: str, params: Sequence[Any]) -> str:
     return f"{method}({', '.join(parts)})"
 
 
-def _retry_after(value: str | None) -> float | None:
+def retry_after_seconds(value: str | None) -> float | None:
     """Seconds a ``Retry-After`` header asks for (a number or an HTTP date); None when absent or unreadable.
 
-    >>> _retry_after("3600"), _retry_after("soon"), _retry_after(None), _retry_after("-5")
+    >>> retry_after_seconds("3600"), retry_after_seconds("soon"), retry_after_seconds(None), retry_after_seconds("-5")
     (3600.0, None, None, 0.0)
     """
     if not value:
@@ -230,7 +230,7 @@ class JsonRpcClient:
                     return None
                 if resp.status_code in _RETRY_STATUS:
                     problem = f"answered HTTP {resp.status_code}"
-                    retry_after = _retry_after(resp.headers.get("retry-after"))
+                    retry_after = retry_after_seconds(resp.headers.get("retry-after"))
                 elif resp.status_code >= 400:
                     raise SourceError(f"the node at {self.safe_url} answered HTTP {resp.status_code} to {first}: "
                                       f"{resp.text[:200]!r}", url=self.safe_url, method=chunk[0][0],
